@@ -1,0 +1,135 @@
+//! Messages between the bridge and the signer.
+//!
+//! The bridge is untrusted from the signer's point of view: everything it
+//! sends is either public (a transaction, a user id) or a sealed record that
+//! the signer authenticates itself. Nothing here ever carries a plaintext key.
+
+use serde::{Deserialize, Serialize};
+
+/// A 32-byte Ed25519 public key (a Solana address).
+pub type PublicKey = [u8; 32];
+
+/// What the bridge asks of the signer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignerRequest {
+    /// Liveness and status.
+    Health,
+    /// Generate a new wallet for a user and return its sealed record.
+    CreateWallet(CreateWallet),
+    /// Sign a transaction with a wallet, if the policy allows it.
+    Sign(SignRequest),
+}
+
+/// Parameters of a new wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateWallet {
+    /// The bot's user id (validated by the signer).
+    pub user_id: String,
+    /// The user's Telegram user id, if known.
+    pub telegram_id: Option<u64>,
+}
+
+/// A signature request with the records the signer needs to judge it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignRequest {
+    /// The wallet that should sign.
+    pub wallet: PublicKey,
+    /// That wallet's sealed record, as stored.
+    pub record: Vec<u8>,
+    /// Sealed records of other wallets that appear in the transaction. The
+    /// signer counts one as the user's own only if it authenticates and names
+    /// the same user; the bridge's word is never enough.
+    pub related_records: Vec<Vec<u8>>,
+    /// The wire-format transaction.
+    pub transaction: Vec<u8>,
+}
+
+/// What the signer answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignerResponse {
+    /// Answer to [`SignerRequest::Health`].
+    Health(SignerHealth),
+    /// Answer to [`SignerRequest::CreateWallet`].
+    WalletCreated(NewWallet),
+    /// Answer to [`SignerRequest::Sign`].
+    Sign(SignOutcome),
+    /// The request could not be served.
+    Error(SignerError),
+}
+
+/// Signer status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerHealth {
+    /// Which seal holds the master key (e.g. "development").
+    pub seal: String,
+    /// Whether that seal is fit for production.
+    pub seal_secure: bool,
+    /// Signatures made since start.
+    pub signatures: u64,
+}
+
+/// A freshly generated wallet. The record must be stored durably before the
+/// public key is given to anyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWallet {
+    /// The wallet's public key.
+    pub pubkey: PublicKey,
+    /// Random wallet id bound into the record.
+    pub wallet_id: [u8; 16],
+    /// Owner, as bound into the record.
+    pub user_id: String,
+    /// Telegram user id, as bound into the record.
+    pub telegram_id: Option<u64>,
+    /// Flags, as bound into the record.
+    pub flags: u32,
+    /// The sealed record.
+    pub record: Vec<u8>,
+}
+
+/// The verdict the signer reached and what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignOutcome {
+    /// Signed at once.
+    Signed {
+        /// The wire transaction with the wallet's signature in place.
+        transaction: Vec<u8>,
+        /// The 64-byte signature.
+        signature: Vec<u8>,
+        /// What the transaction does, in one line.
+        summary: String,
+    },
+    /// Needs the user's confirmation; nothing was signed.
+    Pending {
+        /// What the transaction does, in one line.
+        summary: String,
+        /// Why confirmation is needed.
+        reasons: Vec<String>,
+    },
+    /// Refused; nothing was signed.
+    Rejected {
+        /// What the transaction does, in one line (may be empty for malformed input).
+        summary: String,
+        /// Why it was refused.
+        reasons: Vec<String>,
+    },
+}
+
+/// Class of a signer error, so the bridge can map it to an API status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// A parameter was invalid (e.g. a malformed user id).
+    InvalidRequest,
+    /// A sealed record failed authentication or does not match the request.
+    Integrity,
+    /// Something failed inside the signer.
+    Internal,
+}
+
+/// A signer error. The message never contains secret material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerError {
+    /// Class of error.
+    pub kind: ErrorKind,
+    /// Human-readable, specific, secret-free description.
+    pub message: String,
+}

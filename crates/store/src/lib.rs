@@ -1,0 +1,2 @@
+//! Custos store (placeholder, being written).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Custos transaction decoder (placeholder, being written).
+#![forbid(unsafe_code)]
