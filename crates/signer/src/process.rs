@@ -1,0 +1,122 @@
+//! The signer process: one socket to the bridge, a reader, a few workers and a writer.
+//!
+//! Requests are tagged with ids, so workers may answer out of order and the
+//! bridge can keep many requests in flight. The writer batches whatever
+//! answers are ready into one flush, which keeps syscalls per signature low
+//! under load.
+
+use crate::service::Service;
+use custos_ipc::signer::{SignerRequest, SignerResponse};
+use custos_ipc::{read_frame, write_frame, Envelope, FrameError};
+use std::io::{BufReader, BufWriter, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+/// Requests queued between the reader and the workers. Bounded, so a flood
+/// from the bridge waits in the socket instead of growing memory.
+const QUEUE_DEPTH: usize = 4096;
+
+/// Why the serving loop ended.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The bridge closed its end: normal shutdown.
+    #[error("bridge closed the connection")]
+    Closed,
+    /// A frame was malformed or the socket failed; the signer stops rather
+    /// than guess (fail closed).
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// Setting up the socket or threads failed.
+    #[error("signer i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves requests from the bridge until it hangs up or misbehaves.
+pub fn serve(service: Arc<Service>, socket: UnixStream, workers: usize) -> Result<(), ServeError> {
+    let (req_tx, req_rx) = mpsc::sync_channel::<Envelope<SignerRequest>>(QUEUE_DEPTH);
+    let (resp_tx, resp_rx) = mpsc::sync_channel::<Envelope<SignerResponse>>(QUEUE_DEPTH);
+    let req_rx = Arc::new(Mutex::new(req_rx));
+
+    let writer_socket = socket.try_clone()?;
+    let writer = thread::Builder::new()
+        .name("signer-writer".into())
+        .spawn(move || write_loop(writer_socket, resp_rx))?;
+
+    let mut handles = Vec::new();
+    for i in 0..workers.max(1) {
+        let rx = Arc::clone(&req_rx);
+        let tx = resp_tx.clone();
+        let svc = Arc::clone(&service);
+        handles.push(
+            thread::Builder::new()
+                .name(format!("signer-worker-{i}"))
+                .spawn(move || worker_loop(&svc, &rx, &tx))?,
+        );
+    }
+    drop(resp_tx);
+
+    let result = read_loop(socket, req_tx);
+    for h in handles {
+        let _ = h.join();
+    }
+    let _ = writer.join();
+    result
+}
+
+fn read_loop(
+    socket: UnixStream,
+    tx: SyncSender<Envelope<SignerRequest>>,
+) -> Result<(), ServeError> {
+    let mut reader = BufReader::with_capacity(64 * 1024, socket);
+    loop {
+        match read_frame::<Envelope<SignerRequest>, _>(&mut reader) {
+            Ok(req) => {
+                if tx.send(req).is_err() {
+                    return Ok(());
+                }
+            }
+            Err(FrameError::Closed) => return Err(ServeError::Closed),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn worker_loop(
+    service: &Service,
+    rx: &Mutex<Receiver<Envelope<SignerRequest>>>,
+    tx: &SyncSender<Envelope<SignerResponse>>,
+) {
+    loop {
+        let next = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        let Ok(Envelope { id, body }) = next else {
+            return;
+        };
+        let body = service.handle(body);
+        if tx.send(Envelope { id, body }).is_err() {
+            return;
+        }
+    }
+}
+
+fn write_loop(socket: UnixStream, rx: Receiver<Envelope<SignerResponse>>) {
+    let mut writer = BufWriter::with_capacity(64 * 1024, socket);
+    while let Ok(first) = rx.recv() {
+        if write_frame(&mut writer, &first).is_err() {
+            return;
+        }
+        // Drain whatever else is ready, then flush once.
+        while let Ok(more) = rx.try_recv() {
+            if write_frame(&mut writer, &more).is_err() {
+                return;
+            }
+        }
+        if writer.flush().is_err() {
+            return;
+        }
+    }
+}
