@@ -1,1 +1,95 @@
+//! The Custos bridge.
+//!
+//! The bridge is the network-facing half of Custos. It serves the gRPC API to
+//! the bot backend over mutual TLS ([`api`]), keeps sealed records in the
+//! store, and relays requests to the signer over its socket pair
+//! ([`signer_link`]). It never holds key material: records are sealed by the
+//! signer and only the signer can open or authenticate them, so a compromised
+//! bridge can deny service but cannot sign, export or re-bind a wallet.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod control;
+pub mod devpki;
+pub mod signer_link;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the bridge learns the address the API is listening on, inside the data dir.
+pub const API_ADDR_FILE: &str = "run/api.addr";
+
+/// Bridge settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The data directory (store, TLS material, run files).
+    pub data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+}
+
+/// Why the bridge stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] custos_store::StoreError),
+    /// TLS material could not be loaded.
+    #[error(transparent)]
+    Pki(#[from] devpki::PkiError),
+    /// The API server failed.
+    #[error("api server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The signer did not answer at start-up.
+    #[error("signer: {0}")]
+    Signer(#[from] signer_link::LinkError),
+    /// Other I/O.
+    #[error("bridge i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the bridge until the API server stops or a peer hangs up.
+pub async fn run(
+    options: Options,
+    signer: tokio::net::UnixStream,
+    _pool: tokio::net::UnixStream,
+    control: tokio::net::UnixStream,
+) -> Result<(), BridgeError> {
+    let store_path = options.data_dir.join("custos.sqlite3");
+    let store: Arc<dyn custos_store::Store> = {
+        let path = store_path.clone();
+        Arc::new(
+            tokio::task::spawn_blocking(move || custos_store::SqliteStore::open(&path))
+                .await
+                .map_err(std::io::Error::other)??,
+        )
+    };
+    let link = signer_link::SignerLink::start(signer);
+    // The signer must be up (master key unsealed) before we accept requests.
+    let health = link.health().await?;
+    tracing::info!(seal = %health.seal, secure = health.seal_secure, "signer is up");
+
+    let tls = devpki::ServerTls::load(&options.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(options.listen).await?;
+    let local = listener.local_addr()?;
+    write_addr_file(&options.data_dir, local)?;
+    tracing::info!(%local, "API listening (gRPC, mutual TLS)");
+
+    let state = api::Api::new(Arc::clone(&store), link.clone());
+    let status = control::Status::new(store, link, local);
+    tokio::spawn(control::serve(control, status));
+    api::serve(state, tls, listener).await?;
+    Ok(())
+}
+
+fn write_addr_file(data_dir: &std::path::Path, addr: SocketAddr) -> std::io::Result<()> {
+    let path = data_dir.join(API_ADDR_FILE);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{addr}\n"))?;
+    std::fs::rename(&tmp, &path)
+}

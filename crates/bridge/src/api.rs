@@ -1,0 +1,425 @@
+//! The gRPC API for the bot backend.
+
+use crate::devpki::ServerTls;
+use crate::signer_link::{LinkError, SignerLink};
+use custos_api::v1::custos_server::{Custos, CustosServer};
+use custos_api::v1::{
+    ComponentHealth, CreateWalletRequest, GetWalletRequest, HealthRequest, HealthResponse,
+    ListWalletsRequest, ListWalletsResponse, SignStatus, SignTransactionBatchRequest,
+    SignTransactionBatchResponse, SignTransactionRequest, SignTransactionResponse, Wallet,
+};
+use custos_ipc::signer::{
+    CreateWallet, ErrorKind, SignOutcome, SignRequest, SignerError, SignerRequest, SignerResponse,
+};
+use custos_store::{InsertOutcome, PublicKey, Store, StoreError, WalletRow};
+use futures::StreamExt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::{Request, Response, Status, Streaming};
+
+/// Most transactions in one batch call.
+pub const MAX_BATCH: usize = 1024;
+/// Most requests of one stream being worked on at once.
+pub const STREAM_CONCURRENCY: usize = 512;
+/// Largest transaction accepted (a V1 transaction is at most 4096 bytes).
+pub const MAX_TRANSACTION_BYTES: usize = 4096;
+/// Longest idempotency key.
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+/// The API's state: the store and the link to the signer.
+#[derive(Clone)]
+pub struct Api {
+    store: Arc<dyn Store>,
+    signer: SignerLink,
+}
+
+impl Api {
+    /// Creates the service.
+    pub fn new(store: Arc<dyn Store>, signer: SignerLink) -> Self {
+        Self { store, signer }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, Status> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| Status::internal(format!("store task failed: {e}")))?
+            .map_err(store_status)
+    }
+
+    /// The signing path as seen from the bridge: look up the wallet's sealed
+    /// record and those of any other Custos wallets named in the transaction,
+    /// and hand all of it to the signer, which decides.
+    async fn sign_one(&self, req: SignTransactionRequest) -> SignTransactionResponse {
+        let request_id = req.request_id;
+        match self.try_sign(req).await {
+            Ok(outcome) => outcome_response(request_id, outcome),
+            Err(status) => error_response(request_id, &status),
+        }
+    }
+
+    async fn try_sign(&self, req: SignTransactionRequest) -> Result<SignOutcome, Status> {
+        let wallet = parse_pubkey(&req.wallet)?;
+        if req.transaction.is_empty() || req.transaction.len() > MAX_TRANSACTION_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "transaction must be 1-{MAX_TRANSACTION_BYTES} bytes, got {}",
+                req.transaction.len()
+            )));
+        }
+        if req.idempotency_key.len() > MAX_IDEMPOTENCY_KEY {
+            return Err(Status::invalid_argument("idempotency_key is too long"));
+        }
+        // Other accounts of the transaction that may be Custos wallets. The
+        // signer authenticates each record and keeps only the same user's.
+        let mut others: Vec<PublicKey> = custos_txdecode::ParsedTransaction::parse(&req.transaction)
+            .map(|tx| {
+                tx.static_account_keys()
+                    .iter()
+                    .map(|k| k.to_bytes())
+                    .filter(|k| *k != wallet)
+                    .collect()
+            })
+            .unwrap_or_default();
+        others.sort_unstable();
+        others.dedup();
+        others.truncate(custos_store::MAX_GET_WALLETS.min(64));
+        let (row, related) = self
+            .blocking(move |s| {
+                let row = s.get_wallet(&wallet)?;
+                let related = if row.is_some() && !others.is_empty() {
+                    s.get_wallets(&others)?
+                } else {
+                    Vec::new()
+                };
+                Ok((row, related))
+            })
+            .await?;
+        let row = row.ok_or_else(|| {
+            Status::not_found(format!("wallet {} is not managed by Custos", req.wallet))
+        })?;
+        let request = SignRequest {
+            wallet,
+            record: row.record,
+            related_records: related.into_iter().map(|r| r.record).collect(),
+            transaction: req.transaction,
+        };
+        match self.signer.call(SignerRequest::Sign(request)).await {
+            Ok(SignerResponse::Sign(outcome)) => Ok(outcome),
+            Ok(SignerResponse::Error(e)) => Err(signer_status(e)),
+            Ok(_) => Err(link_status(LinkError::Unexpected)),
+            Err(e) => Err(link_status(e)),
+        }
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn parse_pubkey(s: &str) -> Result<PublicKey, Status> {
+    let mut out = [0u8; 32];
+    match bs58::decode(s).onto(&mut out) {
+        Ok(32) => Ok(out),
+        _ => Err(Status::invalid_argument(format!(
+            "'{s}' is not a base58 Solana public key (32 bytes)"
+        ))),
+    }
+}
+
+fn validate_idempotency_key(key: &str) -> Result<(), Status> {
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Status::invalid_argument(format!(
+            "idempotency_key is required: 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+        )));
+    }
+    Ok(())
+}
+
+fn wallet_of(row: WalletRow) -> Wallet {
+    Wallet {
+        pubkey: bs58::encode(row.pubkey).into_string(),
+        user_id: row.user_id,
+        telegram_id: row.telegram_id,
+        wallet_id: hex::encode(row.wallet_id),
+        flags: row.flags,
+        created_at: row.created_at,
+    }
+}
+
+fn store_status(e: StoreError) -> Status {
+    match e {
+        StoreError::TelegramIdOutOfRange(_) | StoreError::TooManyKeys { .. } => {
+            Status::invalid_argument(e.to_string())
+        }
+        other => {
+            tracing::error!(error = %other, "store error");
+            Status::internal(format!("store: {other}"))
+        }
+    }
+}
+
+fn signer_status(e: SignerError) -> Status {
+    match e.kind {
+        ErrorKind::InvalidRequest => Status::invalid_argument(e.message),
+        ErrorKind::Integrity => {
+            tracing::error!(error = %e.message, "integrity failure");
+            Status::data_loss(format!("integrity: {}", e.message))
+        }
+        ErrorKind::Internal => Status::internal(e.message),
+    }
+}
+
+fn link_status(e: LinkError) -> Status {
+    Status::unavailable(e.to_string())
+}
+
+fn outcome_response(request_id: u64, outcome: SignOutcome) -> SignTransactionResponse {
+    match outcome {
+        SignOutcome::Signed {
+            transaction,
+            signature,
+            summary,
+        } => SignTransactionResponse {
+            request_id,
+            status: SignStatus::Signed as i32,
+            transaction,
+            signature: bs58::encode(signature).into_string(),
+            summary,
+            ..Default::default()
+        },
+        SignOutcome::Pending { summary, reasons } => SignTransactionResponse {
+            request_id,
+            status: SignStatus::Pending as i32,
+            summary,
+            reasons,
+            ..Default::default()
+        },
+        SignOutcome::Rejected { summary, reasons } => SignTransactionResponse {
+            request_id,
+            status: SignStatus::Rejected as i32,
+            summary,
+            reasons,
+            ..Default::default()
+        },
+    }
+}
+
+/// Maps an error to the response form used by batch and stream calls.
+fn error_response(request_id: u64, status: &Status) -> SignTransactionResponse {
+    let kind = match status.code() {
+        tonic::Code::NotFound => "not_found",
+        tonic::Code::InvalidArgument => "invalid",
+        tonic::Code::DataLoss => "integrity",
+        tonic::Code::Unavailable => "unavailable",
+        _ => "internal",
+    };
+    SignTransactionResponse {
+        request_id,
+        status: SignStatus::Error as i32,
+        reasons: vec![status.message().to_owned()],
+        error_kind: kind.into(),
+        ..Default::default()
+    }
+}
+
+type SignStream =
+    Pin<Box<dyn futures::Stream<Item = Result<SignTransactionResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Custos for Api {
+    async fn health(&self, _: Request<HealthRequest>) -> Result<Response<HealthResponse>, Status> {
+        let signer = self.signer.health().await;
+        let store = self.blocking(|s| s.health()).await;
+        let mut components = vec![ComponentHealth {
+            component: "bridge".into(),
+            ok: true,
+            detail: "serving".into(),
+        }];
+        components.push(ComponentHealth {
+            component: "store".into(),
+            ok: store.is_ok(),
+            detail: store.err().map(|e| e.message().to_owned()).unwrap_or_else(|| "ok".into()),
+        });
+        let (seal, seal_secure) = match &signer {
+            Ok(h) => (h.seal.clone(), h.seal_secure),
+            Err(_) => (String::new(), false),
+        };
+        components.push(ComponentHealth {
+            component: "signer".into(),
+            ok: signer.is_ok(),
+            detail: match &signer {
+                Ok(h) => format!("{} signatures since start", h.signatures),
+                Err(e) => e.to_string(),
+            },
+        });
+        Ok(Response::new(HealthResponse {
+            ok: components.iter().all(|c| c.ok),
+            components,
+            seal,
+            seal_secure,
+        }))
+    }
+
+    async fn create_wallet(
+        &self,
+        request: Request<CreateWalletRequest>,
+    ) -> Result<Response<Wallet>, Status> {
+        let req = request.into_inner();
+        validate_idempotency_key(&req.idempotency_key)?;
+        // A retry after success returns the wallet made the first time.
+        let (user, key) = (req.user_id.clone(), req.idempotency_key.clone());
+        if let Some(row) = self
+            .blocking(move |s| s.wallet_by_idempotency_key(&user, &key))
+            .await?
+        {
+            return Ok(Response::new(wallet_of(row)));
+        }
+        let created = match self
+            .signer
+            .call(SignerRequest::CreateWallet(CreateWallet {
+                user_id: req.user_id,
+                telegram_id: req.telegram_id,
+            }))
+            .await
+        {
+            Ok(SignerResponse::WalletCreated(w)) => w,
+            Ok(SignerResponse::Error(e)) => return Err(signer_status(e)),
+            Ok(_) => return Err(link_status(LinkError::Unexpected)),
+            Err(e) => return Err(link_status(e)),
+        };
+        let row = WalletRow {
+            pubkey: created.pubkey,
+            wallet_id: created.wallet_id,
+            user_id: created.user_id,
+            telegram_id: created.telegram_id,
+            flags: created.flags,
+            record: created.record,
+            created_at: now(),
+        };
+        // Durable before the public key leaves: the store commits with fsync.
+        let key = req.idempotency_key;
+        let inserted = row.clone();
+        let outcome = self
+            .blocking(move |s| s.insert_wallet(&inserted, Some(&key)))
+            .await?;
+        let wallet = match outcome {
+            InsertOutcome::Inserted => row,
+            // A concurrent retry won; ours was never stored nor revealed.
+            InsertOutcome::Existing(existing) => existing,
+        };
+        tracing::info!(wallet = %bs58::encode(wallet.pubkey).into_string(), "wallet created");
+        Ok(Response::new(wallet_of(wallet)))
+    }
+
+    async fn get_wallet(
+        &self,
+        request: Request<GetWalletRequest>,
+    ) -> Result<Response<Wallet>, Status> {
+        let pubkey = parse_pubkey(&request.get_ref().pubkey)?;
+        match self.blocking(move |s| s.get_wallet(&pubkey)).await? {
+            Some(row) => Ok(Response::new(wallet_of(row))),
+            None => Err(Status::not_found(format!(
+                "wallet {} is not managed by Custos",
+                request.get_ref().pubkey
+            ))),
+        }
+    }
+
+    async fn list_wallets(
+        &self,
+        request: Request<ListWalletsRequest>,
+    ) -> Result<Response<ListWalletsResponse>, Status> {
+        let user = request.into_inner().user_id;
+        if user.is_empty() {
+            return Err(Status::invalid_argument("user_id is required"));
+        }
+        let rows = self.blocking(move |s| s.list_wallets(&user)).await?;
+        Ok(Response::new(ListWalletsResponse {
+            wallets: rows.into_iter().map(wallet_of).collect(),
+        }))
+    }
+
+    async fn sign_transaction(
+        &self,
+        request: Request<SignTransactionRequest>,
+    ) -> Result<Response<SignTransactionResponse>, Status> {
+        let req = request.into_inner();
+        let request_id = req.request_id;
+        let outcome = self.try_sign(req).await?;
+        Ok(Response::new(outcome_response(request_id, outcome)))
+    }
+
+    async fn sign_transaction_batch(
+        &self,
+        request: Request<SignTransactionBatchRequest>,
+    ) -> Result<Response<SignTransactionBatchResponse>, Status> {
+        let requests = request.into_inner().requests;
+        if requests.len() > MAX_BATCH {
+            return Err(Status::invalid_argument(format!(
+                "batch of {} exceeds the limit of {MAX_BATCH}",
+                requests.len()
+            )));
+        }
+        let responses = futures::future::join_all(requests.into_iter().map(|r| self.sign_one(r))).await;
+        Ok(Response::new(SignTransactionBatchResponse { responses }))
+    }
+
+    type SignTransactionStreamStream = SignStream;
+
+    async fn sign_transaction_stream(
+        &self,
+        request: Request<Streaming<SignTransactionRequest>>,
+    ) -> Result<Response<Self::SignTransactionStreamStream>, Status> {
+        let mut incoming = request.into_inner();
+        let (tx, rx) = mpsc::channel(STREAM_CONCURRENCY);
+        let api = self.clone();
+        let permits = Arc::new(Semaphore::new(STREAM_CONCURRENCY));
+        tokio::spawn(async move {
+            while let Some(item) = incoming.next().await {
+                let req = match item {
+                    Ok(r) => r,
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        break;
+                    }
+                };
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    break;
+                };
+                let (api, tx) = (api.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let resp = api.sign_one(req).await;
+                    let _ = tx.send(Ok(resp)).await;
+                    drop(permit);
+                });
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// Serves the API with mutual TLS on an already-bound listener.
+pub async fn serve(
+    api: Api,
+    tls: ServerTls,
+    listener: tokio::net::TcpListener,
+) -> Result<(), tonic::transport::Error> {
+    let config = ServerTlsConfig::new()
+        .identity(Identity::from_pem(tls.cert, tls.key))
+        .client_ca_root(Certificate::from_pem(tls.ca));
+    Server::builder()
+        .tls_config(config)?
+        .tcp_nodelay(true)
+        .serve_with_incoming(CustosServer::new(api), TcpListenerStream::new(listener))
+        .await
+}

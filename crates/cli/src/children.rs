@@ -1,0 +1,211 @@
+//! `custos serve` and the entry points of the three child processes.
+
+use clap::Subcommand;
+use custos_crypto::seal::{DevSeal, Seal};
+use custos_supervisor::{child, fds, supervisor, Role};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The hidden `__child` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ChildRole {
+    /// The signer.
+    Signer {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Worker threads.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
+    /// The bridge.
+    Bridge {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
+    /// The pool.
+    Pool {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+fn init_logging(role: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .try_init();
+    tracing::debug!(role, "logging initialised");
+}
+
+fn fail(what: &str, e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("custos: {what}: {e}");
+    ExitCode::FAILURE
+}
+
+/// `custos serve`: prepares the data directory and runs the supervisor.
+pub fn serve(data_dir: &Path, listen: std::net::SocketAddr) -> ExitCode {
+    init_logging("supervisor");
+    if let Err(e) = prepare_data_dir(data_dir) {
+        return fail("data directory", e);
+    }
+    let data_dir = match data_dir.canonicalize() {
+        Ok(d) => d,
+        Err(e) => return fail("data directory", e),
+    };
+    match custos_bridge::devpki::ensure(&data_dir) {
+        Ok(true) => eprintln!(
+            "custos: created development CA and certificates in {}",
+            data_dir.join(custos_bridge::devpki::TLS_DIR).display()
+        ),
+        Ok(false) => {}
+        Err(e) => return fail("development certificates", e),
+    }
+    // A stale address file from an earlier run must not lead clients astray.
+    let _ = std::fs::remove_file(data_dir.join(custos_bridge::API_ADDR_FILE));
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return fail("locating the custos executable", e),
+    };
+    let dir = data_dir.display().to_string();
+    let config = supervisor::Config {
+        exe,
+        child_prefix: vec!["__child".into()],
+        signer_args: vec!["--data-dir".into(), dir.clone()],
+        bridge_args: vec![
+            "--data-dir".into(),
+            dir.clone(),
+            "--listen".into(),
+            listen.to_string(),
+        ],
+        pool_args: vec!["--data-dir".into(), dir],
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail("runtime", e),
+    };
+    match rt.block_on(supervisor::run(config)) {
+        Ok(()) => {
+            eprintln!("custos: stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail("stopped", e),
+    }
+}
+
+fn prepare_data_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Runs one child role.
+pub fn run(role: ChildRole) -> ExitCode {
+    match role {
+        ChildRole::Signer { data_dir, workers } => signer(&data_dir, workers),
+        ChildRole::Bridge { data_dir, listen } => bridge(data_dir, listen),
+        ChildRole::Pool { data_dir: _ } => pool(),
+    }
+}
+
+fn signer(data_dir: &Path, workers: usize) -> ExitCode {
+    init_logging("signer");
+    if let Err(e) = child::init_child(Role::Signer.process_name()) {
+        return fail("signer", e);
+    }
+    let socket = match child::adopt_socket(fds::SIGNER_TO_BRIDGE) {
+        Ok(s) => s,
+        Err(e) => return fail("signer", e),
+    };
+    let seal = DevSeal::in_data_dir(data_dir);
+    if !seal.is_secure() {
+        eprintln!("{}", seal.warning());
+    }
+    let policy = match custos_signer::Service::load_policy(data_dir) {
+        Ok(p) => p,
+        Err(e) => return fail("signer", e),
+    };
+    let service = match custos_signer::Service::start(&seal, policy) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return fail("signer", e),
+    };
+    tracing::info!(seal = seal.name(), workers, "signer ready");
+    match custos_signer::process::serve(service, socket, workers) {
+        Ok(()) | Err(custos_signer::process::ServeError::Closed) => ExitCode::SUCCESS,
+        Err(e) => fail("signer", e),
+    }
+}
+
+fn bridge(data_dir: PathBuf, listen: std::net::SocketAddr) -> ExitCode {
+    init_logging("bridge");
+    if let Err(e) = child::init_child(Role::Bridge.process_name()) {
+        return fail("bridge", e);
+    }
+    let adopt = |fd| child::adopt_socket(fd).map_err(|e| e.to_string());
+    let sockets = (|| {
+        Ok::<_, String>((
+            adopt(fds::BRIDGE_TO_SIGNER)?,
+            adopt(fds::BRIDGE_TO_POOL)?,
+            adopt(fds::BRIDGE_CONTROL)?,
+        ))
+    })();
+    let (signer, pool, control) = match sockets {
+        Ok(s) => s,
+        Err(e) => return fail("bridge", e),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail("bridge runtime", e),
+    };
+    let result = rt.block_on(async move {
+        let to = custos_supervisor::aio::into_tokio;
+        custos_bridge::run(
+            custos_bridge::Options { data_dir, listen },
+            to(signer)?,
+            to(pool)?,
+            to(control)?,
+        )
+        .await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail("bridge", e),
+    }
+}
+
+fn pool() -> ExitCode {
+    init_logging("pool");
+    if let Err(e) = child::init_child(Role::Pool.process_name()) {
+        return fail("pool", e);
+    }
+    let sockets = child::adopt_socket(fds::POOL_TO_BRIDGE)
+        .and_then(|b| Ok((b, child::adopt_socket(fds::POOL_CONTROL)?)));
+    let (bridge, control) = match sockets {
+        Ok(s) => s,
+        Err(e) => return fail("pool", e),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail("pool runtime", e),
+    };
+    let to = custos_supervisor::aio::into_tokio;
+    rt.block_on(async move {
+        match (to(bridge), to(control)) {
+            (Ok(b), Ok(c)) => {
+                custos_pool::run(b, c).await;
+                ExitCode::SUCCESS
+            }
+            (Err(e), _) | (_, Err(e)) => fail("pool", e),
+        }
+    })
+}

@@ -1,0 +1,274 @@
+//! Client commands: talk to the running server over gRPC with mutual TLS.
+
+use crate::output::{decode_tx, error, print_json, read_arg, EXIT_INPUT};
+use crate::{Format, WalletCommand};
+use base64::Engine;
+use custos_api::v1::custos_client::CustosClient;
+use custos_api::v1::{
+    CreateWalletRequest, GetWalletRequest, HealthRequest, ListWalletsRequest, SignStatus,
+    SignTransactionRequest, Wallet,
+};
+use serde_json::json;
+use std::path::Path;
+use std::process::ExitCode;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+/// Exit status for a failed call (server unreachable, not found, refused).
+const EXIT_FAILED: u8 = 1;
+
+/// Connects to the server whose address and client credentials are in the data dir.
+pub async fn connect(data_dir: &Path) -> Result<CustosClient<Channel>, String> {
+    let addr_file = data_dir.join(custos_bridge::API_ADDR_FILE);
+    let addr = std::fs::read_to_string(&addr_file).map_err(|e| {
+        format!(
+            "no running Custos found for data dir {} ({}: {e}); start it with `custos serve --data-dir {}`",
+            data_dir.display(),
+            addr_file.display(),
+            data_dir.display()
+        )
+    })?;
+    let addr = addr.trim();
+    let tls = custos_bridge::devpki::ClientTls::load(data_dir).map_err(|e| e.to_string())?;
+    let config = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(tls.ca))
+        .identity(Identity::from_pem(tls.cert, tls.key))
+        .domain_name("localhost");
+    let channel = Channel::from_shared(format!("https://{addr}"))
+        .map_err(|e| e.to_string())?
+        .tls_config(config)
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect to Custos at {addr}: {e}"))?;
+    Ok(CustosClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime can always be built")
+}
+
+fn status_error(s: tonic::Status) -> String {
+    let kind = match s.code() {
+        tonic::Code::DataLoss => "integrity error",
+        tonic::Code::NotFound => "not found",
+        tonic::Code::InvalidArgument => "invalid request",
+        tonic::Code::Unavailable => "unavailable",
+        _ => "server error",
+    };
+    format!("{kind}: {}", s.message())
+}
+
+fn wallet_json(w: &Wallet) -> serde_json::Value {
+    json!({
+        "wallet": w.pubkey,
+        "user_id": w.user_id,
+        "telegram_id": w.telegram_id,
+        "wallet_id": w.wallet_id,
+        "flags": w.flags,
+        "created_at": w.created_at,
+    })
+}
+
+fn random_key() -> String {
+    let mut b = [0u8; 16];
+    custos_crypto::os_random(&mut b).expect("OS random number generator");
+    format!("cli-{}", hex::encode(b))
+}
+
+/// `custos wallet ...`
+pub fn wallet(data_dir: &Path, command: WalletCommand) -> ExitCode {
+    runtime().block_on(async move {
+        let mut client = match connect(data_dir).await {
+            Ok(c) => c,
+            Err(e) => return error(EXIT_FAILED, e),
+        };
+        match command {
+            WalletCommand::Create {
+                user,
+                telegram_id,
+                idempotency_key,
+                format,
+            } => {
+                let req = CreateWalletRequest {
+                    user_id: user,
+                    telegram_id,
+                    idempotency_key: idempotency_key.unwrap_or_else(random_key),
+                };
+                match client.create_wallet(req).await {
+                    Ok(w) => {
+                        let w = w.into_inner();
+                        match format {
+                            Format::Json => print_json(&wallet_json(&w)),
+                            Format::Text => println!("{}", w.pubkey),
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(s) => error(EXIT_FAILED, status_error(s)),
+                }
+            }
+            WalletCommand::Get { pubkey, format } => {
+                match client.get_wallet(GetWalletRequest { pubkey }).await {
+                    Ok(w) => {
+                        let w = w.into_inner();
+                        match format {
+                            Format::Json => print_json(&wallet_json(&w)),
+                            Format::Text => println!("{} user={} created_at={}", w.pubkey, w.user_id, w.created_at),
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(s) => error(EXIT_FAILED, status_error(s)),
+                }
+            }
+            WalletCommand::List { user, format } => {
+                match client
+                    .list_wallets(ListWalletsRequest {
+                        user_id: user.clone(),
+                    })
+                    .await
+                {
+                    Ok(r) => {
+                        let wallets = r.into_inner().wallets;
+                        match format {
+                            Format::Json => print_json(&json!({
+                                "user_id": user,
+                                "wallets": wallets.iter().map(wallet_json).collect::<Vec<_>>(),
+                            })),
+                            Format::Text => {
+                                for w in &wallets {
+                                    println!("{}", w.pubkey);
+                                }
+                            }
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(s) => error(EXIT_FAILED, status_error(s)),
+                }
+            }
+        }
+    })
+}
+
+/// `custos sign`
+pub fn sign(
+    data_dir: &Path,
+    wallet: &str,
+    idempotency_key: &str,
+    format: Format,
+    tx: &str,
+) -> ExitCode {
+    let bytes = match read_arg(tx).and_then(|t| decode_tx(&t, false)) {
+        Ok(b) => b,
+        Err(e) => return error(EXIT_INPUT, e),
+    };
+    runtime().block_on(async move {
+        let mut client = match connect(data_dir).await {
+            Ok(c) => c,
+            Err(e) => return error(EXIT_FAILED, e),
+        };
+        let req = SignTransactionRequest {
+            wallet: wallet.to_owned(),
+            transaction: bytes,
+            idempotency_key: idempotency_key.to_owned(),
+            request_id: 0,
+        };
+        let resp = match client.sign_transaction(req).await {
+            Ok(r) => r.into_inner(),
+            Err(s) => {
+                let kind = match s.code() {
+                    tonic::Code::DataLoss => "integrity",
+                    tonic::Code::NotFound => "not_found",
+                    tonic::Code::InvalidArgument => "invalid",
+                    _ => "error",
+                };
+                if format == Format::Json {
+                    print_json(&json!({"status": "error", "error": kind, "reason": s.message()}));
+                }
+                return error(EXIT_FAILED, status_error(s));
+            }
+        };
+        let status = SignStatus::try_from(resp.status).unwrap_or(SignStatus::Unspecified);
+        let value = match status {
+            SignStatus::Signed => json!({
+                "status": "signed",
+                "transaction": base64::engine::general_purpose::STANDARD.encode(&resp.transaction),
+                "signature": resp.signature,
+                "summary": resp.summary,
+            }),
+            SignStatus::Pending => json!({
+                "status": "pending",
+                "summary": resp.summary,
+                "reasons": resp.reasons,
+            }),
+            SignStatus::Rejected => json!({
+                "status": "rejected",
+                "summary": resp.summary,
+                "reason": resp.reasons.join("; "),
+                "reasons": resp.reasons,
+            }),
+            _ => json!({"status": "error", "reason": resp.reasons.join("; "), "error": resp.error_kind}),
+        };
+        match format {
+            Format::Json => print_json(&value),
+            Format::Text => match status {
+                SignStatus::Signed => println!(
+                    "signed: {}\n{}\n{}",
+                    resp.signature,
+                    resp.summary,
+                    base64::engine::general_purpose::STANDARD.encode(&resp.transaction)
+                ),
+                SignStatus::Pending => println!(
+                    "pending (needs the user's confirmation): {}\n{}",
+                    resp.summary,
+                    resp.reasons.join("\n")
+                ),
+                _ => println!("rejected: {}\n{}", resp.summary, resp.reasons.join("\n")),
+            },
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+/// `custos health`
+pub fn health(data_dir: &Path, format: Format) -> ExitCode {
+    runtime().block_on(async move {
+        let mut client = match connect(data_dir).await {
+            Ok(c) => c,
+            Err(e) => return error(EXIT_FAILED, e),
+        };
+        match client.health(HealthRequest {}).await {
+            Ok(r) => {
+                let h = r.into_inner();
+                match format {
+                    Format::Json => print_json(&json!({
+                        "ok": h.ok,
+                        "seal": h.seal,
+                        "seal_secure": h.seal_secure,
+                        "components": h.components.iter().map(|c| json!({
+                            "component": c.component, "ok": c.ok, "detail": c.detail
+                        })).collect::<Vec<_>>(),
+                    })),
+                    Format::Text => {
+                        println!(
+                            "{} (seal: {}{})",
+                            if h.ok { "healthy" } else { "UNHEALTHY" },
+                            h.seal,
+                            if h.seal_secure { "" } else { ", INSECURE" }
+                        );
+                        for c in &h.components {
+                            println!("  {}: {} - {}", c.component, if c.ok { "ok" } else { "FAIL" }, c.detail);
+                        }
+                    }
+                }
+                if h.ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_FAILED)
+                }
+            }
+            Err(s) => error(EXIT_FAILED, status_error(s)),
+        }
+    })
+}

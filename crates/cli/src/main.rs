@@ -1,0 +1,165 @@
+//! `custos`: the one binary.
+//!
+//! * `custos serve` runs the supervisor, which re-executes this binary as the
+//!   signer, bridge and pool children (hidden `__child` subcommand).
+//! * `custos wallet ...`, `custos sign`, `custos health` talk to a running
+//!   server over gRPC with the development client certificate found in the
+//!   data directory.
+//! * `custos tx describe` decodes and judges a transaction offline.
+#![forbid(unsafe_code)]
+
+mod children;
+mod client;
+mod describe;
+mod output;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Custos: a key management system for custodial Solana wallets.
+#[derive(Parser, Debug)]
+#[command(name = "custos", version, about)]
+struct Cli {
+    /// Data directory (store, development seal, TLS material, run files).
+    #[arg(long, global = true, default_value = "./custos-data")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output format of client commands.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    /// Human-readable text.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run Custos: supervisor, signer, bridge and pool.
+    Serve {
+        /// API listen address (loopback by default; port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:7420")]
+        listen: std::net::SocketAddr,
+    },
+    /// Create, show and list wallets.
+    Wallet {
+        #[command(subcommand)]
+        command: WalletCommand,
+    },
+    /// Ask the running server to sign a transaction (base64 or base58; `-` reads stdin).
+    Sign {
+        /// Wallet that should sign (base58 public key).
+        #[arg(long)]
+        wallet: String,
+        /// Idempotency key (optional; signatures are deterministic).
+        #[arg(long, default_value = "")]
+        idempotency_key: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// The transaction.
+        tx: String,
+    },
+    /// Offline transaction tools.
+    Tx {
+        #[command(subcommand)]
+        command: TxCommand,
+    },
+    /// Health of the running server.
+    Health {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Internal: run as one of the child processes.
+    #[command(name = "__child", hide = true)]
+    Child {
+        #[command(subcommand)]
+        role: children::ChildRole,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum WalletCommand {
+    /// Create a wallet for a user.
+    Create {
+        /// The bot's user id.
+        #[arg(long)]
+        user: String,
+        /// The user's Telegram user id.
+        #[arg(long)]
+        telegram_id: Option<u64>,
+        /// Idempotency key: a retry with the same key returns the same wallet
+        /// (random if not given).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Show one wallet.
+    Get {
+        /// Base58 public key.
+        pubkey: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// List a user's wallets.
+    List {
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TxCommand {
+    /// Decode a transaction and show the policy's verdict, without a server.
+    Describe {
+        /// The wallet that would sign (base58).
+        #[arg(long)]
+        signer: String,
+        /// Other wallets of the same user (base58), repeatable.
+        #[arg(long = "own")]
+        own: Vec<String>,
+        /// JSON file of lookup table contents: {"<table>": ["<address>", ...]}.
+        #[arg(long)]
+        lookup_tables: Option<PathBuf>,
+        /// Policy file (TOML); defaults apply without one.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// The transaction or message, base64 or base58 (`-` reads stdin).
+        tx: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Child { role } => children::run(role),
+        Command::Serve { listen } => children::serve(&cli.data_dir, listen),
+        Command::Tx {
+            command:
+                TxCommand::Describe {
+                    signer,
+                    own,
+                    lookup_tables,
+                    policy,
+                    format,
+                    tx,
+                },
+        } => describe::run(&signer, &own, lookup_tables.as_deref(), policy.as_deref(), format, &tx),
+        Command::Wallet { command } => client::wallet(&cli.data_dir, command),
+        Command::Sign {
+            wallet,
+            idempotency_key,
+            format,
+            tx,
+        } => client::sign(&cli.data_dir, &wallet, &idempotency_key, format, &tx),
+        Command::Health { format } => client::health(&cli.data_dir, format),
+    }
+}

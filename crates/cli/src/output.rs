@@ -1,0 +1,60 @@
+//! Shared helpers: reading transaction arguments and printing results.
+
+use base64::Engine;
+use std::io::Read;
+use std::process::ExitCode;
+
+/// Exit status for malformed input (matches clap's usage errors).
+pub const EXIT_INPUT: u8 = 2;
+
+/// Reads the TX argument (`-` means stdin), trimmed.
+pub fn read_arg(arg: &str) -> Result<String, String> {
+    if arg == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| format!("reading stdin: {e}"))?;
+        Ok(s.trim().to_owned())
+    } else {
+        Ok(arg.trim().to_owned())
+    }
+}
+
+/// Decodes a transaction given as base64 or base58. Base58 text can also be
+/// valid base64, so the decoding that yields a parseable transaction (or,
+/// with `allow_message`, a bare message) wins; base64 is tried first.
+pub fn decode_tx(text: &str, allow_message: bool) -> Result<Vec<u8>, String> {
+    if text.is_empty() {
+        return Err("empty transaction".into());
+    }
+    let parses = |b: &[u8]| {
+        if allow_message {
+            custos_txdecode::ParsedTransaction::parse_any(b).is_ok()
+        } else {
+            custos_txdecode::ParsedTransaction::parse(b).is_ok()
+        }
+    };
+    let b64 = base64::engine::general_purpose::STANDARD.decode(text).ok();
+    let b58 = bs58::decode(text).into_vec().ok();
+    for candidate in [&b64, &b58].into_iter().flatten() {
+        if parses(candidate) {
+            return Ok(candidate.clone());
+        }
+    }
+    // Neither parses: hand back what decodes, so the caller reports the
+    // decoder's specific complaint.
+    b64.or(b58)
+        .ok_or_else(|| "transaction is neither valid base64 nor valid base58".to_owned())
+}
+
+/// Prints a one-line error and returns the given exit status.
+pub fn error(code: u8, message: impl std::fmt::Display) -> ExitCode {
+    let line = message.to_string().replace('\n', " ");
+    eprintln!("custos: error: {line}");
+    ExitCode::from(code)
+}
+
+/// Prints a JSON value on one line.
+pub fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}

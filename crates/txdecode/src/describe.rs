@@ -1,0 +1,404 @@
+//! Human-readable descriptions: amounts, shortened addresses, one line per effect, and the
+//! HTML text sent to Telegram.
+
+use crate::effects::{Addr, ComputeBudgetSetting, Effect, NonceAction, Party};
+use crate::policy::{Assessment, Verdict};
+use crate::programs::program_name;
+use crate::Pubkey;
+
+/// Longest memo text quoted in a description (characters).
+const MEMO_PREVIEW_CHARS: usize = 80;
+
+/// First 4 + "…" + last 4 characters of a base58 address.
+pub fn short_pubkey(k: &Pubkey) -> String {
+    let s = k.to_string();
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 9 {
+        return s;
+    }
+    let head: String = chars.iter().take(4).collect();
+    let tail: String = chars.iter().skip(chars.len().saturating_sub(4)).collect();
+    format!("{head}…{tail}")
+}
+
+/// A shortened address; accounts from unprovided lookup tables are marked as such.
+pub fn short_addr(a: &Addr) -> String {
+    match a {
+        Addr::Known(k) => short_pubkey(k),
+        Addr::Unresolved { table, index } => {
+            format!("lookup-table {}#{index} (unresolved)", short_pubkey(table))
+        }
+    }
+}
+
+/// Shortened address plus "(yours)" / "(not yours)".
+pub fn party(p: &Party) -> String {
+    format!(
+        "{} ({})",
+        short_addr(&p.address),
+        if p.own { "yours" } else { "not yours" }
+    )
+}
+
+/// Program label: name when well known, plus the shortened id.
+pub fn program_label(a: &Addr) -> String {
+    match a.known().and_then(program_name) {
+        Some(name) => format!("{} ({name})", short_addr(a)),
+        None => short_addr(a),
+    }
+}
+
+/// `amount` base units with `decimals` decimals, without trailing zeros ("1.5", "0.000001").
+pub fn format_units(amount: u64, decimals: u8) -> String {
+    let digits = amount.to_string();
+    let d = usize::from(decimals);
+    if d == 0 {
+        return digits;
+    }
+    let padded = if digits.len() <= d {
+        format!("{}{digits}", "0".repeat(d.saturating_sub(digits.len()).saturating_add(1)))
+    } else {
+        digits
+    };
+    let split = padded.len().saturating_sub(d);
+    let (int, frac) = padded.split_at(split);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        int.to_owned()
+    } else {
+        format!("{int}.{frac}")
+    }
+}
+
+/// Lamports as SOL ("0.5 SOL").
+pub fn sol(lamports: u64) -> String {
+    format!("{} SOL", format_units(lamports, 9))
+}
+
+/// A token amount: in token units when decimals are known, else clearly marked base units.
+pub fn token_amount(amount: u64, decimals: Option<u8>, mint: Option<&Addr>) -> String {
+    let of = match mint {
+        Some(m) => format!(" of mint {}", short_addr(m)),
+        None => " of an unnamed mint".to_owned(),
+    };
+    match decimals {
+        Some(d) => format!("{} tokens{of}", format_units(amount, d)),
+        None => format!("{amount} base units (decimals unknown){of}"),
+    }
+}
+
+fn nonce_name(a: NonceAction) -> &'static str {
+    match a {
+        NonceAction::Advance => "Advance",
+        NonceAction::Withdraw => "Withdraw",
+        NonceAction::Initialize => "Initialize",
+        NonceAction::Authorize => "Authorize",
+        NonceAction::Upgrade => "Upgrade",
+    }
+}
+
+/// One line describing an effect (plain text, not escaped).
+pub fn describe_effect(e: &Effect) -> String {
+    match e {
+        Effect::SolTransfer {
+            from, to, lamports, ..
+        } => format!("Transfer {} from {} to {}", sol(*lamports), party(from), party(to)),
+        Effect::CreateAccount {
+            payer,
+            account,
+            lamports,
+            space,
+            owner_program,
+        } => format!(
+            "Create account {} ({space} bytes, owner {}) funded with {}{}",
+            party(account),
+            program_label(owner_program),
+            sol(*lamports),
+            payer
+                .as_ref()
+                .map(|p| format!(" by {}", party(p)))
+                .unwrap_or_default()
+        ),
+        Effect::Assign {
+            account,
+            owner_program,
+        } => format!(
+            "Assign account {} to program {}",
+            party(account),
+            program_label(owner_program)
+        ),
+        Effect::Allocate { account, space } => {
+            format!("Allocate {space} bytes in account {}", party(account))
+        }
+        Effect::Nonce {
+            action,
+            nonce_account,
+        } => format!(
+            "Durable nonce: {} nonce account {}",
+            nonce_name(*action),
+            party(nonce_account)
+        ),
+        Effect::TokenTransfer {
+            source,
+            destination,
+            mint,
+            amount,
+            decimals,
+            fee,
+            ..
+        } => {
+            let fee = fee
+                .map(|f| format!(" (transfer fee {})", token_amount(f, *decimals, mint.as_ref())))
+                .unwrap_or_default();
+            format!(
+                "Transfer {} from {} to {}{fee}",
+                token_amount(*amount, *decimals, mint.as_ref()),
+                party(source),
+                party(destination)
+            )
+        }
+        Effect::TokenApprove {
+            source,
+            delegate,
+            mint,
+            amount,
+            decimals,
+            ..
+        } => format!(
+            "Approve delegate {} to spend up to {} from {}",
+            party(delegate),
+            token_amount(*amount, *decimals, mint.as_ref()),
+            party(source)
+        ),
+        Effect::TokenRevoke { source, .. } => {
+            format!("Revoke the delegate of token account {}", party(source))
+        }
+        Effect::SetAuthority {
+            account,
+            authority_name,
+            authority_type,
+            new_authority,
+            ..
+        } => match new_authority {
+            Some(n) => format!(
+                "Set {authority_name} ({authority_type}) authority of {} to {}",
+                party(account),
+                party(n)
+            ),
+            None => format!(
+                "Remove {authority_name} ({authority_type}) authority of {} (irreversible)",
+                party(account)
+            ),
+        },
+        Effect::TokenMint {
+            mint,
+            destination,
+            amount,
+            decimals,
+            ..
+        } => format!(
+            "Mint {} to {}",
+            token_amount(*amount, *decimals, Some(mint)),
+            party(destination)
+        ),
+        Effect::TokenBurn {
+            account,
+            mint,
+            amount,
+            decimals,
+            ..
+        } => format!(
+            "Burn {} from {}",
+            token_amount(*amount, *decimals, Some(mint)),
+            party(account)
+        ),
+        Effect::CloseAccount {
+            account,
+            destination,
+            ..
+        } => format!(
+            "Close token account {}, its SOL goes to {}",
+            party(account),
+            party(destination)
+        ),
+        Effect::FreezeThaw {
+            account, freeze, ..
+        } => format!(
+            "{} token account {}",
+            if *freeze { "Freeze" } else { "Thaw" },
+            party(account)
+        ),
+        Effect::InitializeTokenAccount {
+            account,
+            mint,
+            owner,
+            ..
+        } => format!(
+            "Initialize token account {} for mint {} owned by {}",
+            party(account),
+            short_addr(mint),
+            party(owner)
+        ),
+        Effect::InitializeImmutableOwner { account, .. } => {
+            format!("Make the owner of token account {} immutable", party(account))
+        }
+        Effect::SyncNative { account, .. } => {
+            format!("Sync wrapped SOL balance of {}", party(account))
+        }
+        Effect::UnwrapLamports {
+            source,
+            destination,
+            lamports,
+            ..
+        } => format!(
+            "Unwrap {} from {} to {}",
+            lamports.map(sol).unwrap_or_else(|| "all SOL".to_owned()),
+            party(source),
+            party(destination)
+        ),
+        Effect::WithdrawExcessLamports {
+            source,
+            destination,
+            ..
+        } => format!(
+            "Withdraw excess SOL from {} to {}",
+            party(source),
+            party(destination)
+        ),
+        Effect::TokenBatch { .. } => "Token batch of nested instructions (not decoded)".to_owned(),
+        Effect::TokenQuery { name, .. } => format!("Token query {name} (read only)"),
+        Effect::CreateAssociatedTokenAccount {
+            payer,
+            account,
+            wallet,
+            mint,
+            idempotent,
+            ..
+        } => format!(
+            "Create{} token account {} of wallet {} for mint {}, rent paid by {}",
+            if *idempotent { " (if missing)" } else { "" },
+            party(account),
+            party(wallet),
+            short_addr(mint),
+            party(payer)
+        ),
+        Effect::RecoverNested {
+            nested,
+            destination,
+            ..
+        } => format!(
+            "Recover nested token account {} into {}",
+            party(nested),
+            party(destination)
+        ),
+        Effect::ComputeBudget { setting } => match setting {
+            ComputeBudgetSetting::HeapFrame(b) => format!("Request heap frame of {b} bytes"),
+            ComputeBudgetSetting::UnitLimit(u) => format!("Set compute unit limit to {u}"),
+            ComputeBudgetSetting::UnitPrice(p) => {
+                format!("Set compute unit price to {p} micro-lamports")
+            }
+            ComputeBudgetSetting::LoadedAccountsDataSizeLimit(b) => {
+                format!("Limit loaded account data to {b} bytes")
+            }
+        },
+        Effect::Memo { text } => {
+            let preview: String = text.chars().take(MEMO_PREVIEW_CHARS).collect();
+            let more = if text.chars().count() > MEMO_PREVIEW_CHARS {
+                "…"
+            } else {
+                ""
+            };
+            format!("Memo: \"{preview}{more}\"")
+        }
+        Effect::ProgramUpgrade { instruction_index } => format!(
+            "Instruction {instruction_index}: BPF upgradeable loader (program deploy/upgrade)"
+        ),
+        Effect::UnknownProgram {
+            instruction_index,
+            program,
+        } => format!(
+            "Instruction {instruction_index}: call to unknown program {}",
+            program_label(program)
+        ),
+        Effect::Malformed {
+            instruction_index,
+            program,
+            error,
+        } => format!(
+            "Instruction {instruction_index}: malformed {} instruction ({error})",
+            program_label(program)
+        ),
+    }
+}
+
+/// Escapes text for Telegram's HTML parse mode.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn verdict_title(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Auto => "Safe to sign automatically",
+        Verdict::Confirm => "Needs your confirmation",
+        Verdict::Reject => "Refused",
+    }
+}
+
+impl Assessment {
+    /// Human-readable text for a Telegram message: HTML-escaped, warnings first, amounts in
+    /// SOL / token units (decimals from TransferChecked etc.; base units clearly marked when
+    /// unknown), addresses shortened (first 4 + … + last 4).
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for w in &self.warnings {
+            out.push_str("⚠️ ");
+            out.push_str(&html_escape(w));
+            out.push('\n');
+        }
+        if !self.warnings.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "<b>{}</b>\n{}\n",
+            verdict_title(self.verdict),
+            html_escape(&self.summary)
+        ));
+        if !self.reasons.is_empty() {
+            out.push_str("\n<b>Why</b>\n");
+            for r in &self.reasons {
+                out.push_str("• ");
+                out.push_str(&html_escape(r));
+                out.push('\n');
+            }
+        }
+        if !self.effects.is_empty() {
+            out.push_str("\n<b>What it does</b>\n");
+            for e in &self.effects {
+                out.push_str("• ");
+                out.push_str(&html_escape(&describe_effect(e)));
+                out.push('\n');
+            }
+        }
+        let f = &self.fee;
+        out.push_str(&format!(
+            "\n<b>Fee</b>: {} ({} base for {} signature{} + {} priority), paid by {}\n",
+            html_escape(&sol(f.total_lamports)),
+            html_escape(&sol(f.base_fee_lamports)),
+            f.signatures,
+            if f.signatures == 1 { "" } else { "s" },
+            html_escape(&sol(f.priority_fee_lamports)),
+            html_escape(&party(&f.fee_payer)),
+        ));
+        out
+    }
+}

@@ -1,0 +1,506 @@
+//! What a transaction does, as a list of effects (value moved, accounts created or closed,
+//! authorities changed, ...). Decoders produce effects; the policy judges them.
+
+use crate::Pubkey;
+use serde::{Serialize, Serializer};
+
+/// An account address as far as it is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Addr {
+    /// A concrete address (static key, or resolved through a provided lookup table).
+    Known(Pubkey),
+    /// An account loaded from an address lookup table whose contents were not provided.
+    Unresolved {
+        /// The lookup table address.
+        table: Pubkey,
+        /// Index inside the table.
+        index: u8,
+    },
+}
+
+impl Addr {
+    /// The address, if known.
+    pub fn known(&self) -> Option<&Pubkey> {
+        match self {
+            Addr::Known(k) => Some(k),
+            Addr::Unresolved { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Addr::Known(k) => write!(f, "{k}"),
+            Addr::Unresolved { table, index } => write!(f, "lookup:{table}#{index}"),
+        }
+    }
+}
+
+impl Serialize for Addr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// An account together with whether it is provably the user's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Party {
+    /// The account.
+    pub address: Addr,
+    /// True when the address is the signer, one of the user's wallets, or an associated
+    /// token account of one of them for a mint named in the transaction.
+    pub own: bool,
+}
+
+impl Party {
+    /// A party whose ownership has not been established yet (`own = false`).
+    pub fn new(address: Addr) -> Self {
+        Self {
+            address,
+            own: false,
+        }
+    }
+}
+
+/// Which token program an instruction targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenProgram {
+    /// SPL Token (`Tokenkeg...`).
+    Token,
+    /// Token-2022 (`TokenzQd...`).
+    Token2022,
+}
+
+/// Durable-nonce operations of the System program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NonceAction {
+    /// AdvanceNonceAccount (tag 4).
+    Advance,
+    /// WithdrawNonceAccount (tag 5).
+    Withdraw,
+    /// InitializeNonceAccount (tag 6).
+    Initialize,
+    /// AuthorizeNonceAccount (tag 7).
+    Authorize,
+    /// UpgradeNonceAccount (tag 12).
+    Upgrade,
+}
+
+/// A ComputeBudget program setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "setting", content = "value")]
+pub enum ComputeBudgetSetting {
+    /// RequestHeapFrame (bytes).
+    HeapFrame(u32),
+    /// SetComputeUnitLimit (compute units).
+    UnitLimit(u32),
+    /// SetComputeUnitPrice (micro-lamports per compute unit).
+    UnitPrice(u64),
+    /// SetLoadedAccountsDataSizeLimit (bytes).
+    LoadedAccountsDataSizeLimit(u32),
+}
+
+/// One effect of one instruction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    /// Lamports move from `from` to `to`; `authority` is who signs for the debit
+    /// (System Transfer, TransferWithSeed, WithdrawNonceAccount).
+    SolTransfer {
+        /// Debited account.
+        from: Party,
+        /// Credited account.
+        to: Party,
+        /// Signer authorising the debit.
+        authority: Party,
+        /// Amount in lamports.
+        lamports: u64,
+    },
+    /// A new account is created and funded (CreateAccount, CreateAccountWithSeed,
+    /// CreateAccountAllowPrefund).
+    CreateAccount {
+        /// Who pays (absent for an unfunded CreateAccountAllowPrefund).
+        payer: Option<Party>,
+        /// The new account.
+        account: Party,
+        /// Lamports moved into it.
+        lamports: u64,
+        /// Bytes allocated.
+        space: u64,
+        /// Program that will own it.
+        owner_program: Addr,
+    },
+    /// System Assign / AssignWithSeed: the account's owning program changes.
+    Assign {
+        /// The reassigned account.
+        account: Party,
+        /// The new owning program.
+        owner_program: Addr,
+    },
+    /// System Allocate / AllocateWithSeed.
+    Allocate {
+        /// The account given data space.
+        account: Party,
+        /// Bytes allocated.
+        space: u64,
+    },
+    /// A durable-nonce instruction.
+    Nonce {
+        /// Which nonce operation.
+        action: NonceAction,
+        /// The nonce account.
+        nonce_account: Party,
+    },
+    /// Tokens move between token accounts (Transfer, TransferChecked, TransferCheckedWithFee).
+    TokenTransfer {
+        /// Token program.
+        program: TokenProgram,
+        /// Debited token account.
+        source: Party,
+        /// Credited token account.
+        destination: Party,
+        /// Owner or delegate signing for the source.
+        authority: Party,
+        /// Mint, when the instruction names it.
+        mint: Option<Addr>,
+        /// Amount in base units.
+        amount: u64,
+        /// Decimals, when the instruction states them.
+        decimals: Option<u8>,
+        /// Transfer fee (Token-2022 TransferCheckedWithFee), in base units.
+        fee: Option<u64>,
+    },
+    /// Approve / ApproveChecked: `delegate` may spend up to `amount` from `source`.
+    TokenApprove {
+        /// Token program.
+        program: TokenProgram,
+        /// The token account.
+        source: Party,
+        /// The new delegate.
+        delegate: Party,
+        /// The account owner signing.
+        owner: Party,
+        /// Mint, when named.
+        mint: Option<Addr>,
+        /// Allowance in base units.
+        amount: u64,
+        /// Decimals, when stated.
+        decimals: Option<u8>,
+    },
+    /// Revoke: the delegate of `source` is removed.
+    TokenRevoke {
+        /// Token program.
+        program: TokenProgram,
+        /// The token account.
+        source: Party,
+        /// Its owner.
+        owner: Party,
+    },
+    /// SetAuthority on a mint or token account.
+    SetAuthority {
+        /// Token program.
+        program: TokenProgram,
+        /// Mint or token account.
+        account: Party,
+        /// Current authority (signer).
+        current_authority: Party,
+        /// Authority type code (0 MintTokens, 1 FreezeAccount, 2 AccountOwner, 3 CloseAccount, ...).
+        authority_type: u8,
+        /// Name of the authority type.
+        authority_name: &'static str,
+        /// New authority, `None` to remove it.
+        new_authority: Option<Party>,
+    },
+    /// MintTo / MintToChecked.
+    TokenMint {
+        /// Token program.
+        program: TokenProgram,
+        /// The mint.
+        mint: Addr,
+        /// Credited token account.
+        destination: Party,
+        /// Mint authority.
+        authority: Party,
+        /// Amount in base units.
+        amount: u64,
+        /// Decimals, when stated.
+        decimals: Option<u8>,
+    },
+    /// Burn / BurnChecked.
+    TokenBurn {
+        /// Token program.
+        program: TokenProgram,
+        /// Debited token account.
+        account: Party,
+        /// The mint.
+        mint: Addr,
+        /// Owner or delegate.
+        authority: Party,
+        /// Amount in base units.
+        amount: u64,
+        /// Decimals, when stated.
+        decimals: Option<u8>,
+    },
+    /// CloseAccount: the token account is closed, its lamports go to `destination`.
+    CloseAccount {
+        /// Token program.
+        program: TokenProgram,
+        /// Closed account.
+        account: Party,
+        /// Receives the lamports.
+        destination: Party,
+        /// Close authority.
+        authority: Party,
+    },
+    /// FreezeAccount / ThawAccount.
+    FreezeThaw {
+        /// Token program.
+        program: TokenProgram,
+        /// The token account.
+        account: Party,
+        /// Its mint.
+        mint: Addr,
+        /// Freeze authority.
+        authority: Party,
+        /// True for freeze, false for thaw.
+        freeze: bool,
+    },
+    /// InitializeAccount / 2 / 3.
+    InitializeTokenAccount {
+        /// Token program.
+        program: TokenProgram,
+        /// The token account.
+        account: Party,
+        /// Its mint.
+        mint: Addr,
+        /// Its owner.
+        owner: Party,
+    },
+    /// InitializeImmutableOwner.
+    InitializeImmutableOwner {
+        /// Token program.
+        program: TokenProgram,
+        /// The token account.
+        account: Party,
+    },
+    /// SyncNative (wrapped SOL balance update).
+    SyncNative {
+        /// Token program.
+        program: TokenProgram,
+        /// The wrapped-SOL account.
+        account: Party,
+    },
+    /// UnwrapLamports: lamports leave a wrapped-SOL account to `destination`.
+    UnwrapLamports {
+        /// Token program.
+        program: TokenProgram,
+        /// The wrapped-SOL account.
+        source: Party,
+        /// Receives the lamports.
+        destination: Party,
+        /// Owner or delegate.
+        authority: Party,
+        /// Lamports, `None` for the whole balance.
+        lamports: Option<u64>,
+    },
+    /// WithdrawExcessLamports: lamports above rent exemption go to `destination`.
+    WithdrawExcessLamports {
+        /// Token program.
+        program: TokenProgram,
+        /// The account.
+        source: Party,
+        /// Receives the lamports.
+        destination: Party,
+        /// Its authority.
+        authority: Party,
+    },
+    /// Token Batch (255): nested token instructions, not decoded.
+    TokenBatch {
+        /// Token program.
+        program: TokenProgram,
+    },
+    /// Read-only token helpers (GetAccountDataSize, AmountToUiAmount, UiAmountToAmount).
+    TokenQuery {
+        /// Token program.
+        program: TokenProgram,
+        /// Instruction name.
+        name: &'static str,
+    },
+    /// Associated Token Account Create / CreateIdempotent.
+    CreateAssociatedTokenAccount {
+        /// Pays the rent.
+        payer: Party,
+        /// The associated token account.
+        account: Party,
+        /// Its wallet (owner).
+        wallet: Party,
+        /// Its mint.
+        mint: Addr,
+        /// Token program named by the instruction.
+        token_program: Addr,
+        /// CreateIdempotent rather than Create.
+        idempotent: bool,
+    },
+    /// Associated Token Account RecoverNested.
+    RecoverNested {
+        /// The nested account being emptied and closed.
+        nested: Party,
+        /// Receives the tokens.
+        destination: Party,
+        /// The wallet (signer) receiving the lamports.
+        wallet: Party,
+        /// Mint of the nested account.
+        mint: Addr,
+    },
+    /// A ComputeBudget setting.
+    ComputeBudget {
+        /// The setting.
+        setting: ComputeBudgetSetting,
+    },
+    /// A memo.
+    Memo {
+        /// Memo text (valid UTF-8).
+        text: String,
+    },
+    /// An instruction of the BPF upgradeable loader (deploy, upgrade, set authority, close).
+    ProgramUpgrade {
+        /// Instruction index.
+        instruction_index: usize,
+    },
+    /// An instruction of a program this crate does not decode.
+    UnknownProgram {
+        /// Instruction index.
+        instruction_index: usize,
+        /// The program.
+        program: Addr,
+    },
+    /// An instruction of a known program whose data or accounts do not decode.
+    Malformed {
+        /// Instruction index.
+        instruction_index: usize,
+        /// The program.
+        program: Addr,
+        /// What is wrong.
+        error: String,
+    },
+}
+
+impl Effect {
+    /// Every party of the effect, for ownership annotation.
+    pub(crate) fn parties_mut(&mut self) -> Vec<&mut Party> {
+        match self {
+            Effect::SolTransfer {
+                from,
+                to,
+                authority,
+                ..
+            } => vec![from, to, authority],
+            Effect::CreateAccount { payer, account, .. } => {
+                let mut v = vec![account];
+                if let Some(p) = payer {
+                    v.push(p);
+                }
+                v
+            }
+            Effect::Assign { account, .. }
+            | Effect::Allocate { account, .. }
+            | Effect::InitializeImmutableOwner { account, .. }
+            | Effect::SyncNative { account, .. } => vec![account],
+            Effect::Nonce { nonce_account, .. } => vec![nonce_account],
+            Effect::TokenTransfer {
+                source,
+                destination,
+                authority,
+                ..
+            }
+            | Effect::UnwrapLamports {
+                source,
+                destination,
+                authority,
+                ..
+            }
+            | Effect::WithdrawExcessLamports {
+                source,
+                destination,
+                authority,
+                ..
+            } => vec![source, destination, authority],
+            Effect::TokenApprove {
+                source,
+                delegate,
+                owner,
+                ..
+            } => vec![source, delegate, owner],
+            Effect::TokenRevoke { source, owner, .. } => vec![source, owner],
+            Effect::SetAuthority {
+                account,
+                current_authority,
+                new_authority,
+                ..
+            } => {
+                let mut v = vec![account, current_authority];
+                if let Some(n) = new_authority {
+                    v.push(n);
+                }
+                v
+            }
+            Effect::TokenMint {
+                destination,
+                authority,
+                ..
+            } => vec![destination, authority],
+            Effect::TokenBurn {
+                account, authority, ..
+            }
+            | Effect::FreezeThaw {
+                account, authority, ..
+            } => vec![account, authority],
+            Effect::CloseAccount {
+                account,
+                destination,
+                authority,
+                ..
+            } => vec![account, destination, authority],
+            Effect::InitializeTokenAccount { account, owner, .. } => vec![account, owner],
+            Effect::CreateAssociatedTokenAccount {
+                payer,
+                account,
+                wallet,
+                ..
+            } => vec![payer, account, wallet],
+            Effect::RecoverNested {
+                nested,
+                destination,
+                wallet,
+                ..
+            } => vec![nested, destination, wallet],
+            Effect::TokenBatch { .. }
+            | Effect::TokenQuery { .. }
+            | Effect::ComputeBudget { .. }
+            | Effect::Memo { .. }
+            | Effect::ProgramUpgrade { .. }
+            | Effect::UnknownProgram { .. }
+            | Effect::Malformed { .. } => Vec::new(),
+        }
+    }
+
+    /// Mints the effect names (used to derive the user's associated token accounts).
+    pub(crate) fn mint(&self) -> Option<&Pubkey> {
+        let addr = match self {
+            Effect::TokenTransfer { mint, .. } | Effect::TokenApprove { mint, .. } => {
+                mint.as_ref()?
+            }
+            Effect::TokenMint { mint, .. }
+            | Effect::TokenBurn { mint, .. }
+            | Effect::FreezeThaw { mint, .. }
+            | Effect::InitializeTokenAccount { mint, .. }
+            | Effect::CreateAssociatedTokenAccount { mint, .. }
+            | Effect::RecoverNested { mint, .. } => mint,
+            _ => return None,
+        };
+        addr.known()
+    }
+}

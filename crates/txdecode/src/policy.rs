@@ -1,0 +1,633 @@
+//! Policy: judges the effects of a transaction against the user's wallets and the policy
+//! configuration, and produces an [`Assessment`]. Reject beats confirm beats auto.
+
+use crate::describe::{describe_effect, party, program_label, short_pubkey, sol, token_amount};
+use crate::effects::{Addr, ComputeBudgetSetting, Effect, NonceAction, Party};
+use crate::lookup::{resolve_accounts, LookupTables};
+use crate::ownership::Ownership;
+use crate::programs::{decode_instruction, COMPUTE_BUDGET_PROGRAM, SYSTEM_PROGRAM};
+use crate::wire::{ParsedTransaction, TxVersion};
+use crate::Pubkey;
+use serde::{Deserialize, Serialize};
+
+/// Base fee per signature, in lamports.
+pub const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
+/// Compute units assumed per non-ComputeBudget instruction without SetComputeUnitLimit.
+pub const DEFAULT_INSTRUCTION_COMPUTE_UNITS: u64 = 200_000;
+/// Largest compute unit limit of a transaction.
+pub const MAX_COMPUTE_UNIT_LIMIT: u64 = 1_400_000;
+
+/// What to do with a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Sign without asking: every effect keeps value with the user.
+    Auto,
+    /// Ask the user first: value leaves the user.
+    Confirm,
+    /// Refuse to sign.
+    Reject,
+}
+
+/// Policy knobs, serde (TOML-friendly) with documented defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Largest priority fee (lamports) signed at all; above it the transaction is rejected.
+    /// Default 10_000_000 (0.01 SOL).
+    pub max_priority_fee_lamports: u64,
+    /// When true (default), a fee payer that is not the user's is only a confirm; when
+    /// false it is rejected.
+    pub allow_foreign_fee_payer: bool,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            max_priority_fee_lamports: 10_000_000,
+            allow_foreign_fee_payer: true,
+        }
+    }
+}
+
+/// Who is asking, and what they own.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The wallet asked to sign.
+    pub signer: Pubkey,
+    /// The same user's other wallets (already authenticated by the caller).
+    pub own_wallets: &'a [Pubkey],
+    /// Lookup table contents known to the caller.
+    pub lookup_tables: &'a LookupTables,
+    /// Policy knobs.
+    pub config: &'a PolicyConfig,
+}
+
+/// Transaction fee breakdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeeSummary {
+    /// Who pays (first account key).
+    pub fee_payer: Party,
+    /// Required signatures.
+    pub signatures: u64,
+    /// 5000 lamports per signature.
+    pub base_fee_lamports: u64,
+    /// Priority fee in lamports (ceil(price x limit / 1e6), or the V1 header value).
+    pub priority_fee_lamports: u64,
+    /// Compute unit limit used for the priority fee.
+    pub compute_unit_limit: u64,
+    /// SetComputeUnitPrice value, if any (micro-lamports per compute unit).
+    pub compute_unit_price_micro_lamports: Option<u64>,
+    /// Base plus priority fee.
+    pub total_lamports: u64,
+}
+
+/// The result of judging a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assessment {
+    /// What to do.
+    pub verdict: Verdict,
+    /// One line, e.g. "Transfer 0.5 SOL to 7xKX…gAsU (not yours)".
+    pub summary: String,
+    /// Why this verdict (for reject/confirm: what needs the user, or what is refused).
+    pub reasons: Vec<String>,
+    /// Things worth knowing that do not change the verdict.
+    pub warnings: Vec<String>,
+    /// Everything the transaction does, in instruction order.
+    pub effects: Vec<Effect>,
+    /// Fees and who pays them.
+    pub fee: FeeSummary,
+}
+
+struct Findings {
+    items: Vec<(Verdict, String)>,
+    /// Index of the effect being judged, and the most severe effect finding so far.
+    current: Option<usize>,
+    worst_effect: Option<(Verdict, usize)>,
+}
+
+impl Findings {
+    fn add(&mut self, v: Verdict, reason: String) {
+        if let Some(i) = self.current {
+            if self.worst_effect.is_none_or(|(w, _)| v > w) {
+                self.worst_effect = Some((v, i));
+            }
+        }
+        self.items.push((v, reason));
+    }
+    fn confirm(&mut self, reason: String) {
+        self.add(Verdict::Confirm, reason);
+    }
+    fn reject(&mut self, reason: String) {
+        self.add(Verdict::Reject, reason);
+    }
+}
+
+/// Judges one effect. `wallets` are the user's wallet addresses (not their token accounts).
+fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, f: &mut Findings) {
+    match e {
+        Effect::SolTransfer {
+            from,
+            to,
+            authority,
+            lamports,
+        } => {
+            if *lamports > 0 && !to.own && (from.own || authority.own) {
+                f.confirm(format!("Sends {} to {}", sol(*lamports), party(to)));
+            }
+        }
+        Effect::CreateAccount {
+            payer,
+            account,
+            lamports,
+            owner_program,
+            ..
+        } => {
+            if is_wallet(&account.address) && owner_program.known() != Some(&SYSTEM_PROGRAM) {
+                f.reject(format!(
+                    "Would turn your wallet {} into an account of program {}",
+                    party(account),
+                    program_label(owner_program)
+                ));
+            } else if let Some(p) = payer {
+                if p.own && !account.own && *lamports > 0 {
+                    f.confirm(format!(
+                        "Pays {} to fund new account {}",
+                        sol(*lamports),
+                        party(account)
+                    ));
+                }
+            }
+        }
+        Effect::Assign {
+            account,
+            owner_program,
+        } => {
+            if account.own {
+                f.reject(format!(
+                    "Hands your wallet {} to program {}",
+                    party(account),
+                    program_label(owner_program)
+                ));
+            } else {
+                f.confirm(format!(
+                    "Assigns account {} to program {}",
+                    party(account),
+                    program_label(owner_program)
+                ));
+            }
+        }
+        Effect::Allocate { account, .. } => {
+            if account.own {
+                f.reject(format!(
+                    "Allocates data in your wallet {}, which would make it unusable",
+                    party(account)
+                ));
+            }
+        }
+        Effect::Nonce { action, .. } => {
+            let what = match action {
+                NonceAction::Advance => "uses a durable nonce (it never expires)",
+                _ => "contains a durable nonce instruction",
+            };
+            f.reject(format!("Transaction {what}: refused"));
+        }
+        Effect::TokenTransfer {
+            source,
+            destination,
+            authority,
+            mint,
+            amount,
+            decimals,
+            ..
+        } => {
+            if *amount > 0 && !destination.own && (source.own || authority.own) {
+                let unproven = if mint.is_none() {
+                    " (destination cannot be proven yours without the mint)"
+                } else {
+                    ""
+                };
+                f.confirm(format!(
+                    "Sends {} to {}{unproven}",
+                    token_amount(*amount, *decimals, mint.as_ref()),
+                    party(destination)
+                ));
+            }
+        }
+        Effect::TokenApprove {
+            source,
+            delegate,
+            owner,
+            ..
+        } => {
+            if delegate.own {
+            } else if source.own || owner.own {
+                f.reject(format!(
+                    "Gives {} spending rights over your token account {}",
+                    party(delegate),
+                    party(source)
+                ));
+            } else {
+                f.confirm(format!("Approves delegate {}", party(delegate)));
+            }
+        }
+        Effect::TokenRevoke { .. }
+        | Effect::InitializeTokenAccount { .. }
+        | Effect::InitializeImmutableOwner { .. }
+        | Effect::SyncNative { .. }
+        | Effect::TokenQuery { .. }
+        | Effect::ComputeBudget { .. }
+        | Effect::Memo { .. } => {}
+        Effect::SetAuthority {
+            account,
+            current_authority,
+            authority_name,
+            new_authority,
+            ..
+        } => match new_authority {
+            Some(n) if n.own => {}
+            Some(n) if account.own || current_authority.own => f.reject(format!(
+                "Hands {authority_name} authority of {} to {}",
+                party(account),
+                party(n)
+            )),
+            Some(n) => f.confirm(format!(
+                "Changes {authority_name} authority of {} to {}",
+                party(account),
+                party(n)
+            )),
+            None => f.confirm(format!(
+                "Removes {authority_name} authority of {} for good",
+                party(account)
+            )),
+        },
+        Effect::TokenMint {
+            destination,
+            authority,
+            mint,
+            amount,
+            decimals,
+            ..
+        } => {
+            if authority.own && !destination.own && *amount > 0 {
+                f.confirm(format!(
+                    "Mints {} to {}",
+                    token_amount(*amount, *decimals, Some(mint)),
+                    party(destination)
+                ));
+            }
+        }
+        Effect::TokenBurn {
+            account,
+            mint,
+            amount,
+            decimals,
+            ..
+        } => f.confirm(format!(
+            "Burns {} from {}",
+            token_amount(*amount, *decimals, Some(mint)),
+            party(account)
+        )),
+        Effect::CloseAccount {
+            account,
+            destination,
+            authority,
+            ..
+        } => {
+            if !destination.own && (account.own || authority.own) {
+                f.confirm(format!(
+                    "Closes {} and sends its SOL to {}",
+                    party(account),
+                    party(destination)
+                ));
+            }
+        }
+        Effect::FreezeThaw {
+            account, freeze, ..
+        } => f.confirm(format!(
+            "{} token account {}",
+            if *freeze { "Freezes" } else { "Thaws" },
+            party(account)
+        )),
+        Effect::UnwrapLamports {
+            source,
+            destination,
+            ..
+        } => {
+            if !destination.own {
+                f.reject(format!(
+                    "UnwrapLamports moves SOL from {} to {}",
+                    party(source),
+                    party(destination)
+                ));
+            }
+        }
+        Effect::WithdrawExcessLamports {
+            source,
+            destination,
+            ..
+        } => {
+            if !destination.own {
+                f.reject(format!(
+                    "WithdrawExcessLamports moves SOL from {} to {}",
+                    party(source),
+                    party(destination)
+                ));
+            }
+        }
+        Effect::TokenBatch { .. } => {
+            f.reject("Token Batch instruction is not decoded: blind signing refused".to_owned())
+        }
+        Effect::CreateAssociatedTokenAccount { payer, wallet, .. } => {
+            if payer.own && !wallet.own {
+                f.confirm(format!(
+                    "Pays rent for a token account of {}",
+                    party(wallet)
+                ));
+            }
+        }
+        Effect::RecoverNested {
+            wallet,
+            destination,
+            ..
+        } => {
+            if !wallet.own {
+                f.confirm(format!(
+                    "Recovers a nested token account into {}",
+                    party(destination)
+                ));
+            }
+        }
+        Effect::ProgramUpgrade { .. } => f.reject(
+            "BPF upgradeable loader instruction (program deploy/upgrade): refused".to_owned(),
+        ),
+        Effect::UnknownProgram { program, .. } => f.reject(format!(
+            "unknown program {}: blind signing refused",
+            program_label(program)
+        )),
+        Effect::Malformed {
+            instruction_index,
+            program,
+            error,
+        } => f.reject(format!(
+            "instruction {instruction_index} for {} is malformed ({error})",
+            program_label(program)
+        )),
+    }
+}
+
+/// Effects worth naming in the summary line (not bookkeeping).
+fn is_primary(e: &Effect) -> bool {
+    !matches!(
+        e,
+        Effect::ComputeBudget { .. }
+            | Effect::Memo { .. }
+            | Effect::SyncNative { .. }
+            | Effect::InitializeImmutableOwner { .. }
+            | Effect::InitializeTokenAccount { .. }
+            | Effect::TokenQuery { .. }
+    )
+}
+
+fn summary(effects: &[Effect], worst: Option<usize>) -> String {
+    let first = worst
+        .and_then(|i| effects.get(i))
+        .or_else(|| effects.iter().find(|e| is_primary(e)))
+        .or_else(|| effects.first());
+    match first {
+        None => "No instructions (fee only)".to_owned(),
+        Some(e) => {
+            let others = effects.len().saturating_sub(1);
+            if others == 0 {
+                describe_effect(e)
+            } else {
+                format!(
+                    "{} (+{others} more action{})",
+                    describe_effect(e),
+                    if others == 1 { "" } else { "s" }
+                )
+            }
+        }
+    }
+}
+
+/// Computes the fee and adds fee findings.
+fn fees(
+    tx: &ParsedTransaction,
+    effects: &[Effect],
+    non_budget_instructions: u64,
+    fee_payer: Party,
+    ctx: &Context<'_>,
+    f: &mut Findings,
+    warnings: &mut Vec<String>,
+) -> FeeSummary {
+    let mut limit: Option<u64> = None;
+    let mut price: Option<u64> = None;
+    let mut seen = [false; 4];
+    for e in effects {
+        if let Effect::ComputeBudget { setting } = e {
+            let slot = match setting {
+                ComputeBudgetSetting::HeapFrame(_) => 0,
+                ComputeBudgetSetting::UnitLimit(u) => {
+                    limit = Some(u64::from(*u));
+                    1
+                }
+                ComputeBudgetSetting::UnitPrice(p) => {
+                    price = Some(*p);
+                    2
+                }
+                ComputeBudgetSetting::LoadedAccountsDataSizeLimit(_) => 3,
+            };
+            if let Some(s) = seen.get_mut(slot) {
+                if *s {
+                    f.reject(
+                        "duplicate ComputeBudget instruction (the runtime refuses it)".to_owned(),
+                    );
+                }
+                *s = true;
+            }
+        }
+    }
+    let v1_config = match tx.message() {
+        solana_message::VersionedMessage::V1(m) => Some(m.config),
+        _ => None,
+    };
+    if let Some(cfg) = &v1_config {
+        if let Some(l) = cfg.compute_unit_limit {
+            limit = Some(u64::from(l));
+        }
+        if seen.iter().any(|s| *s) {
+            warnings.push(
+                "V1 transaction also carries ComputeBudget instructions; fees counted from both"
+                    .to_owned(),
+            );
+        }
+    }
+    let limit = limit
+        .unwrap_or_else(|| non_budget_instructions.saturating_mul(DEFAULT_INSTRUCTION_COMPUTE_UNITS))
+        .min(MAX_COMPUTE_UNIT_LIMIT);
+    let from_price = price
+        .map(|p| {
+            let micro = u128::from(p).saturating_mul(u128::from(limit));
+            let lamports = micro.div_ceil(1_000_000);
+            u64::try_from(lamports).unwrap_or(u64::MAX)
+        })
+        .unwrap_or(0);
+    let header_fee = v1_config.and_then(|c| c.priority_fee).unwrap_or(0);
+    let priority = from_price.saturating_add(header_fee);
+    let signatures = u64::try_from(tx.required_signers().len()).unwrap_or(u64::MAX);
+    let base = signatures.saturating_mul(LAMPORTS_PER_SIGNATURE);
+    if priority > ctx.config.max_priority_fee_lamports {
+        f.reject(format!(
+            "priority fee {} is above the {} limit",
+            sol(priority),
+            sol(ctx.config.max_priority_fee_lamports)
+        ));
+    }
+    if !fee_payer.own {
+        let reason = format!("fee is paid by {}", party(&fee_payer));
+        if ctx.config.allow_foreign_fee_payer {
+            f.confirm(reason);
+        } else {
+            f.reject(reason);
+        }
+    }
+    FeeSummary {
+        fee_payer,
+        signatures,
+        base_fee_lamports: base,
+        priority_fee_lamports: priority,
+        compute_unit_limit: limit,
+        compute_unit_price_micro_lamports: price,
+        total_lamports: base.saturating_add(priority),
+    }
+}
+
+/// Decodes every instruction and judges the transaction for `ctx.signer`.
+pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
+    let accounts = resolve_accounts(tx, ctx.lookup_tables);
+    let mut warnings = Vec::new();
+    let mut f = Findings {
+        items: Vec::new(),
+        current: None,
+        worst_effect: None,
+    };
+
+    let unresolved = accounts
+        .iter()
+        .filter(|a| matches!(a, Addr::Unresolved { .. }))
+        .count();
+    if unresolved > 0 {
+        warnings.push(format!(
+            "{unresolved} account(s) come from address lookup tables that were not provided; they are treated as not yours"
+        ));
+    }
+    if tx.is_bare_message() {
+        warnings.push("Bare message: no signatures attached yet".to_owned());
+    }
+    if tx.version() == TxVersion::V1 {
+        warnings.push("V1 transaction format".to_owned());
+    }
+
+    let mut effects = Vec::new();
+    let mut non_budget: u64 = 0;
+    for (i, ix) in tx.message().instructions().iter().enumerate() {
+        let program = tx
+            .static_account_keys()
+            .get(usize::from(ix.program_id_index))
+            .cloned()
+            .map(Addr::Known);
+        let Some(program) = program else {
+            effects.push(Effect::Malformed {
+                instruction_index: i,
+                program: Addr::Known(Pubkey::default()),
+                error: "program index out of range".to_owned(),
+            });
+            non_budget = non_budget.saturating_add(1);
+            continue;
+        };
+        if program.known() != Some(&COMPUTE_BUDGET_PROGRAM) {
+            non_budget = non_budget.saturating_add(1);
+        }
+        let ix_accounts: Option<Vec<Addr>> = ix
+            .accounts
+            .iter()
+            .map(|&k| accounts.get(usize::from(k)).cloned())
+            .collect();
+        match ix_accounts {
+            Some(list) => effects.extend(decode_instruction(i, &program, &list, &ix.data)),
+            None => effects.push(Effect::Malformed {
+                instruction_index: i,
+                program,
+                error: "account index out of range".to_owned(),
+            }),
+        }
+    }
+
+    // Ownership: wallets, plus their ATAs for every mint the transaction names.
+    let ownership = Ownership::new(
+        &ctx.signer,
+        ctx.own_wallets,
+        effects.iter().filter_map(Effect::mint).collect::<Vec<_>>(),
+    );
+    for e in &mut effects {
+        for p in e.parties_mut() {
+            p.own = ownership.is_own(&p.address);
+        }
+    }
+
+    if tx.signer_position(&ctx.signer).is_none() {
+        f.reject(format!(
+            "wallet {} is not a required signer of this transaction",
+            short_pubkey(&ctx.signer)
+        ));
+    }
+
+    let is_wallet = |a: &Addr| {
+        a.known()
+            .is_some_and(|k| *k == ctx.signer || ctx.own_wallets.contains(k))
+    };
+    for (i, e) in effects.iter().enumerate() {
+        f.current = Some(i);
+        judge(e, &is_wallet, &mut f);
+    }
+    f.current = None;
+    let worst = f.worst_effect.map(|(_, i)| i);
+
+    let payer_addr = tx
+        .fee_payer()
+        .cloned()
+        .map(Addr::Known)
+        .unwrap_or(Addr::Known(Pubkey::default()));
+    let payer = Party {
+        own: ownership.is_own(&payer_addr),
+        address: payer_addr,
+    };
+    let fee = fees(tx, &effects, non_budget, payer, ctx, &mut f, &mut warnings);
+
+    let verdict = f
+        .items
+        .iter()
+        .map(|(v, _)| *v)
+        .max()
+        .unwrap_or(Verdict::Auto);
+    let mut items = f.items;
+    items.sort_by_key(|b| std::cmp::Reverse(b.0));
+    let mut reasons: Vec<String> = Vec::new();
+    for (_, r) in items {
+        if !reasons.contains(&r) {
+            reasons.push(r);
+        }
+    }
+    if verdict == Verdict::Auto {
+        reasons.push("Every effect keeps value with your own accounts".to_owned());
+    }
+    Assessment {
+        verdict,
+        summary: summary(&effects, worst),
+        reasons,
+        warnings,
+        effects,
+        fee,
+    }
+}

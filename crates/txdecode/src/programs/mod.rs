@@ -1,0 +1,272 @@
+//! One decoder per program, keyed on program id (then on the instruction tag inside each
+//! decoder). Decoders are pure: bytes and account addresses in, effects out.
+
+pub mod ata;
+pub mod compute_budget;
+pub mod memo;
+pub mod system;
+pub mod token;
+
+use crate::effects::{Addr, Effect, Party, TokenProgram};
+use crate::Pubkey;
+
+/// System program.
+pub const SYSTEM_PROGRAM: Pubkey = Pubkey::from_str_const("11111111111111111111111111111111");
+/// SPL Token program.
+pub const TOKEN_PROGRAM: Pubkey =
+    Pubkey::from_str_const("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA");
+/// Token-2022 program.
+pub const TOKEN_2022_PROGRAM: Pubkey =
+    Pubkey::from_str_const("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb");
+/// Associated Token Account program.
+pub const ATA_PROGRAM: Pubkey =
+    Pubkey::from_str_const("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL");
+/// ComputeBudget program.
+pub const COMPUTE_BUDGET_PROGRAM: Pubkey =
+    Pubkey::from_str_const("ComputeBudget111111111111111111111111111111");
+/// Memo program v2.
+pub const MEMO_PROGRAM: Pubkey =
+    Pubkey::from_str_const("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr");
+/// Memo program v1.
+pub const MEMO_V1_PROGRAM: Pubkey =
+    Pubkey::from_str_const("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo");
+/// BPF upgradeable loader.
+pub const BPF_UPGRADEABLE_LOADER: Pubkey =
+    Pubkey::from_str_const("BPFLoaderUpgradeab1e11111111111111111111111");
+/// Wrapped SOL mint.
+pub const NATIVE_MINT: Pubkey =
+    Pubkey::from_str_const("So11111111111111111111111111111111111111112");
+
+/// Why an instruction of a known program does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstructionError {
+    /// The instruction data is shorter than its layout.
+    #[error("instruction data too short")]
+    DataTooShort,
+    /// The instruction data is longer than its layout.
+    #[error("unexpected trailing instruction data")]
+    TrailingData,
+    /// Empty instruction data where a tag is needed.
+    #[error("empty instruction data")]
+    EmptyData,
+    /// A tag this decoder does not know or support.
+    #[error("unsupported instruction tag {0}")]
+    UnsupportedTag(u32),
+    /// Fewer accounts than the instruction needs.
+    #[error("instruction needs {needed} accounts, has {got}")]
+    NotEnoughAccounts {
+        /// Accounts required.
+        needed: usize,
+        /// Accounts present.
+        got: usize,
+    },
+    /// An account index points outside the transaction's accounts.
+    #[error("account index {0} out of range")]
+    AccountIndexOutOfRange(u8),
+    /// An option tag other than 0 or 1.
+    #[error("invalid option tag {0}")]
+    InvalidOption(u8),
+    /// A seed or memo that is not valid UTF-8.
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    /// A seed longer than 32 bytes.
+    #[error("seed longer than 32 bytes")]
+    SeedTooLong,
+    /// The deprecated ComputeBudget RequestUnits (tag 0), refused by the runtime.
+    #[error("deprecated instruction")]
+    Deprecated,
+}
+
+/// Little-endian reader over instruction data with bounds checks.
+pub(crate) struct Data<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Data<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        Self { rest: data }
+    }
+
+    pub(crate) fn bytes<const N: usize>(&mut self) -> Result<[u8; N], InstructionError> {
+        let (head, tail) = self
+            .rest
+            .split_first_chunk::<N>()
+            .ok_or(InstructionError::DataTooShort)?;
+        self.rest = tail;
+        Ok(*head)
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8, InstructionError> {
+        Ok(self.bytes::<1>()?[0])
+    }
+
+    pub(crate) fn u32(&mut self) -> Result<u32, InstructionError> {
+        Ok(u32::from_le_bytes(self.bytes::<4>()?))
+    }
+
+    pub(crate) fn u64(&mut self) -> Result<u64, InstructionError> {
+        Ok(u64::from_le_bytes(self.bytes::<8>()?))
+    }
+
+    pub(crate) fn pubkey(&mut self) -> Result<Pubkey, InstructionError> {
+        Ok(Pubkey::new_from_array(self.bytes::<32>()?))
+    }
+
+    /// A byte slice of `len` bytes.
+    pub(crate) fn slice(&mut self, len: usize) -> Result<&'a [u8], InstructionError> {
+        if len > self.rest.len() {
+            return Err(InstructionError::DataTooShort);
+        }
+        let (head, tail) = self.rest.split_at(len);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    /// Requires that all data was consumed.
+    pub(crate) fn finish(self) -> Result<(), InstructionError> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(InstructionError::TrailingData)
+        }
+    }
+}
+
+/// The accounts of one instruction, resolved to addresses.
+pub(crate) struct Accounts<'a> {
+    list: &'a [Addr],
+}
+
+impl<'a> Accounts<'a> {
+    pub(crate) fn new(list: &'a [Addr]) -> Self {
+        Self { list }
+    }
+
+    /// Fails unless at least `n` accounts are present.
+    pub(crate) fn require(&self, n: usize) -> Result<(), InstructionError> {
+        if self.list.len() < n {
+            Err(InstructionError::NotEnoughAccounts {
+                needed: n,
+                got: self.list.len(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn addr(&self, i: usize) -> Result<Addr, InstructionError> {
+        self.list
+            .get(i)
+            .cloned()
+            .ok_or(InstructionError::NotEnoughAccounts {
+                needed: i.saturating_add(1),
+                got: self.list.len(),
+            })
+    }
+
+    pub(crate) fn party(&self, i: usize) -> Result<Party, InstructionError> {
+        self.addr(i).map(Party::new)
+    }
+}
+
+/// The programs this crate knows by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    /// System program.
+    System,
+    /// SPL Token or Token-2022.
+    Token(TokenProgram),
+    /// Associated Token Account program.
+    AssociatedToken,
+    /// ComputeBudget program.
+    ComputeBudget,
+    /// Memo v1 or v2.
+    Memo,
+    /// BPF upgradeable loader (always refused).
+    UpgradeableLoader,
+}
+
+impl Program {
+    /// Looks a program id up.
+    pub fn from_id(id: &Pubkey) -> Option<Self> {
+        if *id == SYSTEM_PROGRAM {
+            Some(Program::System)
+        } else if *id == TOKEN_PROGRAM {
+            Some(Program::Token(TokenProgram::Token))
+        } else if *id == TOKEN_2022_PROGRAM {
+            Some(Program::Token(TokenProgram::Token2022))
+        } else if *id == ATA_PROGRAM {
+            Some(Program::AssociatedToken)
+        } else if *id == COMPUTE_BUDGET_PROGRAM {
+            Some(Program::ComputeBudget)
+        } else if *id == MEMO_PROGRAM || *id == MEMO_V1_PROGRAM {
+            Some(Program::Memo)
+        } else if *id == BPF_UPGRADEABLE_LOADER {
+            Some(Program::UpgradeableLoader)
+        } else {
+            None
+        }
+    }
+}
+
+/// Decodes one instruction into effects. Never fails: undecodable instructions become
+/// [`Effect::Malformed`], unknown programs [`Effect::UnknownProgram`].
+pub(crate) fn decode_instruction(
+    instruction_index: usize,
+    program: &Addr,
+    accounts: &[Addr],
+    data: &[u8],
+) -> Vec<Effect> {
+    let Some(kind) = program.known().and_then(Program::from_id) else {
+        return vec![Effect::UnknownProgram {
+            instruction_index,
+            program: program.clone(),
+        }];
+    };
+    let accounts = Accounts::new(accounts);
+    let result = match kind {
+        Program::System => system::decode(&accounts, data),
+        Program::Token(p) => token::decode(p, &accounts, data),
+        Program::AssociatedToken => ata::decode(&accounts, data),
+        Program::ComputeBudget => compute_budget::decode(data),
+        Program::Memo => memo::decode(data),
+        Program::UpgradeableLoader => Ok(vec![Effect::ProgramUpgrade { instruction_index }]),
+    };
+    result.unwrap_or_else(|e| {
+        vec![Effect::Malformed {
+            instruction_index,
+            program: program.clone(),
+            error: e.to_string(),
+        }]
+    })
+}
+
+/// A short, human name for well-known program ids (for messages only).
+pub fn program_name(id: &Pubkey) -> Option<&'static str> {
+    const NAMES: &[(&str, &str)] = &[
+        ("11111111111111111111111111111111", "System"),
+        ("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", "Token"),
+        ("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb", "Token-2022"),
+        ("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL", "Associated Token"),
+        ("ComputeBudget111111111111111111111111111111", "ComputeBudget"),
+        ("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr", "Memo"),
+        ("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo", "Memo v1"),
+        ("BPFLoaderUpgradeab1e11111111111111111111111", "BPF upgradeable loader"),
+        ("AddressLookupTab1e1111111111111111111111111", "Address Lookup Table"),
+        ("Stake11111111111111111111111111111111111111", "Stake"),
+        ("Vote111111111111111111111111111111111111111", "Vote"),
+        ("JUP6LkbZbjS1jKKwapdHNy74zcZ3tLUZoi5QNyVTaV4", "Jupiter v6"),
+        ("675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8", "Raydium AMM v4"),
+        ("CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C", "Raydium CPMM"),
+        ("CAMMCzo5YL8w4VFF8KVHrK22GGUsp5VTaW7grrKgrWqK", "Raydium CLMM"),
+        ("6EF8rrecthR5Dkzon8Nwu78hRvfCKubJ14M5uBEwF6P", "Pump.fun"),
+        ("pAMMBay6oceH9fJKBRHGP5D4bD4sWpmSwMn52FMfXEA", "PumpSwap AMM"),
+        ("whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc", "Orca Whirlpool"),
+        ("LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo", "Meteora DLMM"),
+        ("cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG", "Meteora DAMM v2"),
+        ("SPoo1Ku8WFXoNDMHPsrGSTSG1Y47rzgn41SLUNakuHy", "Stake Pool"),
+    ];
+    let s = id.to_string();
+    NAMES.iter().find(|(k, _)| *k == s).map(|(_, n)| *n)
+}
