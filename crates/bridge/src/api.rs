@@ -78,15 +78,16 @@ impl Api {
         }
         // Other accounts of the transaction that may be Custos wallets. The
         // signer authenticates each record and keeps only the same user's.
-        let mut others: Vec<PublicKey> = custos_txdecode::ParsedTransaction::parse(&req.transaction)
-            .map(|tx| {
-                tx.static_account_keys()
-                    .iter()
-                    .map(|k| k.to_bytes())
-                    .filter(|k| *k != wallet)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut others: Vec<PublicKey> =
+            custos_txdecode::ParsedTransaction::parse(&req.transaction)
+                .map(|tx| {
+                    tx.static_account_keys()
+                        .iter()
+                        .map(|k| k.to_bytes())
+                        .filter(|k| *k != wallet)
+                        .collect()
+                })
+                .unwrap_or_default();
         others.sort_unstable();
         others.dedup();
         others.truncate(custos_store::MAX_GET_WALLETS.min(64));
@@ -137,7 +138,10 @@ fn parse_pubkey(s: &str) -> Result<PublicKey, Status> {
 }
 
 fn validate_idempotency_key(key: &str) -> Result<(), Status> {
-    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic()) {
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err(Status::invalid_argument(format!(
             "idempotency_key is required: 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters"
         )));
@@ -248,7 +252,10 @@ impl Custos for Api {
         components.push(ComponentHealth {
             component: "store".into(),
             ok: store.is_ok(),
-            detail: store.err().map(|e| e.message().to_owned()).unwrap_or_else(|| "ok".into()),
+            detail: store
+                .err()
+                .map(|e| e.message().to_owned())
+                .unwrap_or_else(|| "ok".into()),
         });
         let (seal, seal_secure) = match &signer {
             Ok(h) => (h.seal.clone(), h.seal_secure),
@@ -370,7 +377,8 @@ impl Custos for Api {
                 requests.len()
             )));
         }
-        let responses = futures::future::join_all(requests.into_iter().map(|r| self.sign_one(r))).await;
+        let responses =
+            futures::future::join_all(requests.into_iter().map(|r| self.sign_one(r))).await;
         Ok(Response::new(SignTransactionBatchResponse { responses }))
     }
 

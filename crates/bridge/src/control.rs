@@ -47,7 +47,10 @@ impl Status {
             component: "bridge".into(),
             ok: problems.is_empty(),
             detail: if problems.is_empty() {
-                format!("api https://{} (mutual TLS), signer seal {seal}, store ok", self.api)
+                format!(
+                    "api https://{} (mutual TLS), signer seal {seal}, store ok",
+                    self.api
+                )
             } else {
                 problems.join("; ")
             },

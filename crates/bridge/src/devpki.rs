@@ -73,8 +73,12 @@ pub fn ensure(data_dir: &Path) -> Result<bool, PkiError> {
     server
         .distinguished_name
         .push(DnType::CommonName, "custos-bridge");
-    server.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
-    server.subject_alt_names.push(SanType::IpAddress("::1".parse().expect("ip")));
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress("::1".parse().expect("ip")));
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let server_key = KeyPair::generate()?;
     let server_cert = server.signed_by(&server_key, &ca)?;
@@ -89,9 +93,17 @@ pub fn ensure(data_dir: &Path) -> Result<bool, PkiError> {
 
     write(&dir.join(CA_CERT), ca.pem().as_bytes(), 0o644)?;
     write(&dir.join(SERVER_CERT), server_cert.pem().as_bytes(), 0o644)?;
-    write(&dir.join(SERVER_KEY), server_key.serialize_pem().as_bytes(), 0o600)?;
+    write(
+        &dir.join(SERVER_KEY),
+        server_key.serialize_pem().as_bytes(),
+        0o600,
+    )?;
     write(&dir.join(CLIENT_CERT), client_cert.pem().as_bytes(), 0o644)?;
-    write(&dir.join(CLIENT_KEY), client_key.serialize_pem().as_bytes(), 0o600)?;
+    write(
+        &dir.join(CLIENT_KEY),
+        client_key.serialize_pem().as_bytes(),
+        0o600,
+    )?;
     Ok(true)
 }
 

@@ -74,7 +74,10 @@ impl SignerLink {
             loop {
                 match aio::read_frame::<Envelope<SignerResponse>, _>(&mut r).await {
                     Ok(Envelope { id, body }) => {
-                        let waiter = readers.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                        let waiter = readers
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&id);
                         if let Some(w) = waiter {
                             let _ = w.send(body);
                         }

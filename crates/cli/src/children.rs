@@ -86,7 +86,10 @@ pub fn serve(data_dir: &Path, listen: std::net::SocketAddr) -> ExitCode {
         ],
         pool_args: vec!["--data-dir".into(), dir],
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail("runtime", e),
     };
@@ -194,7 +197,10 @@ fn pool() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail("pool", e),
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail("pool runtime", e),
     };

@@ -115,7 +115,10 @@ pub fn wallet(data_dir: &Path, command: WalletCommand) -> ExitCode {
                         let w = w.into_inner();
                         match format {
                             Format::Json => print_json(&wallet_json(&w)),
-                            Format::Text => println!("{} user={} created_at={}", w.pubkey, w.user_id, w.created_at),
+                            Format::Text => println!(
+                                "{} user={} created_at={}",
+                                w.pubkey, w.user_id, w.created_at
+                            ),
                         }
                         ExitCode::SUCCESS
                     }
@@ -258,7 +261,12 @@ pub fn health(data_dir: &Path, format: Format) -> ExitCode {
                             if h.seal_secure { "" } else { ", INSECURE" }
                         );
                         for c in &h.components {
-                            println!("  {}: {} - {}", c.component, if c.ok { "ok" } else { "FAIL" }, c.detail);
+                            println!(
+                                "  {}: {} - {}",
+                                c.component,
+                                if c.ok { "ok" } else { "FAIL" },
+                                c.detail
+                            );
                         }
                     }
                 }

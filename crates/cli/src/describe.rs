@@ -63,7 +63,8 @@ fn describe(
         None => PolicyConfig::default(),
     };
     let bytes = decode_tx(&read_arg(tx)?, true)?;
-    let parsed = ParsedTransaction::parse_any(&bytes).map_err(|e| format!("malformed transaction: {e}"))?;
+    let parsed =
+        ParsedTransaction::parse_any(&bytes).map_err(|e| format!("malformed transaction: {e}"))?;
     let ctx = Context {
         signer,
         own_wallets: &own,

@@ -152,7 +152,14 @@ fn main() -> ExitCode {
                     format,
                     tx,
                 },
-        } => describe::run(&signer, &own, lookup_tables.as_deref(), policy.as_deref(), format, &tx),
+        } => describe::run(
+            &signer,
+            &own,
+            lookup_tables.as_deref(),
+            policy.as_deref(),
+            format,
+            &tx,
+        ),
         Command::Wallet { command } => client::wallet(&cli.data_dir, command),
         Command::Sign {
             wallet,

@@ -109,7 +109,10 @@ mod tests {
     fn debug_output_is_redacted() {
         let m = MasterKey::from_bytes(Zeroizing::new([0xAB; 32]));
         let s = format!("{m:?} {:?}", m.derive(KeyPurpose::RecordMac));
-        assert!(!s.contains("171") && !s.to_lowercase().contains("ab,"), "{s}");
+        assert!(
+            !s.contains("171") && !s.to_lowercase().contains("ab,"),
+            "{s}"
+        );
         assert!(s.contains("redacted"));
     }
 }

@@ -91,7 +91,11 @@ impl DevSeal {
     }
 
     fn read_existing(&self, mut file: File) -> Result<MasterKey, SealError> {
-        let mode = file.metadata().map_err(|e| self.io(e))?.permissions().mode();
+        let mode = file
+            .metadata()
+            .map_err(|e| self.io(e))?
+            .permissions()
+            .mode();
         if mode & 0o077 != 0 {
             return Err(SealError::Permissions(self.path.clone()));
         }

@@ -89,7 +89,9 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
 pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
     let (msg, rest) = postcard::take_from_bytes(payload)?;
     if !rest.is_empty() {
-        return Err(FrameError::Malformed(postcard::Error::DeserializeBadEncoding));
+        return Err(FrameError::Malformed(
+            postcard::Error::DeserializeBadEncoding,
+        ));
     }
     Ok(msg)
 }

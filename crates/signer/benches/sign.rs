@@ -1,1 +1,176 @@
-fn main() {}
+//! In-process signing path of the signer (no IPC, no network), compared with
+//! raw ed25519-dalek signing of the same message bytes.
+//!
+//! Run with:
+//! `cargo bench -p custos-signer --bench sign -- --warm-up-time 1 --measurement-time 5`
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use custos_crypto::keys::RecordKeys;
+use custos_crypto::record;
+use custos_crypto::seal::{DevSeal, Seal};
+use custos_ipc::signer::{CreateWallet, SignOutcome, SignRequest, SignerRequest, SignerResponse};
+use custos_ipc::{read_frame, write_frame, Envelope};
+use custos_signer::Service;
+use custos_txdecode::{
+    assess, Context, LookupTables, ParsedTransaction, PolicyConfig, Pubkey, Verdict,
+};
+use ed25519_dalek::{Signer, SigningKey};
+use std::hint::black_box;
+
+/// Distinct transactions cycled through, so no two consecutive signatures
+/// are of the same bytes.
+const RING: u64 = 1024;
+
+/// The legacy wire transfer the default policy signs at once (215 bytes;
+/// the signed message is the 150 bytes after the signature slot).
+fn transfer(from: &[u8; 32], to: &[u8; 32], lamports: u64) -> Vec<u8> {
+    let mut tx = vec![1u8];
+    tx.extend_from_slice(&[0u8; 64]);
+    tx.extend_from_slice(&[1, 0, 1, 3]);
+    tx.extend_from_slice(from);
+    tx.extend_from_slice(to);
+    tx.extend_from_slice(&[0u8; 32]);
+    tx.extend_from_slice(&[0x5a; 32]);
+    tx.extend_from_slice(&[1, 2, 2, 0, 1, 12]);
+    tx.extend_from_slice(&2u32.to_le_bytes());
+    tx.extend_from_slice(&lamports.to_le_bytes());
+    tx
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    service: Service,
+    keys: RecordKeys,
+    requests: Vec<SignRequest>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seal = DevSeal::in_data_dir(dir.path());
+    let service = Service::start(&seal, PolicyConfig::default()).expect("signer starts");
+    // The same seal yields the same master key, hence the service's record keys.
+    let keys = RecordKeys::derive(&seal.unseal_or_create().expect("unseal"));
+    let new = |user: &str| {
+        service
+            .create_wallet(CreateWallet {
+                user_id: user.to_owned(),
+                telegram_id: Some(42),
+            })
+            .expect("wallet created")
+    };
+    let (a, b) = (new("bench-user"), new("bench-user"));
+    let requests = (0..RING)
+        .map(|n| SignRequest {
+            wallet: a.pubkey,
+            record: a.record.clone(),
+            related_records: vec![b.record.clone()],
+            transaction: transfer(&a.pubkey, &b.pubkey, 1_000 + n),
+        })
+        .collect();
+    Fixture {
+        _dir: dir,
+        service,
+        keys,
+        requests,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let f = fixture();
+    // The path must sign, or the benchmark measures a rejection.
+    match f.service.sign(&f.requests[0]).expect("sign") {
+        SignOutcome::Signed { .. } => {}
+        other => panic!("the benchmark transfer was not auto-signed: {other:?}"),
+    }
+
+    let mut g = c.benchmark_group("signer");
+    g.throughput(Throughput::Elements(1));
+
+    // Everything the signer process does per request, minus the socket:
+    // authenticate both records, decode, judge, decrypt the seed, sign,
+    // re-serialize the signed transaction.
+    let mut i = 0usize;
+    g.bench_function("service_sign", |bch| {
+        bch.iter(|| {
+            i = (i + 1) % f.requests.len();
+            black_box(f.service.sign(black_box(&f.requests[i])).expect("sign"))
+        })
+    });
+
+    // The baseline: ed25519-dalek on the same 150-byte message bytes.
+    let key = SigningKey::from_bytes(&[42u8; 32]);
+    let messages: Vec<&[u8]> = f.requests.iter().map(|r| &r.transaction[65..]).collect();
+    let mut i = 0usize;
+    g.bench_function("raw_ed25519_sign", |bch| {
+        bch.iter(|| {
+            i = (i + 1) % messages.len();
+            black_box(key.sign(black_box(messages[i])))
+        })
+    });
+
+    // Record handling alone: MAC check + header parse, then AEAD open.
+    let rec = &f.requests[0].record;
+    g.bench_function("record_authenticate_open", |bch| {
+        bch.iter(|| {
+            let r = record::authenticate(&f.keys, black_box(rec)).expect("authentic");
+            black_box(r.open(&f.keys).expect("opens"))
+        })
+    });
+    g.bench_function("record_authenticate", |bch| {
+        bch.iter(|| black_box(record::authenticate(&f.keys, black_box(rec)).expect("authentic")))
+    });
+
+    // Decoding and policy alone.
+    let signer = Pubkey::new_from_array(f.requests[0].wallet);
+    let other = record::authenticate(&f.keys, &f.requests[0].related_records[0])
+        .expect("authentic")
+        .header
+        .pubkey;
+    let own = [Pubkey::new_from_array(other)];
+    let tables = LookupTables::empty();
+    let config = PolicyConfig::default();
+    let mut i = 0usize;
+    g.bench_function("decode_assess", |bch| {
+        bch.iter(|| {
+            i = (i + 1) % f.requests.len();
+            let tx =
+                ParsedTransaction::parse(black_box(&f.requests[i].transaction)).expect("parses");
+            let ctx = Context {
+                signer,
+                own_wallets: &own,
+                lookup_tables: &tables,
+                config: &config,
+            };
+            let a = assess(&tx, &ctx);
+            assert_eq!(a.verdict, Verdict::Auto);
+            black_box(a)
+        })
+    });
+
+    // The IPC codec the bridge and signer add around a request (both
+    // directions, in memory: framing and serialization, no socket).
+    let response = Envelope {
+        id: 7,
+        body: SignerResponse::Sign(f.service.sign(&f.requests[0]).expect("sign")),
+    };
+    let request = Envelope {
+        id: 7,
+        body: SignerRequest::Sign(f.requests[0].clone()),
+    };
+    let mut buf = Vec::with_capacity(4096);
+    g.bench_function("ipc_codec_roundtrip", |bch| {
+        bch.iter(|| {
+            buf.clear();
+            write_frame(&mut buf, black_box(&request)).expect("encode");
+            let req: Envelope<SignerRequest> = read_frame(&mut buf.as_slice()).expect("decode");
+            buf.clear();
+            write_frame(&mut buf, black_box(&response)).expect("encode");
+            let resp: Envelope<SignerResponse> = read_frame(&mut buf.as_slice()).expect("decode");
+            black_box((req, resp))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(sign, benches);
+criterion_main!(sign);

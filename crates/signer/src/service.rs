@@ -8,7 +8,9 @@ use custos_ipc::signer::{
     CreateWallet, ErrorKind, NewWallet, SignOutcome, SignRequest, SignerError, SignerHealth,
     SignerRequest, SignerResponse,
 };
-use custos_txdecode::{assess, Context, LookupTables, ParsedTransaction, PolicyConfig, Pubkey, Verdict};
+use custos_txdecode::{
+    assess, Context, LookupTables, ParsedTransaction, PolicyConfig, Pubkey, Verdict,
+};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -188,7 +190,9 @@ impl Service {
         let mut own: Vec<Pubkey> = Vec::with_capacity(req.related_records.len());
         for bytes in &req.related_records {
             let rec = record::authenticate(&self.keys, bytes).map_err(|e| {
-                integrity(format!("a related wallet record failed its integrity check: {e}"))
+                integrity(format!(
+                    "a related wallet record failed its integrity check: {e}"
+                ))
             })?;
             if rec.header.user_id == wallet.header.user_id && rec.header.pubkey != req.wallet {
                 own.push(Pubkey::new_from_array(rec.header.pubkey));

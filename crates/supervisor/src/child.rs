@@ -65,7 +65,8 @@ fn unsafe_borrow(fd: RawFd) -> Option<std::os::fd::BorrowedFd<'static>> {
 /// Names the process (as `ps` shows it) and asks the kernel to kill it when
 /// the supervisor dies, so no child outlives a crashed parent.
 pub fn init_child(name: &str) -> Result<(), ChildError> {
-    let cname = CString::new(name).map_err(|_| ChildError::Sys("prctl name", nix::Error::EINVAL))?;
+    let cname =
+        CString::new(name).map_err(|_| ChildError::Sys("prctl name", nix::Error::EINVAL))?;
     nix::sys::prctl::set_name(&cname).map_err(|e| ChildError::Sys("prctl(PR_SET_NAME)", e))?;
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| ChildError::Sys("prctl(PR_SET_PDEATHSIG)", e))?;
@@ -74,4 +75,37 @@ pub fn init_child(name: &str) -> Result<(), ChildError> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Marks every descriptor above stderr close-on-exec, so nothing the
+/// supervisor inherited from whoever started it leaks into the children:
+/// each child gets exactly the sockets mapped for it.
+pub fn close_inherited_on_exec() -> std::io::Result<usize> {
+    let mut fds = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        if let Some(fd) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<RawFd>().ok())
+        {
+            if fd > 2 {
+                fds.push(fd);
+            }
+        }
+    }
+    let mut marked = 0;
+    for fd in fds {
+        // The read_dir handle itself is closed by now; EBADF is harmless.
+        if let Some(borrowed) = unsafe_borrow(fd) {
+            if nix::fcntl::fcntl(
+                borrowed,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .is_ok()
+            {
+                marked += 1;
+            }
+        }
+    }
+    Ok(marked)
 }

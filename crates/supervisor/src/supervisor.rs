@@ -192,6 +192,7 @@ impl Control {
 
 /// Runs the service until SIGTERM/SIGINT (Ok) or a child failure (Err).
 pub async fn run(config: Config) -> Result<(), SupervisorError> {
+    crate::child::close_inherited_on_exec()?;
     let (signer_end, bridge_signer_end) = pair()?;
     let (bridge_pool_end, pool_bridge_end) = pair()?;
     let (sup_bridge, bridge_control) = pair()?;

@@ -56,7 +56,10 @@ pub fn format_units(amount: u64, decimals: u8) -> String {
         return digits;
     }
     let padded = if digits.len() <= d {
-        format!("{}{digits}", "0".repeat(d.saturating_sub(digits.len()).saturating_add(1)))
+        format!(
+            "{}{digits}",
+            "0".repeat(d.saturating_sub(digits.len()).saturating_add(1))
+        )
     } else {
         digits
     };
@@ -102,7 +105,12 @@ pub fn describe_effect(e: &Effect) -> String {
     match e {
         Effect::SolTransfer {
             from, to, lamports, ..
-        } => format!("Transfer {} from {} to {}", sol(*lamports), party(from), party(to)),
+        } => format!(
+            "Transfer {} from {} to {}",
+            sol(*lamports),
+            party(from),
+            party(to)
+        ),
         Effect::CreateAccount {
             payer,
             account,
@@ -148,7 +156,12 @@ pub fn describe_effect(e: &Effect) -> String {
             ..
         } => {
             let fee = fee
-                .map(|f| format!(" (transfer fee {})", token_amount(f, *decimals, mint.as_ref())))
+                .map(|f| {
+                    format!(
+                        " (transfer fee {})",
+                        token_amount(f, *decimals, mint.as_ref())
+                    )
+                })
                 .unwrap_or_default();
             format!(
                 "Transfer {} from {} to {}{fee}",
@@ -240,7 +253,10 @@ pub fn describe_effect(e: &Effect) -> String {
             party(owner)
         ),
         Effect::InitializeImmutableOwner { account, .. } => {
-            format!("Make the owner of token account {} immutable", party(account))
+            format!(
+                "Make the owner of token account {} immutable",
+                party(account)
+            )
         }
         Effect::SyncNative { account, .. } => {
             format!("Sync wrapped SOL balance of {}", party(account))

@@ -464,7 +464,9 @@ fn fees(
         }
     }
     let limit = limit
-        .unwrap_or_else(|| non_budget_instructions.saturating_mul(DEFAULT_INSTRUCTION_COMPUTE_UNITS))
+        .unwrap_or_else(|| {
+            non_budget_instructions.saturating_mul(DEFAULT_INSTRUCTION_COMPUTE_UNITS)
+        })
         .min(MAX_COMPUTE_UNIT_LIMIT);
     let from_price = price
         .map(|p| {

@@ -208,12 +208,12 @@ impl ParsedTransaction {
     pub fn parse_any(bytes: &[u8]) -> Result<Self, DecodeError> {
         match Self::parse(bytes) {
             Ok(tx) => Ok(tx),
-            Err(as_transaction) => Self::parse_message(bytes).map_err(|as_message| {
-                DecodeError::Unparseable {
+            Err(as_transaction) => {
+                Self::parse_message(bytes).map_err(|as_message| DecodeError::Unparseable {
                     as_transaction: Box::new(as_transaction),
                     as_message: Box::new(as_message),
-                }
-            }),
+                })
+            }
         }
     }
 

@@ -74,7 +74,11 @@ fn most_fixtures_parse() {
         .filter(|(_, _, b, _)| ParsedTransaction::parse_any(b).is_ok())
         .count();
     // Some ledger corpus messages fail sanitize on purpose; the rest must parse.
-    assert!(parsed * 10 >= entries.len() * 8, "{parsed}/{}", entries.len());
+    assert!(
+        parsed * 10 >= entries.len() * 8,
+        "{parsed}/{}",
+        entries.len()
+    );
 }
 
 #[test]
@@ -88,9 +92,10 @@ fn durable_nonce_fixtures_reject() {
             continue;
         };
         let a = assess_as(&tx, *tx.fee_payer().unwrap(), &[]);
-        if a.effects.iter().any(|e| {
-            matches!(e, custos_txdecode::Effect::Nonce { .. })
-        }) {
+        if a.effects
+            .iter()
+            .any(|e| matches!(e, custos_txdecode::Effect::Nonce { .. }))
+        {
             assert_eq!(a.verdict, Verdict::Reject, "{name}");
             seen += 1;
         }

@@ -248,23 +248,56 @@ pub fn program_name(id: &Pubkey) -> Option<&'static str> {
         ("11111111111111111111111111111111", "System"),
         ("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", "Token"),
         ("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb", "Token-2022"),
-        ("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL", "Associated Token"),
-        ("ComputeBudget111111111111111111111111111111", "ComputeBudget"),
+        (
+            "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL",
+            "Associated Token",
+        ),
+        (
+            "ComputeBudget111111111111111111111111111111",
+            "ComputeBudget",
+        ),
         ("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr", "Memo"),
         ("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo", "Memo v1"),
-        ("BPFLoaderUpgradeab1e11111111111111111111111", "BPF upgradeable loader"),
-        ("AddressLookupTab1e1111111111111111111111111", "Address Lookup Table"),
+        (
+            "BPFLoaderUpgradeab1e11111111111111111111111",
+            "BPF upgradeable loader",
+        ),
+        (
+            "AddressLookupTab1e1111111111111111111111111",
+            "Address Lookup Table",
+        ),
         ("Stake11111111111111111111111111111111111111", "Stake"),
         ("Vote111111111111111111111111111111111111111", "Vote"),
         ("JUP6LkbZbjS1jKKwapdHNy74zcZ3tLUZoi5QNyVTaV4", "Jupiter v6"),
-        ("675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8", "Raydium AMM v4"),
-        ("CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C", "Raydium CPMM"),
-        ("CAMMCzo5YL8w4VFF8KVHrK22GGUsp5VTaW7grrKgrWqK", "Raydium CLMM"),
+        (
+            "675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8",
+            "Raydium AMM v4",
+        ),
+        (
+            "CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C",
+            "Raydium CPMM",
+        ),
+        (
+            "CAMMCzo5YL8w4VFF8KVHrK22GGUsp5VTaW7grrKgrWqK",
+            "Raydium CLMM",
+        ),
         ("6EF8rrecthR5Dkzon8Nwu78hRvfCKubJ14M5uBEwF6P", "Pump.fun"),
-        ("pAMMBay6oceH9fJKBRHGP5D4bD4sWpmSwMn52FMfXEA", "PumpSwap AMM"),
-        ("whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc", "Orca Whirlpool"),
-        ("LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo", "Meteora DLMM"),
-        ("cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG", "Meteora DAMM v2"),
+        (
+            "pAMMBay6oceH9fJKBRHGP5D4bD4sWpmSwMn52FMfXEA",
+            "PumpSwap AMM",
+        ),
+        (
+            "whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc",
+            "Orca Whirlpool",
+        ),
+        (
+            "LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo",
+            "Meteora DLMM",
+        ),
+        (
+            "cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG",
+            "Meteora DAMM v2",
+        ),
         ("SPoo1Ku8WFXoNDMHPsrGSTSG1Y47rzgn41SLUNakuHy", "Stake Pool"),
     ];
     let s = id.to_string();

@@ -43,7 +43,10 @@ pub fn decode_data(enc: &str, data: &str) -> Option<Vec<u8>> {
 /// hex is tried too. The first candidate that parses wins, else the first that decodes.
 fn auto(data: &str) -> Option<Vec<u8>> {
     let mut candidates = Vec::new();
-    if !data.is_empty() && data.len() % 2 == 0 && data.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !data.is_empty()
+        && data.len().is_multiple_of(2)
+        && data.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         candidates.extend(hex::decode(data).ok());
     }
     candidates.extend(b64(data));
@@ -76,11 +79,7 @@ pub fn tables_for(tx: &ParsedTransaction, entry: &serde_json::Value) -> LookupTa
     let addrs = |k: &str| -> Vec<Pubkey> {
         entry[k]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str()?.parse().ok())
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
             .unwrap_or_default()
     };
     let (w, r) = (addrs("loaded_writable"), addrs("loaded_readonly"));
@@ -91,7 +90,10 @@ pub fn tables_for(tx: &ParsedTransaction, entry: &serde_json::Value) -> LookupTa
     let mut contents: std::collections::BTreeMap<Pubkey, Vec<Pubkey>> = Default::default();
     for l in tx.address_table_lookups() {
         let t = contents.entry(l.account_key).or_default();
-        for (idxs, it) in [(&l.writable_indexes, &mut wi), (&l.readonly_indexes, &mut ri)] {
+        for (idxs, it) in [
+            (&l.writable_indexes, &mut wi),
+            (&l.readonly_indexes, &mut ri),
+        ] {
             for &i in idxs {
                 let i = usize::from(i);
                 if t.len() <= i {
@@ -132,7 +134,8 @@ pub fn key(n: u8) -> Pubkey {
 
 /// A signed-looking legacy wire transaction (zero signatures) from instructions.
 pub fn legacy_wire(instructions: &[Instruction], payer: &Pubkey) -> Vec<u8> {
-    let msg = Message::new_with_blockhash(instructions, Some(payer), &Hash::new_from_array([7; 32]));
+    let msg =
+        Message::new_with_blockhash(instructions, Some(payer), &Hash::new_from_array([7; 32]));
     let tx = VersionedTransaction::new_unsigned(VersionedMessage::Legacy(msg));
     wincode::serialize(&tx).unwrap()
 }
