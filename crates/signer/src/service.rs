@@ -157,6 +157,22 @@ impl Service {
     /// The signing path: authenticate the wallet's record, decode the
     /// transaction, judge it, and sign only an `auto` verdict.
     pub fn sign(&self, req: &SignRequest) -> Result<SignOutcome, SignerError> {
+        self.sign_with(req, Authorization::PolicyOnly)
+    }
+
+    /// The path a confirmation will take once the user has approved (a later
+    /// issue wires it to Telegram): `confirm` verdicts are signed too, and
+    /// `reject` verdicts still never are.
+    #[cfg(test)]
+    pub(crate) fn sign_approved(&self, req: &SignRequest) -> Result<SignOutcome, SignerError> {
+        self.sign_with(req, Authorization::UserApproved)
+    }
+
+    fn sign_with(
+        &self,
+        req: &SignRequest,
+        authorization: Authorization,
+    ) -> Result<SignOutcome, SignerError> {
         let wallet = record::authenticate(&self.keys, &req.record).map_err(|e| {
             integrity(format!(
                 "wallet {}: stored record failed its integrity check: {e}",
@@ -215,16 +231,17 @@ impl Service {
             config: &self.policy,
         };
         let assessment = assess(&tx, &ctx);
+        let approved = matches!(authorization, Authorization::UserApproved);
         match assessment.verdict {
             Verdict::Reject => Ok(SignOutcome::Rejected {
                 summary: assessment.summary,
                 reasons: assessment.reasons,
             }),
-            Verdict::Confirm => Ok(SignOutcome::Pending {
+            Verdict::Confirm if !approved => Ok(SignOutcome::Pending {
                 summary: assessment.summary,
                 reasons: assessment.reasons,
             }),
-            Verdict::Auto => {
+            Verdict::Confirm | Verdict::Auto => {
                 // The plaintext seed lives only in this scope; Zeroizing wipes it.
                 let seed = wallet.open(&self.keys).map_err(|e| {
                     integrity(format!(
@@ -247,6 +264,16 @@ impl Service {
             }
         }
     }
+}
+
+/// What, beyond the policy, authorises a signature.
+#[derive(Debug, Clone, Copy)]
+enum Authorization {
+    /// Only an `auto` verdict is signed.
+    PolicyOnly,
+    /// The user approved: `confirm` is signed too.
+    #[cfg_attr(not(test), allow(dead_code))]
+    UserApproved,
 }
 
 fn b58(key: &[u8; 32]) -> String {
@@ -282,5 +309,274 @@ fn internal(message: String) -> SignerError {
     SignerError {
         kind: ErrorKind::Internal,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use custos_crypto::seal::DevSeal;
+    use zeroize::Zeroizing;
+
+    fn service() -> (tempfile::TempDir, Service) {
+        let dir = tempfile::tempdir().unwrap();
+        let svc =
+            Service::start(&DevSeal::in_data_dir(dir.path()), PolicyConfig::default()).unwrap();
+        (dir, svc)
+    }
+
+    fn create(svc: &Service, user: &str) -> custos_ipc::signer::NewWallet {
+        svc.create_wallet(CreateWallet {
+            user_id: user.into(),
+            telegram_id: Some(7),
+        })
+        .unwrap()
+    }
+
+    /// Legacy wire transfer from -> to (unsigned).
+    fn transfer(from: &[u8; 32], to: &[u8; 32], lamports: u64) -> Vec<u8> {
+        let mut tx = vec![1u8];
+        tx.extend_from_slice(&[0u8; 64]);
+        tx.extend_from_slice(&[1, 0, 1, 3]);
+        tx.extend_from_slice(from);
+        tx.extend_from_slice(to);
+        tx.extend_from_slice(&[0u8; 32]);
+        tx.extend_from_slice(&[4u8; 32]);
+        tx.extend_from_slice(&[1, 2, 2, 0, 1, 12, 2, 0, 0, 0]);
+        tx.extend_from_slice(&lamports.to_le_bytes());
+        tx
+    }
+
+    fn req(w: &custos_ipc::signer::NewWallet, related: Vec<Vec<u8>>, tx: Vec<u8>) -> SignRequest {
+        SignRequest {
+            wallet: w.pubkey,
+            record: w.record.clone(),
+            related_records: related,
+            transaction: tx,
+        }
+    }
+
+    #[test]
+    fn reproduces_the_mainnet_signing_vectors_byte_for_byte() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/solana/walletcore_signing_vectors.json"
+        ))
+        .unwrap();
+        let vectors: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(vectors.len(), 3);
+        let (_dir, svc) = service();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for v in vectors {
+            let mut seed = Zeroizing::new([0u8; 32]);
+            hex::decode_to_slice(v["private_key"].as_str().unwrap(), seed.as_mut()).unwrap();
+            let wallet = svc.import_wallet("vector".into(), None, &seed).unwrap();
+            let unsigned = b64.decode(v["updated_tx"].as_str().unwrap()).unwrap();
+            let expected = b64.decode(v["signed_tx"].as_str().unwrap()).unwrap();
+            // These are withdrawals to foreign addresses: never signed without approval...
+            let outcome = svc.sign(&req(&wallet, vec![], unsigned.clone())).unwrap();
+            assert!(
+                matches!(outcome, SignOutcome::Pending { .. }),
+                "{outcome:?}"
+            );
+            // ...and after approval, exactly the bytes that were broadcast on mainnet.
+            match svc.sign_approved(&req(&wallet, vec![], unsigned)).unwrap() {
+                SignOutcome::Signed {
+                    transaction,
+                    signature,
+                    ..
+                } => {
+                    assert_eq!(transaction, expected);
+                    assert_eq!(
+                        bs58::encode(&signature).into_string(),
+                        v["signature"].as_str().unwrap()
+                    );
+                }
+                other => panic!("not signed: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn own_transfer_is_signed_and_verifies() {
+        use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+        let (_dir, svc) = service();
+        let a = create(&svc, "u1");
+        let b = create(&svc, "u1");
+        let tx = transfer(&a.pubkey, &b.pubkey, 5);
+        match svc
+            .sign(&req(&a, vec![b.record.clone()], tx.clone()))
+            .unwrap()
+        {
+            SignOutcome::Signed {
+                transaction,
+                signature,
+                ..
+            } => {
+                let sig = Signature::from_slice(&signature).unwrap();
+                VerifyingKey::from_bytes(&a.pubkey)
+                    .unwrap()
+                    .verify(&tx[65..], &sig)
+                    .unwrap();
+                assert_eq!(&transaction[1..65], &signature[..]);
+                assert_eq!(&transaction[65..], &tx[65..]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without b's record the signer cannot know b is the user's: confirm.
+        assert!(matches!(
+            svc.sign(&req(&a, vec![], tx)).unwrap(),
+            SignOutcome::Pending { .. }
+        ));
+    }
+
+    #[test]
+    fn another_users_record_does_not_make_a_destination_own() {
+        let (_dir, svc) = service();
+        let a = create(&svc, "u1");
+        let m = create(&svc, "mallory");
+        let tx = transfer(&a.pubkey, &m.pubkey, 5);
+        assert!(matches!(
+            svc.sign(&req(&a, vec![m.record.clone()], tx)).unwrap(),
+            SignOutcome::Pending { .. }
+        ));
+    }
+
+    #[test]
+    fn records_are_checked_before_anything_else() {
+        let (_dir, svc) = service();
+        let a = create(&svc, "u1");
+        let b = create(&svc, "u1");
+        let tx = transfer(&a.pubkey, &b.pubkey, 5);
+        // Record of another wallet presented for a.
+        let mut r = req(&a, vec![], tx.clone());
+        r.record = b.record.clone();
+        let e = svc.sign(&r).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Integrity);
+        assert!(
+            e.message.contains("belongs to another wallet"),
+            "{}",
+            e.message
+        );
+        // A flipped bit.
+        let mut r = req(&a, vec![], tx.clone());
+        r.record[40] ^= 1;
+        assert_eq!(svc.sign(&r).unwrap_err().kind, ErrorKind::Integrity);
+        // A tampered related record.
+        let mut bad = b.record.clone();
+        bad[10] ^= 1;
+        assert_eq!(
+            svc.sign(&req(&a, vec![bad], tx.clone())).unwrap_err().kind,
+            ErrorKind::Integrity
+        );
+        // A record sealed under another master key.
+        let (_d2, other) = service();
+        let foreign = create(&other, "u1");
+        let mut r = req(&foreign, vec![], transfer(&foreign.pubkey, &b.pubkey, 1));
+        r.wallet = foreign.pubkey;
+        assert_eq!(svc.sign(&r).unwrap_err().kind, ErrorKind::Integrity);
+        // Too many related records.
+        let r = req(&a, vec![b.record.clone(); MAX_RELATED_RECORDS + 1], tx);
+        assert_eq!(svc.sign(&r).unwrap_err().kind, ErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn malformed_and_not_signer_are_rejected_unsigned() {
+        let (_dir, svc) = service();
+        let a = create(&svc, "u1");
+        let b = create(&svc, "u1");
+        for tx in [
+            vec![],
+            vec![0xff; 10],
+            transfer(&a.pubkey, &b.pubkey, 5)[..100].to_vec(),
+        ] {
+            match svc.sign(&req(&a, vec![], tx)).unwrap() {
+                SignOutcome::Rejected { reasons, .. } => {
+                    assert!(
+                        reasons[0].starts_with("malformed transaction"),
+                        "{reasons:?}"
+                    )
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        match svc
+            .sign(&req(
+                &a,
+                vec![b.record.clone()],
+                transfer(&b.pubkey, &a.pubkey, 5),
+            ))
+            .unwrap()
+        {
+            SignOutcome::Rejected { reasons, .. } => {
+                assert!(reasons[0].contains("not a required signer"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn create_wallet_validates_and_binds_the_owner() {
+        let (_dir, svc) = service();
+        let e = svc
+            .create_wallet(CreateWallet {
+                user_id: "no spaces".into(),
+                telegram_id: None,
+            })
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidRequest);
+        let w = create(&svc, "u1");
+        let auth = record::authenticate(&svc.keys, &w.record).unwrap();
+        assert_eq!(auth.header.user_id, "u1");
+        assert_eq!(auth.header.telegram_id, Some(7));
+        assert_eq!(auth.header.pubkey, w.pubkey);
+        assert_eq!(
+            custos_crypto::sign::public_key(&auth.open(&svc.keys).unwrap()),
+            w.pubkey
+        );
+    }
+
+    #[test]
+    fn health_reports_the_seal_and_counts_signatures() {
+        let (_dir, svc) = service();
+        let a = create(&svc, "u1");
+        let b = create(&svc, "u1");
+        let _ = svc.sign(&req(
+            &a,
+            vec![b.record.clone()],
+            transfer(&a.pubkey, &b.pubkey, 1),
+        ));
+        match svc.handle(SignerRequest::Health) {
+            SignerResponse::Health(h) => {
+                assert_eq!(h.seal, "development");
+                assert!(!h.seal_secure);
+                assert_eq!(h.signatures, 1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn policy_file_is_optional_and_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Service::load_policy(dir.path()).unwrap();
+        assert_eq!(
+            p.max_priority_fee_lamports,
+            PolicyConfig::default().max_priority_fee_lamports
+        );
+        std::fs::write(
+            dir.path().join("policy.toml"),
+            "max_priority_fee_lamports = 5\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Service::load_policy(dir.path())
+                .unwrap()
+                .max_priority_fee_lamports,
+            5
+        );
+        std::fs::write(dir.path().join("policy.toml"), "no_such_knob = 1\n").unwrap();
+        assert!(Service::load_policy(dir.path()).is_err());
     }
 }
