@@ -416,11 +416,13 @@ impl Custos for Api {
     }
 }
 
-/// Serves the API with mutual TLS on an already-bound listener.
+/// Serves the API with mutual TLS on an already-bound listener until
+/// `shutdown` resolves; requests in flight then finish before it returns.
 pub async fn serve(
     api: Api,
     tls: ServerTls,
     listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let config = ServerTlsConfig::new()
         .identity(Identity::from_pem(tls.cert, tls.key))
@@ -428,6 +430,10 @@ pub async fn serve(
     Server::builder()
         .tls_config(config)?
         .tcp_nodelay(true)
-        .serve_with_incoming(CustosServer::new(api), TcpListenerStream::new(listener))
+        .serve_with_incoming_shutdown(
+            CustosServer::new(api),
+            TcpListenerStream::new(listener),
+            shutdown,
+        )
         .await
 }

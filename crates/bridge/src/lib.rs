@@ -80,7 +80,14 @@ pub async fn run(
     let state = api::Api::new(Arc::clone(&store), link.clone());
     let status = control::Status::new(store, link, local);
     tokio::spawn(control::serve(control, status));
-    api::serve(state, tls, listener).await?;
+    // SIGTERM from the supervisor: stop accepting, finish what is in flight.
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let shutdown = async move {
+        sigterm.recv().await;
+        tracing::info!("SIGTERM: draining requests in flight");
+    };
+    api::serve(state, tls, listener, shutdown).await?;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -155,10 +155,13 @@ fn sigkill_of_the_whole_tree_right_after_create_loses_nothing() {
 
     let mut svm = Svm::start();
     svm.airdrop(&a, SOL);
-    let tx = transfer_tx(&b58(&a), &b58(&b), 1000, &svm.blockhash());
+    // Enough for the new account to be rent-exempt.
+    let tx = transfer_tx(&b58(&a), &b58(&b), SOL / 10, &svm.blockhash());
     let (_, v) = sign(&server, &a, &tx);
     assert_eq!(v["status"], "signed", "{v}");
-    assert_eq!(svm.send(v["transaction"].as_str().unwrap())["ok"], true);
+    let result = svm.send(v["transaction"].as_str().unwrap());
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(svm.balance(&b), SOL / 10);
 }
 
 fn db(server: &Server) -> rusqlite::Connection {

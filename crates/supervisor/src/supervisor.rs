@@ -96,6 +96,11 @@ pub enum SupervisorError {
     Io(#[from] std::io::Error),
 }
 
+/// What a finished child reports: its role, pid and exit status.
+type Exit = (Role, u32, std::io::Result<ExitStatus>);
+/// The tasks waiting on the children.
+type Children = JoinSet<Exit>;
+
 struct Running {
     role: Role,
     pid: u32,
@@ -116,7 +121,7 @@ fn spawn(
     role: Role,
     extra: &[String],
     mappings: Vec<(OwnedFd, i32)>,
-    set: &mut JoinSet<(Role, u32, std::io::Result<ExitStatus>)>,
+    set: &mut Children,
 ) -> Result<Running, SupervisorError> {
     let mut cmd = tokio::process::Command::new(&config.exe);
     cmd.arg0(role.process_name())
@@ -199,35 +204,36 @@ pub async fn run(config: Config) -> Result<(), SupervisorError> {
     let (sup_pool, pool_control) = pair()?;
 
     let mut set = JoinSet::new();
-    let mut running = Vec::new();
-    running.push(spawn(
-        &config,
-        Role::Signer,
-        &config.signer_args,
-        vec![(signer_end, fds::SIGNER_TO_BRIDGE)],
-        &mut set,
-    )?);
-    running.push(spawn(
-        &config,
-        Role::Bridge,
-        &config.bridge_args,
-        vec![
-            (bridge_signer_end, fds::BRIDGE_TO_SIGNER),
-            (bridge_pool_end, fds::BRIDGE_TO_POOL),
-            (bridge_control, fds::BRIDGE_CONTROL),
-        ],
-        &mut set,
-    )?);
-    running.push(spawn(
-        &config,
-        Role::Pool,
-        &config.pool_args,
-        vec![
-            (pool_bridge_end, fds::POOL_TO_BRIDGE),
-            (pool_control, fds::POOL_CONTROL),
-        ],
-        &mut set,
-    )?);
+    let running = vec![
+        spawn(
+            &config,
+            Role::Signer,
+            &config.signer_args,
+            vec![(signer_end, fds::SIGNER_TO_BRIDGE)],
+            &mut set,
+        )?,
+        spawn(
+            &config,
+            Role::Bridge,
+            &config.bridge_args,
+            vec![
+                (bridge_signer_end, fds::BRIDGE_TO_SIGNER),
+                (bridge_pool_end, fds::BRIDGE_TO_POOL),
+                (bridge_control, fds::BRIDGE_CONTROL),
+            ],
+            &mut set,
+        )?,
+        spawn(
+            &config,
+            Role::Pool,
+            &config.pool_args,
+            vec![
+                (pool_bridge_end, fds::POOL_TO_BRIDGE),
+                (pool_control, fds::POOL_CONTROL),
+            ],
+            &mut set,
+        )?,
+    ];
 
     let to_tokio = |fd: OwnedFd| aio::into_tokio(std::os::unix::net::UnixStream::from(fd));
     let mut controls = vec![
@@ -257,10 +263,7 @@ pub async fn run(config: Config) -> Result<(), SupervisorError> {
     outcome
 }
 
-async fn supervise(
-    set: &mut JoinSet<(Role, u32, std::io::Result<ExitStatus>)>,
-    controls: &mut [Control],
-) -> Result<(), SupervisorError> {
+async fn supervise(set: &mut Children, controls: &mut [Control]) -> Result<(), SupervisorError> {
     // Start-up: wait until every child reports healthy.
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     loop {
@@ -324,9 +327,7 @@ async fn supervise(
     }
 }
 
-fn exit_error(
-    exited: Option<Result<(Role, u32, std::io::Result<ExitStatus>), tokio::task::JoinError>>,
-) -> SupervisorError {
+fn exit_error(exited: Option<Result<Exit, tokio::task::JoinError>>) -> SupervisorError {
     match exited {
         Some(Ok((role, pid, status))) => {
             let status = match status {
@@ -345,28 +346,38 @@ fn exit_error(
     }
 }
 
-async fn stop_all(
-    running: &[Running],
-    set: &mut JoinSet<(Role, u32, std::io::Result<ExitStatus>)>,
-) {
-    // Bridge first: it stops taking requests; then the pool; the signer last.
-    for role in [Role::Bridge, Role::Pool, Role::Signer] {
-        for r in running.iter().filter(|r| r.role == role) {
-            let _ = kill(Pid::from_raw(r.pid as i32), Signal::SIGTERM);
+async fn stop_all(running: &[Running], set: &mut Children) {
+    // Bridge first, and wait for it: it stops taking requests and finishes
+    // those in flight while the signer can still answer them. Then the rest.
+    let stages: [&[Role]; 2] = [&[Role::Bridge], &[Role::Pool, Role::Signer]];
+    for stage in stages {
+        let pids: Vec<u32> = running
+            .iter()
+            .filter(|r| stage.contains(&r.role))
+            .map(|r| r.pid)
+            .collect();
+        for pid in &pids {
+            let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGTERM);
         }
-    }
-    let drained = timeout(STOP_GRACE, async {
-        while let Some(res) = set.join_next().await {
-            if let Ok((role, pid, status)) = res {
-                tracing::info!(role = role.as_str(), pid, status = ?status.ok(), "stopped");
+        let mut waiting = pids;
+        let drained = timeout(STOP_GRACE, async {
+            while !waiting.is_empty() {
+                match set.join_next().await {
+                    Some(Ok((role, pid, status))) => {
+                        tracing::info!(role = role.as_str(), pid, status = ?status.ok(), "stopped");
+                        waiting.retain(|p| *p != pid);
+                    }
+                    Some(Err(_)) => {}
+                    None => break,
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            for r in running.iter().filter(|r| stage.contains(&r.role)) {
+                let _ = kill(Pid::from_raw(r.pid as i32), Signal::SIGKILL);
             }
         }
-    })
-    .await;
-    if drained.is_err() {
-        for r in running {
-            let _ = kill(Pid::from_raw(r.pid as i32), Signal::SIGKILL);
-        }
-        set.shutdown().await;
     }
+    set.shutdown().await;
 }

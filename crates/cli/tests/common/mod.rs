@@ -215,7 +215,13 @@ pub fn svm_harness_path() -> PathBuf {
     if let Ok(p) = std::env::var("CUSTOS_SVM_HARNESS") {
         return PathBuf::from(p);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/svm-harness/target/release/svm-harness")
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/svm-harness/target");
+    let debug = target.join("debug/svm-harness");
+    if debug.exists() {
+        debug
+    } else {
+        target.join("release/svm-harness")
+    }
 }
 
 impl Svm {
@@ -223,7 +229,7 @@ impl Svm {
         let path = svm_harness_path();
         assert!(
             path.exists(),
-            "the litesvm harness is not built: run `cargo build --release --manifest-path tools/svm-harness/Cargo.toml` \
+            "the litesvm harness is not built: run `cargo build --locked --manifest-path tools/svm-harness/Cargo.toml` \
              (the README's test command does) or set CUSTOS_SVM_HARNESS; looked for {}",
             path.display()
         );

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Custos: everything the tests need, then every test.
+#
+#   ./scripts/test.sh
+#
+# 1. Installs the system packages the tests use when they are missing
+#    (Debian/Ubuntu, apt-get; needs root or sudo only if something is missing).
+# 2. Builds the litesvm harness (a separate Cargo workspace, see
+#    tools/svm-harness/Cargo.toml for why).
+# 3. Checks formatting and lints, then runs the whole workspace's tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the current test suite needs. Later features add swtpm,
+# qemu, chromium and postgresql here as their tests arrive.
+PACKAGES=(gcc pkg-config)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "test.sh: installing missing packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+command -v cargo >/dev/null || { echo "test.sh: cargo not found: install Rust 1.95 (https://rustup.rs)" >&2; exit 1; }
+
+echo "test.sh: building the litesvm harness"
+cargo build --locked --manifest-path tools/svm-harness/Cargo.toml
+
+echo "test.sh: cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "test.sh: cargo clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+echo "test.sh: cargo test"
+cargo test --locked --workspace
