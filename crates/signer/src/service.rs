@@ -103,25 +103,7 @@ impl Service {
     pub fn create_wallet(&self, req: CreateWallet) -> Result<NewWallet, SignerError> {
         record::validate_user_id(&req.user_id).map_err(invalid)?;
         let key = sign::generate().map_err(|e| internal(e.to_string()))?;
-        let mut wallet_id = [0u8; 16];
-        custos_crypto::os_random(&mut wallet_id).map_err(|e| internal(e.to_string()))?;
-        let header = RecordHeader {
-            wallet_id,
-            pubkey: key.pubkey,
-            user_id: req.user_id,
-            telegram_id: req.telegram_id,
-            flags: 0,
-            revision: 1,
-        };
-        let sealed = record::seal(&self.keys, &header, &key.seed).map_err(integrity_or_invalid)?;
-        Ok(NewWallet {
-            pubkey: header.pubkey,
-            wallet_id: header.wallet_id,
-            user_id: header.user_id,
-            telegram_id: header.telegram_id,
-            flags: header.flags,
-            record: sealed,
-        })
+        self.seal_new(req.user_id, req.telegram_id, 0, key.pubkey, &key.seed)
     }
 
     /// Seals an existing key (phase-1 migration from a legacy system). The
@@ -133,14 +115,27 @@ impl Service {
         seed: &zeroize::Zeroizing<[u8; 32]>,
     ) -> Result<NewWallet, SignerError> {
         record::validate_user_id(&user_id).map_err(invalid)?;
+        let pubkey = sign::public_key(seed);
+        self.seal_new(user_id, telegram_id, record::FLAG_IMPORTED, pubkey, seed)
+    }
+
+    /// Seals a first-revision record for a key under a fresh random wallet id.
+    fn seal_new(
+        &self,
+        user_id: String,
+        telegram_id: Option<u64>,
+        flags: u32,
+        pubkey: [u8; 32],
+        seed: &zeroize::Zeroizing<[u8; 32]>,
+    ) -> Result<NewWallet, SignerError> {
         let mut wallet_id = [0u8; 16];
         custos_crypto::os_random(&mut wallet_id).map_err(|e| internal(e.to_string()))?;
         let header = RecordHeader {
             wallet_id,
-            pubkey: sign::public_key(seed),
+            pubkey,
             user_id,
             telegram_id,
-            flags: record::FLAG_IMPORTED,
+            flags,
             revision: 1,
         };
         let sealed = record::seal(&self.keys, &header, seed).map_err(integrity_or_invalid)?;
