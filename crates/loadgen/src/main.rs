@@ -196,19 +196,21 @@ async fn run(cli: &Cli) -> Result<Outcome, String> {
         }
         Command::Throughput(a) => {
             let (clients, workload) = setup(&cli.data_dir, a.load.connections).await?;
+            let who = workload_json(&workload);
             let r = throughput::run(&clients, workload, &throughput_params(a)).await?;
             Ok(Outcome {
                 text: format!("{}\n", throughput_text(a, &r)),
-                json: json!({ "machine": machine(), "throughput": throughput_json(a, &r) }),
+                json: json!({ "machine": machine(), "workload": who, "throughput": throughput_json(a, &r) }),
                 errors: r.errors,
             })
         }
         Command::Latency(a) => {
             let (clients, workload) = setup(&cli.data_dir, a.load.connections).await?;
+            let who = workload_json(&workload);
             let r = latency::run(&clients, workload, &latency_params(a)).await?;
             Ok(Outcome {
                 text: format!("{}\n", latency_text(a, &r)),
-                json: json!({ "machine": machine(), "latency": latency_json(a, &r) }),
+                json: json!({ "machine": machine(), "workload": who, "latency": latency_json(a, &r) }),
                 errors: r.errors,
             })
         }
@@ -225,6 +227,7 @@ async fn all(cli: &Cli, a: &AllArgs) -> Result<Outcome, String> {
             a.raw_duration
         );
     }
+    let who = workload_json(&workload);
     let raw = raw::run(a.raw_duration);
     if !cli.json {
         eprintln!(
@@ -260,6 +263,7 @@ async fn all(cli: &Cli, a: &AllArgs) -> Result<Outcome, String> {
         text,
         json: json!({
             "machine": machine(),
+            "workload": who,
             "raw": raw_json(&raw),
             "throughput": throughput_json(&a.throughput, &tp),
             "latency": latency_json(&lat_args, &lat),
@@ -283,6 +287,10 @@ async fn setup(
     let mut clients = conn::connect_many(data_dir, connections).await?;
     let workload = Workload::create(&mut clients[0]).await?;
     Ok((clients, Arc::new(workload)))
+}
+
+fn workload_json(w: &Workload) -> Value {
+    json!({ "user_id": w.user_id, "wallet": w.from_b58, "transaction_len": 1 + 64 + tx::MESSAGE_LEN })
 }
 
 fn throughput_params(a: &ThroughputArgs) -> throughput::Params {

@@ -5,6 +5,7 @@
 use crate::effects::Addr;
 use crate::programs::{ATA_PROGRAM, NATIVE_MINT, TOKEN_2022_PROGRAM, TOKEN_PROGRAM};
 use crate::Pubkey;
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 /// Upper bound on ATA derivations per assessment (each is a few SHA-256 and a curve check).
@@ -25,9 +26,16 @@ pub fn associated_token_address(
 }
 
 /// The set of addresses known to be the user's.
+///
+/// Associated token addresses are derived lazily, on the first question about
+/// an address that is not one of the wallets themselves: each derivation
+/// costs several SHA-256 rounds and curve checks, and the hot path (a
+/// transfer between the user's own wallets) never needs them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ownership {
-    own: BTreeSet<Pubkey>,
+    wallets: BTreeSet<Pubkey>,
+    mints: BTreeSet<Pubkey>,
+    atas: OnceCell<BTreeSet<Pubkey>>,
 }
 
 impl Ownership {
@@ -39,28 +47,39 @@ impl Ownership {
     ) -> Self {
         let mut wallets: BTreeSet<Pubkey> = own_wallets.iter().cloned().collect();
         wallets.insert(*signer);
-        let mut mint_set: BTreeSet<Pubkey> = mints.into_iter().cloned().collect();
-        mint_set.insert(NATIVE_MINT);
-        let mut own = wallets.clone();
-        let mut budget = MAX_ATA_DERIVATIONS;
-        'outer: for mint in &mint_set {
-            for wallet in &wallets {
-                for program in [&TOKEN_PROGRAM, &TOKEN_2022_PROGRAM] {
-                    if budget == 0 {
-                        break 'outer;
-                    }
-                    budget -= 1;
-                    if let Some(ata) = associated_token_address(wallet, mint, program) {
-                        own.insert(ata);
+        let mut mints: BTreeSet<Pubkey> = mints.into_iter().cloned().collect();
+        mints.insert(NATIVE_MINT);
+        Self {
+            wallets,
+            mints,
+            atas: OnceCell::new(),
+        }
+    }
+
+    fn atas(&self) -> &BTreeSet<Pubkey> {
+        self.atas.get_or_init(|| {
+            let mut atas = BTreeSet::new();
+            let mut budget = MAX_ATA_DERIVATIONS;
+            'outer: for mint in &self.mints {
+                for wallet in &self.wallets {
+                    for program in [&TOKEN_PROGRAM, &TOKEN_2022_PROGRAM] {
+                        if budget == 0 {
+                            break 'outer;
+                        }
+                        budget -= 1;
+                        if let Some(ata) = associated_token_address(wallet, mint, program) {
+                            atas.insert(ata);
+                        }
                     }
                 }
             }
-        }
-        Self { own }
+            atas
+        })
     }
 
     /// True when `addr` is known and provably the user's.
     pub(crate) fn is_own(&self, addr: &Addr) -> bool {
-        addr.known().is_some_and(|k| self.own.contains(k))
+        addr.known()
+            .is_some_and(|k| self.wallets.contains(k) || self.atas().contains(k))
     }
 }
