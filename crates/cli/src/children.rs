@@ -15,7 +15,7 @@ pub enum ChildRole {
         #[arg(long)]
         data_dir: PathBuf,
         /// Worker threads.
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 1)]
         workers: usize,
     },
     /// The bridge.
@@ -24,6 +24,9 @@ pub enum ChildRole {
         data_dir: PathBuf,
         #[arg(long)]
         listen: std::net::SocketAddr,
+        /// Async worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// The pool.
     Pool {
@@ -50,7 +53,12 @@ fn fail(what: &str, e: impl std::fmt::Display) -> ExitCode {
 }
 
 /// `custos serve`: prepares the data directory and runs the supervisor.
-pub fn serve(data_dir: &Path, listen: std::net::SocketAddr) -> ExitCode {
+pub fn serve(
+    data_dir: &Path,
+    listen: std::net::SocketAddr,
+    signer_workers: u16,
+    bridge_threads: Option<u16>,
+) -> ExitCode {
     init_logging("supervisor");
     if let Err(e) = prepare_data_dir(data_dir) {
         return fail("data directory", e);
@@ -77,12 +85,22 @@ pub fn serve(data_dir: &Path, listen: std::net::SocketAddr) -> ExitCode {
     let config = supervisor::Config {
         exe,
         child_prefix: vec!["__child".into()],
-        signer_args: vec!["--data-dir".into(), dir.clone()],
+        signer_args: vec![
+            "--data-dir".into(),
+            dir.clone(),
+            "--workers".into(),
+            signer_workers.to_string(),
+        ],
         bridge_args: vec![
             "--data-dir".into(),
             dir.clone(),
             "--listen".into(),
             listen.to_string(),
+            "--threads".into(),
+            bridge_threads
+                .map(usize::from)
+                .unwrap_or_else(default_bridge_threads)
+                .to_string(),
         ],
         pool_args: vec!["--data-dir".into(), dir],
     };
@@ -102,6 +120,14 @@ pub fn serve(data_dir: &Path, listen: std::net::SocketAddr) -> ExitCode {
     }
 }
 
+/// One core is the signer's; the bridge gets the rest (at least one).
+fn default_bridge_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
+}
+
 fn prepare_data_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir)?;
@@ -112,7 +138,11 @@ fn prepare_data_dir(dir: &Path) -> std::io::Result<()> {
 pub fn run(role: ChildRole) -> ExitCode {
     match role {
         ChildRole::Signer { data_dir, workers } => signer(&data_dir, workers),
-        ChildRole::Bridge { data_dir, listen } => bridge(data_dir, listen),
+        ChildRole::Bridge {
+            data_dir,
+            listen,
+            threads,
+        } => bridge(data_dir, listen, threads.max(1)),
         ChildRole::Pool { data_dir: _ } => pool(),
     }
 }
@@ -145,7 +175,7 @@ fn signer(data_dir: &Path, workers: usize) -> ExitCode {
     }
 }
 
-fn bridge(data_dir: PathBuf, listen: std::net::SocketAddr) -> ExitCode {
+fn bridge(data_dir: PathBuf, listen: std::net::SocketAddr, threads: usize) -> ExitCode {
     init_logging("bridge");
     if let Err(e) = child::init_child(Role::Bridge.process_name()) {
         return fail("bridge", e);
@@ -163,7 +193,7 @@ fn bridge(data_dir: PathBuf, listen: std::net::SocketAddr) -> ExitCode {
         Err(e) => return fail("bridge", e),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(threads)
         .enable_all()
         .build()
     {

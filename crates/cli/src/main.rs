@@ -44,6 +44,13 @@ enum Command {
         /// API listen address (loopback by default; port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:7420")]
         listen: std::net::SocketAddr,
+        /// Signer threads: 1 signs inline on one thread (best on small machines),
+        /// more spread signatures over cores.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        signer_workers: u16,
+        /// Bridge (API) threads; default: one less than the CPU count, at least 1.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+        bridge_threads: Option<u16>,
     },
     /// Create, show and list wallets.
     Wallet {
@@ -141,7 +148,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Child { role } => children::run(role),
-        Command::Serve { listen } => children::serve(&cli.data_dir, listen),
+        Command::Serve {
+            listen,
+            signer_workers,
+            bridge_threads,
+        } => children::serve(&cli.data_dir, listen, signer_workers, bridge_threads),
         Command::Tx {
             command:
                 TxCommand::Describe {

@@ -1,4 +1,5 @@
-//! Open-loop latency: unary SignTransaction calls sent on a fixed schedule,
+//! Open-loop latency: SignTransaction calls (unary, or requests on
+//! long-lived SignTransactionStream streams) sent on a fixed schedule,
 //! each timed from the moment it was *scheduled* to be sent, so a slow
 //! server cannot hide its queueing delay by slowing the generator down
 //! (no coordinated omission).
@@ -12,9 +13,30 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
+/// How requests travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// One unary SignTransaction call per request.
+    Unary,
+    /// Requests on one long-lived SignTransactionStream per connection.
+    Stream,
+}
+
+impl Mode {
+    /// Name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Unary => "unary",
+            Mode::Stream => "stream",
+        }
+    }
+}
+
 /// Parameters of a latency run.
 #[derive(Debug, Clone)]
 pub struct Params {
+    /// Unary calls or streams.
+    pub mode: Mode,
     /// Target request rate per second.
     pub rate: f64,
     /// Measured window.
@@ -100,6 +122,57 @@ pub async fn run(
     let end = window_start + p.duration;
     let interval = 1.0 / p.rate;
 
+    // Stream mode: one stream per connection; the pacer hands requests to it
+    // and a reader per stream matches answers to their scheduled times.
+    type Scheduled = Arc<Mutex<std::collections::HashMap<u64, (Instant, bool)>>>;
+    let scheduled_at: Scheduled = Arc::default();
+    let mut stream_senders = Vec::new();
+    let mut readers = Vec::new();
+    if p.mode == Mode::Stream {
+        for client in &clients {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let mut client = client.clone();
+            let mut responses = client
+                .sign_transaction_stream(tokio_stream::wrappers::UnboundedReceiverStream::new(rx))
+                .await
+                .map_err(|s| format!("SignTransactionStream failed: {}", status_error(&s)))?
+                .into_inner();
+            let (stats, latency, completed, outstanding, scheduled_at) = (
+                Arc::clone(&stats),
+                Arc::clone(&latency),
+                Arc::clone(&completed),
+                Arc::clone(&outstanding),
+                Arc::clone(&scheduled_at),
+            );
+            readers.push(tokio::spawn(async move {
+                loop {
+                    match responses.message().await {
+                        Ok(Some(resp)) => {
+                            let at = scheduled_at
+                                .lock()
+                                .ok()
+                                .and_then(|mut m| m.remove(&resp.request_id));
+                            stats.record(&resp);
+                            if let Some((at, true)) = at {
+                                if let Ok(mut h) = latency.lock() {
+                                    h.saturating_record(micros(at.elapsed()));
+                                }
+                            }
+                            completed.fetch_add(1, Ordering::Relaxed);
+                            outstanding.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        Ok(None) => break,
+                        Err(s) => {
+                            stats.error(format!("stream failed: {}", status_error(&s)));
+                            break;
+                        }
+                    }
+                }
+            }));
+            stream_senders.push(tx);
+        }
+    }
+
     // The pacer is an OS thread: tokio's timer has 1 ms granularity, which
     // would turn a 5,000/s schedule into bursts of five and charge the
     // server for up to 1 ms of the generator's own lateness.
@@ -110,6 +183,8 @@ pub async fn run(
             Arc::clone(&completed),
             Arc::clone(&outstanding),
         );
+        let scheduled_at = Arc::clone(&scheduled_at);
+        let mode = p.mode;
         std::thread::Builder::new()
             .name("loadgen-pacer".into())
             .spawn(move || {
@@ -129,8 +204,22 @@ pub async fn run(
                         sent_in_window += 1;
                         lag.saturating_record(micros(scheduled.elapsed()));
                     }
-                    let mut client = clients[i as usize % clients.len()].clone();
                     let req = workload.next_request();
+                    if mode == Mode::Stream {
+                        if let Ok(mut m) = scheduled_at.lock() {
+                            m.insert(req.request_id, (scheduled, measured));
+                        }
+                        outstanding.fetch_add(1, Ordering::Relaxed);
+                        if stream_senders[i as usize % stream_senders.len()]
+                            .send(req)
+                            .is_err()
+                        {
+                            stats.error("a stream closed early".into());
+                            outstanding.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        continue;
+                    }
+                    let mut client = clients[i as usize % clients.len()].clone();
                     let (stats, latency, completed, outstanding) = (
                         Arc::clone(&stats),
                         Arc::clone(&latency),
@@ -183,6 +272,10 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
+    // Closing the request streams lets the readers finish.
+    for r in readers {
+        r.abort();
+    }
     let latency = latency
         .lock()
         .map(|h| Percentiles::of(&h))

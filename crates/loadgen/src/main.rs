@@ -97,6 +97,9 @@ struct LatencyArgs {
     /// Requests per second (all connections together).
     #[arg(long)]
     rate: f64,
+    /// Unary calls, or requests on one long-lived stream per connection.
+    #[arg(long, value_enum, default_value = "stream")]
+    latency_mode: latency::Mode,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -246,17 +249,33 @@ async fn all(cli: &Cli, a: &AllArgs) -> Result<Outcome, String> {
     let lat_args = LatencyArgs {
         load: a.throughput.load.clone(),
         rate: (tp.signatures_per_sec * a.latency_load).max(1.0).round(),
+        latency_mode: latency::Mode::Stream,
     };
     if !cli.json {
-        eprintln!("[3/3] open-loop latency at {:.0}/s ...", lat_args.rate);
+        eprintln!(
+            "[3/4] open-loop latency at {:.0}/s, stream ...",
+            lat_args.rate
+        );
     }
-    let lat = latency::run(&clients, workload, &latency_params(&lat_args)).await?;
+    let lat = latency::run(&clients, Arc::clone(&workload), &latency_params(&lat_args)).await?;
+    let unary_args = LatencyArgs {
+        latency_mode: latency::Mode::Unary,
+        ..lat_args.clone()
+    };
+    if !cli.json {
+        eprintln!(
+            "[4/4] open-loop latency at {:.0}/s, unary ...",
+            unary_args.rate
+        );
+    }
+    let unary = latency::run(&clients, workload, &latency_params(&unary_args)).await?;
     let ratio = tp.signatures_per_sec / raw.signatures_per_sec;
     let text = format!(
-        "{}\n{}\n{}\nratio throughput/raw: {:.3} (API signatures/s over single-thread ed25519-dalek signatures/s)\n",
+        "{}\n{}\n{}\n{}\nratio throughput/raw: {:.3} (API signatures/s over single-thread ed25519-dalek signatures/s)\n",
         raw_text(&raw),
         throughput_text(&a.throughput, &tp),
         latency_text(&lat_args, &lat),
+        latency_text(&unary_args, &unary),
         ratio
     );
     Ok(Outcome {
@@ -267,6 +286,7 @@ async fn all(cli: &Cli, a: &AllArgs) -> Result<Outcome, String> {
             "raw": raw_json(&raw),
             "throughput": throughput_json(&a.throughput, &tp),
             "latency": latency_json(&lat_args, &lat),
+            "latency_unary": latency_json(&unary_args, &unary),
             "latency_load_fraction": a.latency_load,
             "ratio_throughput_to_raw": ratio,
         }),
@@ -305,6 +325,7 @@ fn throughput_params(a: &ThroughputArgs) -> throughput::Params {
 
 fn latency_params(a: &LatencyArgs) -> latency::Params {
     latency::Params {
+        mode: a.latency_mode,
         rate: a.rate,
         duration: a.load.duration,
         warmup: a.load.warmup,
@@ -371,9 +392,10 @@ fn throughput_json(a: &ThroughputArgs, r: &throughput::Report) -> Value {
 fn latency_text(a: &LatencyArgs, r: &latency::Report) -> String {
     let l = &r.latency;
     let mut s = format!(
-        "latency (open loop, unary, {} connections, target {:.0}/s, achieved {:.0}/s, {} requests): \
+        "latency (open loop, {}, {} connections, target {:.0}/s, achieved {:.0}/s, {} requests): \
          p50 {} us, p90 {} us, p99 {} us, p99.9 {} us, max {} us, mean {:.0} us \
          (generator dispatch lag p99 {} us; {} errors)",
+        a.latency_mode.as_str(),
         a.load.connections,
         r.target_rate,
         r.achieved_rate,
@@ -402,7 +424,7 @@ fn percentiles_json(p: &latency::Percentiles) -> Value {
 
 fn latency_json(a: &LatencyArgs, r: &latency::Report) -> Value {
     json!({
-        "mode": "unary",
+        "mode": a.latency_mode.as_str(),
         "connections": a.load.connections,
         "duration_secs": a.load.duration.as_secs_f64(),
         "warmup_secs": a.load.warmup.as_secs_f64(),

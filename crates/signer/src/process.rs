@@ -17,6 +17,8 @@ use std::thread;
 /// Requests queued between the reader and the workers. Bounded, so a flood
 /// from the bridge waits in the socket instead of growing memory.
 const QUEUE_DEPTH: usize = 4096;
+/// Answers the inline loop may hold back to batch them into one write.
+const MAX_UNFLUSHED: usize = 4;
 
 /// Why the serving loop ended.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +36,15 @@ pub enum ServeError {
 }
 
 /// Serves requests from the bridge until it hangs up or misbehaves.
+///
+/// With one worker the signer runs inline on a single thread: read, handle,
+/// write, and flush only when no further request is already buffered. That
+/// avoids two thread hand-offs per request, which on a small machine cost
+/// more than the signature itself. More workers spread signatures over cores.
 pub fn serve(service: Arc<Service>, socket: UnixStream, workers: usize) -> Result<(), ServeError> {
+    if workers <= 1 {
+        return serve_inline(&service, socket);
+    }
     let (req_tx, req_rx) = mpsc::sync_channel::<Envelope<SignerRequest>>(QUEUE_DEPTH);
     let (resp_tx, resp_rx) = mpsc::sync_channel::<Envelope<SignerResponse>>(QUEUE_DEPTH);
     let req_rx = Arc::new(Mutex::new(req_rx));
@@ -63,6 +73,29 @@ pub fn serve(service: Arc<Service>, socket: UnixStream, workers: usize) -> Resul
     }
     let _ = writer.join();
     result
+}
+
+fn serve_inline(service: &Service, socket: UnixStream) -> Result<(), ServeError> {
+    let mut writer = BufWriter::with_capacity(64 * 1024, socket.try_clone()?);
+    let mut reader = BufReader::with_capacity(64 * 1024, socket);
+    let mut unflushed = 0usize;
+    loop {
+        let Envelope { id, body } = match read_frame::<Envelope<SignerRequest>, _>(&mut reader) {
+            Ok(req) => req,
+            Err(FrameError::Closed) => return Err(ServeError::Closed),
+            Err(e) => return Err(e.into()),
+        };
+        let body = service.handle(body);
+        write_frame(&mut writer, &Envelope { id, body })?;
+        unflushed += 1;
+        // Batch answers while more requests are already buffered, but never
+        // hold more than a few: a full 64 KiB buffer of requests would
+        // otherwise keep the first answer back for milliseconds.
+        if reader.buffer().is_empty() || unflushed >= MAX_UNFLUSHED {
+            writer.flush()?;
+            unflushed = 0;
+        }
+    }
 }
 
 fn read_loop(
