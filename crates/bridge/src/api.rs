@@ -197,7 +197,7 @@ fn outcome_response(request_id: u64, outcome: SignOutcome) -> SignTransactionRes
             request_id,
             status: SignStatus::Signed as i32,
             transaction,
-            signature: bs58::encode(signature).into_string(),
+            signature,
             summary,
             ..Default::default()
         },

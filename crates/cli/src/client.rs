@@ -197,7 +197,7 @@ pub fn sign(
             SignStatus::Signed => json!({
                 "status": "signed",
                 "transaction": base64::engine::general_purpose::STANDARD.encode(&resp.transaction),
-                "signature": resp.signature,
+                "signature": bs58::encode(&resp.signature).into_string(),
                 "summary": resp.summary,
             }),
             SignStatus::Pending => json!({
@@ -218,7 +218,7 @@ pub fn sign(
             Format::Text => match status {
                 SignStatus::Signed => println!(
                     "signed: {}\n{}\n{}",
-                    resp.signature,
+                    bs58::encode(&resp.signature).into_string(),
                     resp.summary,
                     base64::engine::general_purpose::STANDARD.encode(&resp.transaction)
                 ),

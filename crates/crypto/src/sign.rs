@@ -41,16 +41,33 @@ pub enum SignError {
     BadPublicKey,
 }
 
+/// A decompressed public key, ready for signing. Decompressing costs about as
+/// much as a third of a signature, so callers may keep these (they are public).
+pub type PreparedPublicKey = VerifyingKey;
+
+/// Decompresses a public key.
+pub fn prepare_public_key(pubkey: &[u8; 32]) -> Result<PreparedPublicKey, SignError> {
+    VerifyingKey::from_bytes(pubkey).map_err(|_| SignError::BadPublicKey)
+}
+
 /// Signs `message` with the seed, given its (authenticated) public key.
 pub fn sign(
     seed: &Zeroizing<[u8; 32]>,
     pubkey: &[u8; 32],
     message: &[u8],
 ) -> Result<[u8; 64], SignError> {
-    let verifying = VerifyingKey::from_bytes(pubkey).map_err(|_| SignError::BadPublicKey)?;
+    Ok(sign_prepared(seed, &prepare_public_key(pubkey)?, message))
+}
+
+/// Signs `message` with the seed and its already-decompressed public key.
+pub fn sign_prepared(
+    seed: &Zeroizing<[u8; 32]>,
+    pubkey: &PreparedPublicKey,
+    message: &[u8],
+) -> [u8; 64] {
     let expanded = ExpandedSecretKey::from(&**seed);
-    let sig: Signature = raw_sign::<Sha512>(&expanded, message, &verifying);
-    Ok(sig.to_bytes())
+    let sig: Signature = raw_sign::<Sha512>(&expanded, message, pubkey);
+    sig.to_bytes()
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@ use custos_ipc::signer::{
 use custos_txdecode::{
     assess, Context, LookupTables, ParsedTransaction, PolicyConfig, Pubkey, Verdict,
 };
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Most related records one request may carry (a transaction has at most a
 /// few dozen accounts).
@@ -42,7 +44,12 @@ pub struct Service {
     seal_name: &'static str,
     seal_secure: bool,
     signatures: AtomicU64,
+    /// Decompressed public keys of recently used wallets (public data).
+    public_keys: Mutex<HashMap<[u8; 32], sign::PreparedPublicKey>>,
 }
+
+/// Most decompressed public keys kept; the cache is emptied when full.
+const PUBLIC_KEY_CACHE: usize = 65_536;
 
 impl Service {
     /// Unseals the master key and derives the record keys. The master key
@@ -58,6 +65,7 @@ impl Service {
             seal_name: seal.name(),
             seal_secure: seal.is_secure(),
             signatures: AtomicU64::new(0),
+            public_keys: Mutex::new(HashMap::new()),
         })
     }
 
@@ -76,6 +84,19 @@ impl Service {
                 message: e.to_string(),
             }),
         }
+    }
+
+    fn public_key(&self, pubkey: &[u8; 32]) -> Result<sign::PreparedPublicKey, SignerError> {
+        let mut cache = self.public_keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = cache.get(pubkey) {
+            return Ok(*k);
+        }
+        let k = sign::prepare_public_key(pubkey).map_err(|e| integrity(e.to_string()))?;
+        if cache.len() >= PUBLIC_KEY_CACHE {
+            cache.clear();
+        }
+        cache.insert(*pubkey, k);
+        Ok(k)
     }
 
     /// Handles one request. Never panics on any input.
@@ -244,8 +265,8 @@ impl Service {
                         b58(&req.wallet)
                     ))
                 })?;
-                let signature = sign::sign(&seed, &req.wallet, tx.message_bytes())
-                    .map_err(|e| integrity(e.to_string()))?;
+                let prepared = self.public_key(&req.wallet)?;
+                let signature = sign::sign_prepared(&seed, &prepared, tx.message_bytes());
                 drop(seed);
                 let transaction = tx
                     .to_wire_with_signature(position, &signature)
