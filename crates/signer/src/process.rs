@@ -153,3 +153,80 @@ fn write_loop(socket: UnixStream, rx: Receiver<Envelope<SignerResponse>>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custos_crypto::seal::DevSeal;
+    use custos_ipc::signer::CreateWallet;
+    use custos_txdecode::PolicyConfig;
+
+    fn run(
+        workers: usize,
+    ) -> (
+        tempfile::TempDir,
+        UnixStream,
+        thread::JoinHandle<Result<(), ServeError>>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = Arc::new(
+            Service::start(&DevSeal::in_data_dir(dir.path()), PolicyConfig::default()).unwrap(),
+        );
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let handle = thread::spawn(move || serve(svc, theirs, workers));
+        (dir, ours, handle)
+    }
+
+    fn exchange(workers: usize) {
+        let (_dir, mut sock, handle) = run(workers);
+        // Several requests in flight at once; answers are matched by id.
+        for id in 0..50u64 {
+            let body = if id % 2 == 0 {
+                SignerRequest::Health
+            } else {
+                SignerRequest::CreateWallet(CreateWallet {
+                    user_id: format!("u{id}"),
+                    telegram_id: None,
+                })
+            };
+            write_frame(&mut sock, &Envelope { id, body }).unwrap();
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let resp: Envelope<SignerResponse> = read_frame(&mut sock).unwrap();
+            match (resp.id % 2, &resp.body) {
+                (0, SignerResponse::Health(_)) | (1, SignerResponse::WalletCreated(_)) => {}
+                other => panic!("wrong answer for {}: {other:?}", resp.id),
+            }
+            assert!(seen.insert(resp.id));
+        }
+        drop(sock);
+        assert!(matches!(handle.join().unwrap(), Err(ServeError::Closed)));
+    }
+
+    #[test]
+    fn inline_loop_answers_every_request_and_stops_on_close() {
+        exchange(1);
+    }
+
+    #[test]
+    fn threaded_loop_answers_every_request_and_stops_on_close() {
+        exchange(3);
+    }
+
+    #[test]
+    fn a_bad_frame_stops_the_signer() {
+        for workers in [1, 2] {
+            let (_dir, mut sock, handle) = run(workers);
+            sock.write_all(&[0xC5, 9, 0, 0, 1, 0, 0, 0, 0]).unwrap();
+            let res = handle.join().unwrap();
+            assert!(
+                matches!(
+                    res,
+                    Err(ServeError::Frame(FrameError::Version { found: 9 }))
+                ),
+                "{res:?}"
+            );
+        }
+    }
+}
