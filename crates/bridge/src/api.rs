@@ -149,6 +149,17 @@ fn validate_idempotency_key(key: &str) -> Result<(), Status> {
     Ok(())
 }
 
+/// A retry must ask for the same thing as the request that used the key first.
+fn same_request(existing: WalletRow, telegram_id: Option<u64>) -> Result<WalletRow, Status> {
+    if existing.telegram_id == telegram_id {
+        Ok(existing)
+    } else {
+        Err(Status::failed_precondition(
+            "idempotency_key was already used for this user with a different telegram_id",
+        ))
+    }
+}
+
 fn wallet_of(row: WalletRow) -> Wallet {
     Wallet {
         pubkey: bs58::encode(row.pubkey).into_string(),
@@ -289,7 +300,7 @@ impl Custos for Api {
             .blocking(move |s| s.wallet_by_idempotency_key(&user, &key))
             .await?
         {
-            return Ok(Response::new(wallet_of(row)));
+            return same_request(row, req.telegram_id).map(|w| Response::new(wallet_of(w)));
         }
         let created = match self
             .signer
@@ -322,7 +333,7 @@ impl Custos for Api {
         let wallet = match outcome {
             InsertOutcome::Inserted => row,
             // A concurrent retry won; ours was never stored nor revealed.
-            InsertOutcome::Existing(existing) => existing,
+            InsertOutcome::Existing(existing) => same_request(existing, req.telegram_id)?,
         };
         tracing::info!(wallet = %bs58::encode(wallet.pubkey).into_string(), "wallet created");
         Ok(Response::new(wallet_of(wallet)))

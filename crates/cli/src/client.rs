@@ -55,6 +55,7 @@ fn status_error(s: tonic::Status) -> String {
         tonic::Code::DataLoss => "integrity error",
         tonic::Code::NotFound => "not found",
         tonic::Code::InvalidArgument => "invalid request",
+        tonic::Code::FailedPrecondition => "conflict",
         tonic::Code::Unavailable => "unavailable",
         _ => "server error",
     };

@@ -103,6 +103,21 @@ fn retried_create_wallet_with_the_same_idempotency_key_returns_the_same_wallet()
     let second = server.json(&args);
     assert_eq!(first["wallet"], second["wallet"]);
     assert_eq!(first["telegram_id"], 12345);
+    // The same key asking for something else is a conflict, not a silent success.
+    let out = server.cli(&[
+        "wallet",
+        "create",
+        "--user",
+        "bob",
+        "--telegram-id",
+        "999",
+        "--idempotency-key",
+        "req-1",
+        "--format",
+        "json",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("different telegram_id"));
     // The same key for another user is independent.
     let other = server.json(&[
         "wallet",
