@@ -2,6 +2,8 @@
 //! `proto/custos/v1/custos.proto`.
 #![forbid(unsafe_code)]
 
+pub mod client;
+
 /// Version 1 of the API.
 pub mod v1 {
     #![allow(missing_docs, clippy::all)]

@@ -15,18 +15,12 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-/// Directory inside the data dir that holds TLS material.
-pub const TLS_DIR: &str = "tls";
-/// CA certificate (trusted by both sides).
-pub const CA_CERT: &str = "ca.pem";
+pub use custos_api::client::{CA_CERT, CLIENT_CERT, CLIENT_KEY, TLS_DIR};
+
 /// Server certificate.
 pub const SERVER_CERT: &str = "server.pem";
 /// Server private key.
 pub const SERVER_KEY: &str = "server.key";
-/// Client certificate.
-pub const CLIENT_CERT: &str = "client.pem";
-/// Client private key.
-pub const CLIENT_KEY: &str = "client.key";
 
 /// Why TLS material could not be made or read.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +63,7 @@ pub fn ensure(data_dir: &Path) -> Result<bool, PkiError> {
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
 
-    let mut server = CertificateParams::new(vec!["localhost".to_string()])?;
+    let mut server = CertificateParams::new(vec![custos_api::client::SERVER_NAME.to_string()])?;
     server
         .distinguished_name
         .push(DnType::CommonName, "custos-bridge");
@@ -141,28 +135,6 @@ impl ServerTls {
             ca: read(&dir.join(CA_CERT))?,
             cert: read(&dir.join(SERVER_CERT))?,
             key: read(&dir.join(SERVER_KEY))?,
-        })
-    }
-}
-
-/// TLS material for an API client.
-pub struct ClientTls {
-    /// CA that the server's certificate must chain to.
-    pub ca: Vec<u8>,
-    /// Client certificate (PEM).
-    pub cert: Vec<u8>,
-    /// Client key (PEM).
-    pub key: Vec<u8>,
-}
-
-impl ClientTls {
-    /// Loads the client's TLS files from the data dir.
-    pub fn load(data_dir: &Path) -> Result<Self, PkiError> {
-        let dir = data_dir.join(TLS_DIR);
-        Ok(Self {
-            ca: read(&dir.join(CA_CERT))?,
-            cert: read(&dir.join(CLIENT_CERT))?,
-            key: read(&dir.join(CLIENT_KEY))?,
         })
     }
 }

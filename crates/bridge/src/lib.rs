@@ -18,8 +18,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Where the bridge learns the address the API is listening on, inside the data dir.
-pub const API_ADDR_FILE: &str = "run/api.addr";
+/// Where the bridge publishes the address the API listens on, inside the data dir.
+pub use custos_api::client::API_ADDR_FILE;
 
 /// Bridge settings.
 #[derive(Debug, Clone)]

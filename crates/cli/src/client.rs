@@ -3,7 +3,6 @@
 use crate::output::{decode_tx, error, print_json, read_arg, EXIT_INPUT};
 use crate::{Format, WalletCommand};
 use base64::Engine;
-use custos_api::v1::custos_client::CustosClient;
 use custos_api::v1::{
     CreateWalletRequest, GetWalletRequest, HealthRequest, ListWalletsRequest, SignStatus,
     SignTransactionRequest, Wallet,
@@ -11,37 +10,11 @@ use custos_api::v1::{
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 /// Exit status for a failed call (server unreachable, not found, refused).
 const EXIT_FAILED: u8 = 1;
 
-/// Connects to the server whose address and client credentials are in the data dir.
-pub async fn connect(data_dir: &Path) -> Result<CustosClient<Channel>, String> {
-    let addr_file = data_dir.join(custos_bridge::API_ADDR_FILE);
-    let addr = std::fs::read_to_string(&addr_file).map_err(|e| {
-        format!(
-            "no running Custos found for data dir {} ({}: {e}); start it with `custos serve --data-dir {}`",
-            data_dir.display(),
-            addr_file.display(),
-            data_dir.display()
-        )
-    })?;
-    let addr = addr.trim();
-    let tls = custos_bridge::devpki::ClientTls::load(data_dir).map_err(|e| e.to_string())?;
-    let config = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(tls.ca))
-        .identity(Identity::from_pem(tls.cert, tls.key))
-        .domain_name("localhost");
-    let channel = Channel::from_shared(format!("https://{addr}"))
-        .map_err(|e| e.to_string())?
-        .tls_config(config)
-        .map_err(|e| e.to_string())?
-        .connect()
-        .await
-        .map_err(|e| format!("cannot connect to Custos at {addr}: {e}"))?;
-    Ok(CustosClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))
-}
+use custos_api::client::connect;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
