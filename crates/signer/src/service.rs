@@ -447,6 +447,51 @@ mod tests {
         ));
     }
 
+    /// A V1 (SIMD-0385) transfer: message first, then the signature slot.
+    fn transfer_v1(from: &[u8; 32], to: &[u8; 32], lamports: u64) -> Vec<u8> {
+        let mut msg = vec![0x81, 1, 0, 1]; // version byte, header
+        msg.extend_from_slice(&0u32.to_le_bytes()); // no config values
+        msg.extend_from_slice(&[4u8; 32]); // lifetime (blockhash)
+        msg.extend_from_slice(&[1, 3]); // instructions, addresses
+        msg.extend_from_slice(from);
+        msg.extend_from_slice(to);
+        msg.extend_from_slice(&[0u8; 32]);
+        msg.extend_from_slice(&[2, 2, 12, 0]); // program 2, 2 accounts, 12 data bytes
+        msg.extend_from_slice(&[0, 1, 2, 0, 0, 0]);
+        msg.extend_from_slice(&lamports.to_le_bytes());
+        let mut tx = msg;
+        tx.extend_from_slice(&[0u8; 64]);
+        tx
+    }
+
+    #[test]
+    fn v1_transactions_are_signed_in_their_own_signature_slot() {
+        use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+        let (_dir, svc) = service();
+        let a = create(&svc, "u1");
+        let b = create(&svc, "u1");
+        let tx = transfer_v1(&a.pubkey, &b.pubkey, 5);
+        let message = &tx[..tx.len() - 64];
+        match svc
+            .sign(&req(&a, vec![b.record.clone()], tx.clone()))
+            .unwrap()
+        {
+            SignOutcome::Signed {
+                transaction,
+                signature,
+                ..
+            } => {
+                assert_eq!(&transaction[..message.len()], message);
+                assert_eq!(&transaction[message.len()..], &signature[..]);
+                VerifyingKey::from_bytes(&a.pubkey)
+                    .unwrap()
+                    .verify(message, &Signature::from_slice(&signature).unwrap())
+                    .unwrap();
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn another_users_record_does_not_make_a_destination_own() {
         let (_dir, svc) = service();
