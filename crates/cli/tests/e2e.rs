@@ -80,7 +80,16 @@ fn own_transfer_is_signed_and_accepted_by_litesvm_foreign_transfer_is_pending() 
 
     // Garbage is rejected with a reason, never signed.
     let (out, v) = sign(&server, &a, &[1u8; 80]);
-    assert!(!out.status.success() || v["status"] == "rejected", "{v}");
+    assert!(out.status.success());
+    assert_eq!(v["status"], "rejected", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed transaction"),
+        "{v}"
+    );
+    assert!(v.get("transaction").is_none());
 }
 
 #[test]
