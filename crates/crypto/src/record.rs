@@ -363,3 +363,36 @@ mod tests {
         assert!(authenticate(&k, &longer).is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::keys::MasterKey;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary bytes, and arbitrary edits of a real record, are refused
+        /// without a panic, unless they are the untouched record itself.
+        #[test]
+        fn parsing_never_panics_and_edits_never_open(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            pos in any::<usize>(),
+            xor in 1u8..=255,
+        ) {
+            let keys = RecordKeys::derive(&MasterKey::from_bytes(Zeroizing::new([5; 32])));
+            prop_assert!(authenticate(&keys, &bytes).is_err());
+            let header = RecordHeader {
+                wallet_id: [1; 16],
+                pubkey: [2; 32],
+                user_id: "u".into(),
+                telegram_id: None,
+                flags: FLAG_IMPORTED,
+                revision: 3,
+            };
+            let mut rec = seal(&keys, &header, &Zeroizing::new([7; 32])).unwrap();
+            let i = pos % rec.len();
+            rec[i] ^= xor;
+            prop_assert!(authenticate(&keys, &rec).and_then(|a| a.open(&keys)).is_err());
+        }
+    }
+}

@@ -181,3 +181,30 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::signer::{SignerRequest, SignerResponse};
+    use crate::Envelope;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a peer sends, reading never panics and never allocates
+        /// more than the frame limit.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = read_frame::<Envelope<SignerRequest>, _>(&mut bytes.as_slice());
+            let _ = read_frame::<Envelope<SignerResponse>, _>(&mut bytes.as_slice());
+        }
+
+        /// A valid header followed by arbitrary payload bytes.
+        #[test]
+        fn arbitrary_payloads_never_panic(payload in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            let mut frame = vec![MAGIC, PROTOCOL_VERSION, 0, 0];
+            frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            frame.extend_from_slice(&payload);
+            let _ = read_frame::<Envelope<SignerRequest>, _>(&mut frame.as_slice());
+        }
+    }
+}
