@@ -498,3 +498,104 @@ fn client_without_a_server_says_so() {
     assert!(err.contains("no running Custos"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn batch_and_stream_calls_answer_every_request_with_its_own_outcome() {
+    use custos_api::v1::{
+        GetWalletRequest, HealthRequest, SignStatus, SignTransactionBatchRequest,
+        SignTransactionRequest,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"));
+    let a = server.create_wallet("hana");
+    let b = server.create_wallet("hana");
+    let stranger = bs58::encode([8u8; 32]).into_string();
+    let req = |id: u64, wallet: &str, tx: Vec<u8>| SignTransactionRequest {
+        wallet: wallet.to_owned(),
+        transaction: tx,
+        idempotency_key: String::new(),
+        request_id: id,
+    };
+    let requests = vec![
+        req(1, &a, transfer_tx(&b58(&a), &b58(&b), 5, &[1; 32])),
+        req(2, &a, transfer_tx(&b58(&a), &b58(&stranger), 5, &[1; 32])),
+        req(
+            3,
+            &stranger,
+            transfer_tx(&b58(&stranger), &b58(&a), 5, &[1; 32]),
+        ),
+        req(4, &a, vec![0xff; 40]),
+        req(5, &a, Vec::new()),
+    ];
+    let expected = [
+        (1, SignStatus::Signed, ""),
+        (2, SignStatus::Pending, ""),
+        (3, SignStatus::Error, "not_found"),
+        (4, SignStatus::Rejected, ""),
+        (5, SignStatus::Error, "invalid"),
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut client = custos_api::client::connect(&server.dir).await.unwrap();
+        let health = client.health(HealthRequest {}).await.unwrap().into_inner();
+        assert!(
+            health.ok && health.seal == "development" && !health.seal_secure,
+            "{health:?}"
+        );
+        let got = client
+            .get_wallet(GetWalletRequest { pubkey: a.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(got.user_id, "hana");
+
+        // Batch: answers in request order.
+        let batch = client
+            .sign_transaction_batch(SignTransactionBatchRequest {
+                requests: requests.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .responses;
+        assert_eq!(batch.len(), expected.len());
+        for (resp, (id, status, kind)) in batch.iter().zip(expected) {
+            assert_eq!(resp.request_id, id);
+            assert_eq!(resp.status, status as i32, "{resp:?}");
+            assert_eq!(resp.error_kind, kind, "{resp:?}");
+            assert_eq!(resp.transaction.is_empty(), status != SignStatus::Signed);
+        }
+        let signed = &batch[0];
+        assert_eq!(signed.signature.len(), 64);
+        assert_eq!(&signed.transaction[1..65], &signed.signature[..]);
+
+        // Stream: answers may come in any order, matched by request_id.
+        let outbound = tokio_stream::iter(requests.clone());
+        let mut inbound = client
+            .sign_transaction_stream(outbound)
+            .await
+            .unwrap()
+            .into_inner();
+        let mut seen = std::collections::BTreeMap::new();
+        while let Some(resp) = inbound.message().await.unwrap() {
+            seen.insert(resp.request_id, resp);
+        }
+        assert_eq!(seen.len(), expected.len());
+        for (id, status, kind) in expected {
+            assert_eq!(seen[&id].status, status as i32, "{:?}", seen[&id]);
+            assert_eq!(seen[&id].error_kind, kind);
+        }
+        // Deterministic: the same transaction gets the same signature either way.
+        assert_eq!(seen[&1].signature, signed.signature);
+
+        // An oversized batch is refused as a whole.
+        let too_many = SignTransactionBatchRequest {
+            requests: vec![requests[0].clone(); 1025],
+        };
+        let err = client.sign_transaction_batch(too_many).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    });
+}
