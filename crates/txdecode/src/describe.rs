@@ -1,7 +1,7 @@
 //! Human-readable descriptions: amounts, shortened addresses, one line per effect, and the
 //! HTML text sent to Telegram.
 
-use crate::effects::{Addr, ComputeBudgetSetting, Effect, NonceAction, Party};
+use crate::effects::{Addr, ComputeBudgetSetting, Effect, NonceAction, Party, SwapAmount};
 use crate::policy::{Assessment, Verdict};
 use crate::programs::program_name;
 use crate::Pubkey;
@@ -87,6 +87,35 @@ pub fn token_amount(amount: u64, decimals: Option<u8>, mint: Option<&Addr>) -> S
     match decimals {
         Some(d) => format!("{} tokens{of}", format_units(amount, d)),
         None => format!("{amount} base units (decimals unknown){of}"),
+    }
+}
+
+/// Basis points as a percentage with the raw value ("0.5 % (50 bps)").
+pub fn bps(bps: u16) -> String {
+    format!("{} % ({bps} bps)", format_units(u64::from(bps), 2))
+}
+
+/// One side of a swap in base units ("exactly 2000000 base units of mint So11…1112").
+/// Aggregator instructions never state decimals, so amounts stay in base units.
+pub fn swap_amount(amount: &SwapAmount, mint: Option<&Addr>) -> String {
+    let of = match mint {
+        Some(m) => format!("mint {}", short_addr(m)),
+        None => "the input token".to_owned(),
+    };
+    match amount {
+        SwapAmount::Exact(a) => format!("exactly {a} base units of {of}"),
+        SwapAmount::AtMost(a) => format!("up to {a} base units of {of}"),
+        SwapAmount::AtLeast(a) => format!("at least {a} base units of {of}"),
+        SwapAmount::FromTokenLedger => format!("the token-ledger amount of {of}"),
+    }
+}
+
+/// Where a swap's output goes: "to your account X" or "to X (not yours)".
+fn swap_destination(p: &Party) -> String {
+    if p.own {
+        format!("to your account {}", short_addr(&p.address))
+    } else {
+        format!("to {}", party(p))
     }
 }
 
@@ -307,6 +336,27 @@ pub fn describe_effect(e: &Effect) -> String {
             party(nested),
             party(destination)
         ),
+        Effect::Swap {
+            destination,
+            source_mint,
+            destination_mint,
+            amount_in,
+            amount_out,
+            platform_fee_bps,
+            ..
+        } => {
+            let fee = if *platform_fee_bps > 0 {
+                format!(", platform fee {}", bps(*platform_fee_bps))
+            } else {
+                String::new()
+            };
+            format!(
+                "Swap {} for {}, {}{fee}",
+                swap_amount(amount_in, source_mint.as_ref()),
+                swap_amount(amount_out, Some(destination_mint)),
+                swap_destination(destination)
+            )
+        }
         Effect::ComputeBudget { setting } => match setting {
             ComputeBudgetSetting::HeapFrame(b) => format!("Request heap frame of {b} bytes"),
             ComputeBudgetSetting::UnitLimit(u) => format!("Set compute unit limit to {u}"),

@@ -103,6 +103,31 @@ pub enum ComputeBudgetSetting {
     LoadedAccountsDataSizeLimit(u32),
 }
 
+/// One side of a swap: how much leaves or arrives, as far as the instruction bounds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "bound", content = "amount")]
+pub enum SwapAmount {
+    /// Exactly this many base units.
+    Exact(u64),
+    /// At most this many base units (exact-out input bound).
+    AtMost(u64),
+    /// At least this many base units (minimum output after slippage).
+    AtLeast(u64),
+    /// Not stated in the instruction: Jupiter's token-ledger routes swap the balance
+    /// change recorded earlier in a token ledger account.
+    FromTokenLedger,
+}
+
+impl SwapAmount {
+    /// The bound in base units, when the instruction states one.
+    pub fn amount(&self) -> Option<u64> {
+        match self {
+            SwapAmount::Exact(a) | SwapAmount::AtMost(a) | SwapAmount::AtLeast(a) => Some(*a),
+            SwapAmount::FromTokenLedger => None,
+        }
+    }
+}
+
 /// One effect of one instruction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -355,6 +380,36 @@ pub enum Effect {
         /// Mint of the nested account.
         mint: Addr,
     },
+    /// An aggregator swap (Jupiter v6 route instructions): tokens leave `source` and the
+    /// output arrives in `destination`. The route steps run other DEX programs by CPI and
+    /// are not decoded; only the amounts, slippage and accounts of the outer instruction are.
+    Swap {
+        /// Instruction name, e.g. `"jupiter route"`.
+        instruction: &'static str,
+        /// Signer authorising the debit of `source` (Jupiter `user_transfer_authority`).
+        authority: Party,
+        /// Debited token account.
+        source: Party,
+        /// Token account (or wallet) receiving the output.
+        destination: Party,
+        /// Input mint, when the instruction names it.
+        source_mint: Option<Addr>,
+        /// Output mint.
+        destination_mint: Addr,
+        /// What leaves `source`, in base units of the input mint.
+        amount_in: SwapAmount,
+        /// What arrives in `destination`, in base units of the output mint.
+        amount_out: SwapAmount,
+        /// The quote the route was built from: quoted output for exact-in routes, quoted
+        /// input for exact-out routes (base units).
+        quoted_amount: u64,
+        /// Slippage tolerance in basis points.
+        slippage_bps: u16,
+        /// Platform (integrator) fee in basis points.
+        platform_fee_bps: u16,
+        /// Account receiving the platform fee, when the instruction names one.
+        platform_fee_account: Option<Party>,
+    },
     /// A ComputeBudget setting.
     ComputeBudget {
         /// The setting.
@@ -477,6 +532,19 @@ impl Effect {
                 wallet,
                 ..
             } => vec![nested, destination, wallet],
+            Effect::Swap {
+                authority,
+                source,
+                destination,
+                platform_fee_account,
+                ..
+            } => {
+                let mut v = vec![authority, source, destination];
+                if let Some(p) = platform_fee_account {
+                    v.push(p);
+                }
+                v
+            }
             Effect::TokenBatch { .. }
             | Effect::TokenQuery { .. }
             | Effect::ComputeBudget { .. }
@@ -488,19 +556,27 @@ impl Effect {
     }
 
     /// Mints the effect names (used to derive the user's associated token accounts).
-    pub(crate) fn mint(&self) -> Option<&Pubkey> {
-        let addr = match self {
+    pub(crate) fn mints(&self) -> Vec<&Pubkey> {
+        let addrs: Vec<&Addr> = match self {
             Effect::TokenTransfer { mint, .. } | Effect::TokenApprove { mint, .. } => {
-                mint.as_ref()?
+                mint.iter().collect()
             }
             Effect::TokenMint { mint, .. }
             | Effect::TokenBurn { mint, .. }
             | Effect::FreezeThaw { mint, .. }
             | Effect::InitializeTokenAccount { mint, .. }
             | Effect::CreateAssociatedTokenAccount { mint, .. }
-            | Effect::RecoverNested { mint, .. } => mint,
-            _ => return None,
+            | Effect::RecoverNested { mint, .. } => vec![mint],
+            Effect::Swap {
+                source_mint,
+                destination_mint,
+                ..
+            } => source_mint
+                .iter()
+                .chain(std::iter::once(destination_mint))
+                .collect(),
+            _ => Vec::new(),
         };
-        addr.known()
+        addrs.into_iter().filter_map(Addr::known).collect()
     }
 }

@@ -1,7 +1,9 @@
 //! Policy: judges the effects of a transaction against the user's wallets and the policy
 //! configuration, and produces an [`Assessment`]. Reject beats confirm beats auto.
 
-use crate::describe::{describe_effect, party, program_label, short_pubkey, sol, token_amount};
+use crate::describe::{
+    bps, describe_effect, party, program_label, short_pubkey, sol, token_amount,
+};
 use crate::effects::{Addr, ComputeBudgetSetting, Effect, NonceAction, Party};
 use crate::lookup::{resolve_accounts, LookupTables};
 use crate::ownership::Ownership;
@@ -39,6 +41,13 @@ pub struct PolicyConfig {
     /// When true (default), a fee payer that is not the user's is only a confirm; when
     /// false it is rejected.
     pub allow_foreign_fee_payer: bool,
+    /// Largest swap platform (integrator) fee, in basis points, accepted without asking
+    /// when the fee account is not provably the user's. Default 100 (1 %).
+    pub max_platform_fee_bps: u16,
+    /// Largest swap slippage tolerance, in basis points, signed without asking. A route's
+    /// minimum output is what protects the user, and the route steps are not decoded.
+    /// Default 300 (3 %).
+    pub max_slippage_bps: u16,
 }
 
 impl Default for PolicyConfig {
@@ -46,6 +55,8 @@ impl Default for PolicyConfig {
         Self {
             max_priority_fee_lamports: 10_000_000,
             allow_foreign_fee_payer: true,
+            max_platform_fee_bps: 100,
+            max_slippage_bps: 300,
         }
     }
 }
@@ -123,8 +134,65 @@ impl Findings {
     }
 }
 
+/// Judges a swap. Someone else's swap (neither authority nor source is the user's) moves
+/// none of the user's value and is neutral. The user's own swap keeps value with the user
+/// only when the output lands in the user's account, with bounded slippage and fee.
+fn judge_swap(e: &Effect, config: &PolicyConfig, f: &mut Findings) {
+    let Effect::Swap {
+        authority,
+        source,
+        destination,
+        destination_mint,
+        amount_out,
+        slippage_bps,
+        platform_fee_bps,
+        platform_fee_account,
+        ..
+    } = e
+    else {
+        return;
+    };
+    if !(authority.own || source.own) {
+        return;
+    }
+    if !destination.own {
+        let unproven = if destination_mint.known().is_none() {
+            " (cannot be proven yours: the output mint is in a lookup table not provided)"
+        } else {
+            ""
+        };
+        f.confirm(format!(
+            "Swap output goes to {}{unproven}",
+            party(destination)
+        ));
+    }
+    if *slippage_bps > config.max_slippage_bps {
+        f.confirm(format!(
+            "Swap accepts {} slippage (minimum output {}), above the {} limit",
+            bps(*slippage_bps),
+            amount_out
+                .amount()
+                .map(|a| format!("{a} base units"))
+                .unwrap_or_else(|| "unknown".to_owned()),
+            bps(config.max_slippage_bps)
+        ));
+    }
+    let fee_is_own = platform_fee_account.as_ref().is_some_and(|p| p.own);
+    if *platform_fee_bps > config.max_platform_fee_bps && !fee_is_own {
+        let to = platform_fee_account
+            .as_ref()
+            .map(|p| format!(" to {}", party(p)))
+            .unwrap_or_default();
+        f.confirm(format!(
+            "Swap pays a {} platform fee{to}, above the {} limit",
+            bps(*platform_fee_bps),
+            bps(config.max_platform_fee_bps)
+        ));
+    }
+}
+
 /// Judges one effect. `wallets` are the user's wallet addresses (not their token accounts).
-fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, f: &mut Findings) {
+fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f: &mut Findings) {
     match e {
         Effect::SolTransfer {
             from,
@@ -358,6 +426,7 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, f: &mut Findings) {
                 ));
             }
         }
+        Effect::Swap { .. } => judge_swap(e, config, f),
         Effect::ProgramUpgrade { .. } => f.reject(
             "BPF upgradeable loader instruction (program deploy/upgrade): refused".to_owned(),
         ),
@@ -390,8 +459,10 @@ fn is_primary(e: &Effect) -> bool {
 }
 
 fn summary(effects: &[Effect], worst: Option<usize>) -> String {
+    // A swap is what a swap transaction is about; its account set-up is bookkeeping.
     let first = worst
         .and_then(|i| effects.get(i))
+        .or_else(|| effects.iter().find(|e| matches!(e, Effect::Swap { .. })))
         .or_else(|| effects.iter().find(|e| is_primary(e)))
         .or_else(|| effects.first());
     match first {
@@ -570,7 +641,7 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
     let ownership = Ownership::new(
         &ctx.signer,
         ctx.own_wallets,
-        effects.iter().filter_map(Effect::mint).collect::<Vec<_>>(),
+        effects.iter().flat_map(Effect::mints).collect::<Vec<_>>(),
     );
     for e in &mut effects {
         for p in e.parties_mut() {
@@ -591,7 +662,7 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
     };
     for (i, e) in effects.iter().enumerate() {
         f.current = Some(i);
-        judge(e, &is_wallet, &mut f);
+        judge(e, &is_wallet, ctx.config, &mut f);
     }
     f.current = None;
     let worst = f.worst_effect.map(|(_, i)| i);

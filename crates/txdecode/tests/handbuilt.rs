@@ -336,13 +336,18 @@ fn memo_is_auto_and_escaped() {
 #[test]
 fn unknown_program_rejects_with_name() {
     let me = key(1);
-    let jup: Pubkey = "JUP6LkbZbjS1jKKwapdHNy74zcZ3tLUZoi5QNyVTaV4"
+    // Named in messages, but not decoded (Jupiter has its own decoder: tests/jupiter.rs).
+    let raydium: Pubkey = "675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8"
         .parse()
         .unwrap();
-    let ix = Instruction::new_with_bytes(jup, &[1, 2, 3], vec![AccountMeta::new(me, true)]);
+    let ix = Instruction::new_with_bytes(raydium, &[1, 2, 3], vec![AccountMeta::new(me, true)]);
     let a = verdict(&[ix], &me, &[]);
     assert_eq!(a.verdict, Verdict::Reject);
-    assert!(a.reasons[0].contains("JUP6…TaV4"), "{:?}", a.reasons);
+    assert!(
+        a.reasons[0].contains("675k…1Mp8 (Raydium AMM v4)"),
+        "{:?}",
+        a.reasons
+    );
     assert!(a.reasons[0].contains("blind signing refused"));
 }
 

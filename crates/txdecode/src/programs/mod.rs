@@ -3,6 +3,7 @@
 
 pub mod ata;
 pub mod compute_budget;
+pub mod jupiter;
 pub mod memo;
 pub mod system;
 pub mod token;
@@ -33,6 +34,9 @@ pub const MEMO_V1_PROGRAM: Pubkey =
 /// BPF upgradeable loader.
 pub const BPF_UPGRADEABLE_LOADER: Pubkey =
     Pubkey::from_str_const("BPFLoaderUpgradeab1e11111111111111111111111");
+/// Jupiter aggregator v6.
+pub const JUPITER_V6_PROGRAM: Pubkey =
+    Pubkey::from_str_const("JUP6LkbZbjS1jKKwapdHNy74zcZ3tLUZoi5QNyVTaV4");
 /// Wrapped SOL mint.
 pub const NATIVE_MINT: Pubkey =
     Pubkey::from_str_const("So11111111111111111111111111111111111111112");
@@ -64,6 +68,10 @@ pub enum InstructionError {
     /// An account index points outside the transaction's accounts.
     #[error("account index {0} out of range")]
     AccountIndexOutOfRange(u8),
+    /// An Anchor instruction whose 8-byte discriminator this decoder does not support
+    /// (shown in byte order, hex).
+    #[error("unsupported instruction discriminator {0:016x}")]
+    UnsupportedDiscriminator(u64),
     /// An option tag other than 0 or 1.
     #[error("invalid option tag {0}")]
     InvalidOption(u8),
@@ -123,6 +131,15 @@ impl<'a> Data<'a> {
         Ok(head)
     }
 
+    /// Bytes not read yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
+    pub(crate) fn u16(&mut self) -> Result<u16, InstructionError> {
+        Ok(u16::from_le_bytes(self.bytes::<2>()?))
+    }
+
     /// Requires that all data was consumed.
     pub(crate) fn finish(self) -> Result<(), InstructionError> {
         if self.rest.is_empty() {
@@ -168,6 +185,17 @@ impl<'a> Accounts<'a> {
     pub(crate) fn party(&self, i: usize) -> Result<Party, InstructionError> {
         self.addr(i).map(Party::new)
     }
+
+    /// An Anchor optional account: `None` when the slot holds `program` itself (Anchor's
+    /// placeholder for an absent optional account).
+    pub(crate) fn optional(
+        &self,
+        i: usize,
+        program: &Pubkey,
+    ) -> Result<Option<Addr>, InstructionError> {
+        let a = self.addr(i)?;
+        Ok((a.known() != Some(program)).then_some(a))
+    }
 }
 
 /// The programs this crate knows by id.
@@ -185,6 +213,8 @@ pub enum Program {
     Memo,
     /// BPF upgradeable loader (always refused).
     UpgradeableLoader,
+    /// Jupiter aggregator v6 (route instructions only).
+    JupiterV6,
 }
 
 impl Program {
@@ -204,6 +234,8 @@ impl Program {
             Some(Program::Memo)
         } else if *id == BPF_UPGRADEABLE_LOADER {
             Some(Program::UpgradeableLoader)
+        } else if *id == JUPITER_V6_PROGRAM {
+            Some(Program::JupiterV6)
         } else {
             None
         }
@@ -232,6 +264,7 @@ pub(crate) fn decode_instruction(
         Program::ComputeBudget => compute_budget::decode(data),
         Program::Memo => memo::decode(data),
         Program::UpgradeableLoader => Ok(vec![Effect::ProgramUpgrade { instruction_index }]),
+        Program::JupiterV6 => jupiter::decode(&accounts, data),
     };
     result.unwrap_or_else(|e| {
         vec![Effect::Malformed {
