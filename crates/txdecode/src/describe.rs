@@ -1,7 +1,10 @@
 //! Human-readable descriptions: amounts, shortened addresses, one line per effect, and the
 //! HTML text sent to Telegram.
 
-use crate::effects::{Addr, ComputeBudgetSetting, Effect, NonceAction, Party, SwapAmount};
+use crate::effects::{
+    Addr, ComputeBudgetSetting, Effect, LookupTableAction, NonceAction, Party, StakeAction,
+    StakeRole, SwapAmount,
+};
 use crate::policy::{Assessment, Verdict};
 use crate::programs::program_name;
 use crate::Pubkey;
@@ -126,6 +129,64 @@ fn nonce_name(a: NonceAction) -> &'static str {
         NonceAction::Initialize => "Initialize",
         NonceAction::Authorize => "Authorize",
         NonceAction::Upgrade => "Upgrade",
+    }
+}
+
+/// One line describing an Address Lookup Table instruction.
+fn describe_lookup_table(
+    action: LookupTableAction,
+    table: &Party,
+    authority: &Party,
+    payer: Option<&Party>,
+    recipient: Option<&Party>,
+    new_addresses: u64,
+) -> String {
+    let paid = payer
+        .map(|p| format!(", rent paid by {}", party(p)))
+        .unwrap_or_default();
+    match action {
+        LookupTableAction::Create => format!(
+            "Create lookup table {} with authority {}{paid}",
+            party(table),
+            party(authority)
+        ),
+        LookupTableAction::Freeze => format!("Freeze lookup table {}", party(table)),
+        LookupTableAction::Extend => format!(
+            "Add {new_addresses} address(es) to lookup table {}{paid}",
+            party(table)
+        ),
+        LookupTableAction::Deactivate => format!("Deactivate lookup table {}", party(table)),
+        LookupTableAction::Close => format!(
+            "Close lookup table {}, its SOL goes to {}",
+            party(table),
+            recipient.map(party).unwrap_or_default()
+        ),
+    }
+}
+
+/// One line describing a stake operation that keeps the lamports under the same authorities.
+fn describe_stake_operation(
+    action: StakeAction,
+    stake_account: &Party,
+    other: Option<&Party>,
+    lamports: Option<u64>,
+) -> String {
+    let amount = lamports.map(sol).unwrap_or_default();
+    let other = other.map(party).unwrap_or_default();
+    let account = party(stake_account);
+    match action {
+        StakeAction::Deactivate => format!("Deactivate stake account {account}"),
+        StakeAction::DeactivateDelinquent => {
+            format!("Deactivate delinquent stake account {account}")
+        }
+        StakeAction::Split => format!("Split {amount} from stake account {account} into {other}"),
+        StakeAction::Merge => format!("Merge stake account {other} into {account}"),
+        StakeAction::MoveStake => {
+            format!("Move {amount} of active stake from {account} to {other}")
+        }
+        StakeAction::MoveLamports => {
+            format!("Move {amount} from stake account {account} to {other}")
+        }
     }
 }
 
@@ -310,7 +371,68 @@ pub fn describe_effect(e: &Effect) -> String {
             party(source),
             party(destination)
         ),
-        Effect::TokenBatch { .. } => "Token batch of nested instructions (not decoded)".to_owned(),
+        Effect::LookupTable {
+            action,
+            table,
+            authority,
+            payer,
+            recipient,
+            new_addresses,
+        } => describe_lookup_table(
+            *action,
+            table,
+            authority,
+            payer.as_ref(),
+            recipient.as_ref(),
+            *new_addresses,
+        ),
+        Effect::StakeInitialize {
+            stake_account,
+            staker,
+            withdrawer,
+            ..
+        } => format!(
+            "Initialize stake account {} (stake authority {}, withdraw authority {})",
+            party(stake_account),
+            party(staker),
+            party(withdrawer)
+        ),
+        Effect::StakeAuthorize {
+            stake_account,
+            role,
+            new_authority,
+            ..
+        } => format!(
+            "Set the {} authority of stake account {} to {}",
+            match role {
+                StakeRole::Staker => "stake",
+                StakeRole::Withdrawer => "withdraw",
+            },
+            party(stake_account),
+            party(new_authority)
+        ),
+        Effect::StakeDelegate {
+            stake_account,
+            vote_account,
+            ..
+        } => format!(
+            "Delegate stake account {} to vote account {}",
+            party(stake_account),
+            program_label(vote_account)
+        ),
+        Effect::StakeSetLockup { stake_account, .. } => {
+            format!(
+                "Change the lockup of stake account {}",
+                party(stake_account)
+            )
+        }
+        Effect::StakeOperation {
+            action,
+            stake_account,
+            other_account,
+            lamports,
+            ..
+        } => describe_stake_operation(*action, stake_account, other_account.as_ref(), *lamports),
         Effect::TokenQuery { name, .. } => format!("Token query {name} (read only)"),
         Effect::CreateAssociatedTokenAccount {
             payer,

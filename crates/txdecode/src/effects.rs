@@ -89,6 +89,50 @@ pub enum NonceAction {
     Upgrade,
 }
 
+/// Address Lookup Table program operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LookupTableAction {
+    /// CreateLookupTable (tag 0): the payer funds the new table's rent.
+    Create,
+    /// FreezeLookupTable (tag 1): the table becomes immutable and can never be closed.
+    Freeze,
+    /// ExtendLookupTable (tag 2): addresses are appended; the payer tops up the rent.
+    Extend,
+    /// DeactivateLookupTable (tag 3): first step towards closing the table.
+    Deactivate,
+    /// CloseLookupTable (tag 4): the table's lamports go to the recipient.
+    Close,
+}
+
+/// Which authority of a stake account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StakeRole {
+    /// The stake authority (delegates, deactivates, splits, merges).
+    Staker,
+    /// The withdraw authority (withdraws the lamports, changes the lockup).
+    Withdrawer,
+}
+
+/// Stake operations that keep the lamports under the same authorities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StakeAction {
+    /// Deactivate (tag 5).
+    Deactivate,
+    /// Split (tag 3): the new account gets the source's authorities and lockup.
+    Split,
+    /// Merge (tag 7): both accounts must have the same authorities and lockup.
+    Merge,
+    /// DeactivateDelinquent (tag 14).
+    DeactivateDelinquent,
+    /// MoveStake (tag 16): both accounts must have the same authorities and lockup.
+    MoveStake,
+    /// MoveLamports (tag 17): both accounts must have the same authorities and lockup.
+    MoveLamports,
+}
+
 /// A ComputeBudget program setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "setting", content = "value")]
@@ -318,7 +362,8 @@ pub enum Effect {
         /// The wrapped-SOL account.
         account: Party,
     },
-    /// UnwrapLamports: lamports leave a wrapped-SOL account to `destination`.
+    /// UnwrapLamports: lamports leave a wrapped-SOL account to `destination` (a SOL
+    /// movement: judged by whether `destination` is the user's).
     UnwrapLamports {
         /// Token program.
         program: TokenProgram,
@@ -331,7 +376,8 @@ pub enum Effect {
         /// Lamports, `None` for the whole balance.
         lamports: Option<u64>,
     },
-    /// WithdrawExcessLamports: lamports above rent exemption go to `destination`.
+    /// WithdrawExcessLamports: lamports above rent exemption go to `destination` (a SOL
+    /// movement: judged by whether `destination` is the user's).
     WithdrawExcessLamports {
         /// Token program.
         program: TokenProgram,
@@ -341,11 +387,6 @@ pub enum Effect {
         destination: Party,
         /// Its authority.
         authority: Party,
-    },
-    /// Token Batch (255): nested token instructions, not decoded.
-    TokenBatch {
-        /// Token program.
-        program: TokenProgram,
     },
     /// Read-only token helpers (GetAccountDataSize, AmountToUiAmount, UiAmountToAmount).
     TokenQuery {
@@ -409,6 +450,86 @@ pub enum Effect {
         platform_fee_bps: u16,
         /// Account receiving the platform fee, when the instruction names one.
         platform_fee_account: Option<Party>,
+    },
+    /// An Address Lookup Table instruction. A table holds addresses, not value: its only
+    /// asset is its rent deposit, which the table's authority can recover by closing it.
+    LookupTable {
+        /// Which operation.
+        action: LookupTableAction,
+        /// The lookup table account.
+        table: Party,
+        /// The table's authority (signer).
+        authority: Party,
+        /// Who pays rent (Create; Extend when a payer account is given).
+        payer: Option<Party>,
+        /// Who receives the table's lamports (Close).
+        recipient: Option<Party>,
+        /// Addresses appended (Extend; 0 otherwise).
+        new_addresses: u64,
+    },
+    /// Stake Initialize / InitializeChecked: sets the authorities and lockup of a new stake
+    /// account.
+    StakeInitialize {
+        /// The stake account.
+        stake_account: Party,
+        /// Its stake authority.
+        staker: Party,
+        /// Its withdraw authority.
+        withdrawer: Party,
+        /// Lockup end (Unix time, 0 for none).
+        lockup_unix_timestamp: i64,
+        /// Lockup end (epoch, 0 for none).
+        lockup_epoch: u64,
+        /// Lockup custodian (may lift the lockup).
+        custodian: Party,
+    },
+    /// Stake Authorize / AuthorizeWithSeed / AuthorizeChecked / AuthorizeCheckedWithSeed.
+    StakeAuthorize {
+        /// The stake account.
+        stake_account: Party,
+        /// Which authority changes.
+        role: StakeRole,
+        /// Current authority signing (the base key for the `WithSeed` forms).
+        authority: Party,
+        /// The new authority.
+        new_authority: Party,
+    },
+    /// Stake DelegateStake: the stake is delegated to a validator's vote account.
+    StakeDelegate {
+        /// The stake account.
+        stake_account: Party,
+        /// The validator vote account.
+        vote_account: Addr,
+        /// Stake authority.
+        authority: Party,
+    },
+    /// Stake SetLockup / SetLockupChecked.
+    StakeSetLockup {
+        /// The stake account.
+        stake_account: Party,
+        /// Signing lockup custodian or withdraw authority.
+        authority: Party,
+        /// New lockup end (Unix time), if changed.
+        unix_timestamp: Option<i64>,
+        /// New lockup end (epoch), if changed.
+        epoch: Option<u64>,
+        /// New custodian, if changed.
+        custodian: Option<Party>,
+    },
+    /// Other stake operations, which keep the lamports under the same authorities
+    /// (Deactivate, Split, Merge, MoveStake, MoveLamports, ...). Stake Withdraw is a
+    /// [`Effect::SolTransfer`].
+    StakeOperation {
+        /// Which operation.
+        action: StakeAction,
+        /// The (source) stake account.
+        stake_account: Party,
+        /// The destination stake account (Split, Merge source, MoveStake, MoveLamports).
+        other_account: Option<Party>,
+        /// Stake authority, when the operation names one.
+        authority: Option<Party>,
+        /// Lamports, when stated.
+        lamports: Option<u64>,
     },
     /// A ComputeBudget setting.
     ComputeBudget {
@@ -545,8 +666,58 @@ impl Effect {
                 }
                 v
             }
-            Effect::TokenBatch { .. }
-            | Effect::TokenQuery { .. }
+            Effect::LookupTable {
+                table,
+                authority,
+                payer,
+                recipient,
+                ..
+            } => {
+                let mut v = vec![table, authority];
+                v.extend(payer.as_mut());
+                v.extend(recipient.as_mut());
+                v
+            }
+            Effect::StakeInitialize {
+                stake_account,
+                staker,
+                withdrawer,
+                custodian,
+                ..
+            } => vec![stake_account, staker, withdrawer, custodian],
+            Effect::StakeAuthorize {
+                stake_account,
+                authority,
+                new_authority,
+                ..
+            } => vec![stake_account, authority, new_authority],
+            Effect::StakeDelegate {
+                stake_account,
+                authority,
+                ..
+            } => vec![stake_account, authority],
+            Effect::StakeSetLockup {
+                stake_account,
+                authority,
+                custodian,
+                ..
+            } => {
+                let mut v = vec![stake_account, authority];
+                v.extend(custodian.as_mut());
+                v
+            }
+            Effect::StakeOperation {
+                stake_account,
+                other_account,
+                authority,
+                ..
+            } => {
+                let mut v = vec![stake_account];
+                v.extend(other_account.as_mut());
+                v.extend(authority.as_mut());
+                v
+            }
+            Effect::TokenQuery { .. }
             | Effect::ComputeBudget { .. }
             | Effect::Memo { .. }
             | Effect::ProgramUpgrade { .. }

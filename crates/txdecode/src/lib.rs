@@ -6,7 +6,7 @@
 //! - [`wire`]: strict parsing of legacy, v0 and V1 transactions and bare messages;
 //! - [`lookup`]: caller-supplied address lookup tables and account resolution;
 //! - [`programs`]: one decoder per program (System, Token / Token-2022, Associated Token,
-//!   ComputeBudget, Memo, Jupiter v6 routes), producing [`Effect`]s;
+//!   ComputeBudget, Memo, Address Lookup Table, Stake, Jupiter v6 routes), producing [`Effect`]s;
 //! - [`policy`]: ownership and verdicts ([`assess`]);
 //! - [`describe`]: human-readable text.
 #![forbid(unsafe_code)]
@@ -31,7 +31,8 @@ pub mod wire;
 pub type Pubkey = solana_address::Address;
 
 pub use effects::{
-    Addr, ComputeBudgetSetting, Effect, NonceAction, Party, SwapAmount, TokenProgram,
+    Addr, ComputeBudgetSetting, Effect, LookupTableAction, NonceAction, Party, StakeAction,
+    StakeRole, SwapAmount, TokenProgram,
 };
 pub use error::{DecodeError, LookupError};
 pub use lookup::LookupTables;

@@ -4,7 +4,9 @@
 use crate::describe::{
     bps, describe_effect, party, program_label, short_pubkey, sol, token_amount,
 };
-use crate::effects::{Addr, ComputeBudgetSetting, Effect, NonceAction, Party};
+use crate::effects::{
+    Addr, ComputeBudgetSetting, Effect, LookupTableAction, NonceAction, Party, StakeRole,
+};
 use crate::lookup::{resolve_accounts, LookupTables};
 use crate::ownership::Ownership;
 use crate::programs::{decode_instruction, COMPUTE_BUDGET_PROGRAM, SYSTEM_PROGRAM};
@@ -188,6 +190,177 @@ fn judge_swap(e: &Effect, config: &PolicyConfig, f: &mut Findings) {
             bps(*platform_fee_bps),
             bps(config.max_platform_fee_bps)
         ));
+    }
+}
+
+/// Judges an Address Lookup Table instruction.
+///
+/// A lookup table holds addresses, never tokens or spendable SOL: its only value is its
+/// rent deposit, which whoever is the table's authority can recover by deactivating and
+/// closing it. The program has no instruction that hands the authority to someone else;
+/// freezing removes it for good. So:
+/// - Create / Extend paid by the user for a table whose authority is the user's keeps the
+///   deposit with the user (auto); for someone else's table the user funds a deposit that
+///   someone else can recover (confirm).
+/// - Close sends the deposit to `recipient`: the user's (auto) or not (confirm, when the
+///   table is the user's).
+/// - Freeze of the user's table locks its deposit forever (confirm).
+/// - Deactivate only makes the table unusable before closing (auto).
+///
+/// Writing addresses into a table cannot move value: the signer is shown resolved
+/// addresses from caller-supplied table contents, not from what a table will hold later.
+fn judge_lookup_table(e: &Effect, f: &mut Findings) {
+    let Effect::LookupTable {
+        action,
+        table,
+        authority,
+        payer,
+        recipient,
+        ..
+    } = e
+    else {
+        return;
+    };
+    match action {
+        LookupTableAction::Create | LookupTableAction::Extend => {
+            if payer.as_ref().is_some_and(|p| p.own) && !authority.own {
+                f.confirm(format!(
+                    "Pays the rent of lookup table {}, controlled by {}",
+                    party(table),
+                    party(authority)
+                ));
+            }
+        }
+        LookupTableAction::Close => {
+            if let Some(r) = recipient {
+                if !r.own && (authority.own || table.own) {
+                    f.confirm(format!(
+                        "Closes lookup table {} and sends its SOL to {}",
+                        party(table),
+                        party(r)
+                    ));
+                }
+            }
+        }
+        LookupTableAction::Freeze => {
+            if authority.own {
+                f.confirm(format!(
+                    "Freezes lookup table {} for good: its rent deposit can never be recovered",
+                    party(table)
+                ));
+            }
+        }
+        LookupTableAction::Deactivate => {}
+    }
+}
+
+fn role_name(role: StakeRole) -> &'static str {
+    match role {
+        StakeRole::Staker => "stake",
+        StakeRole::Withdrawer => "withdraw",
+    }
+}
+
+/// Judges the Stake program effects (Withdraw is a [`Effect::SolTransfer`], judged as one).
+///
+/// Stake accounts are never provably the user's by address; what makes one the user's is
+/// that the user holds its authorities. So:
+/// - Authorize (any form) handing the stake or withdraw authority of a stake account the
+///   user controls (signing authority is the user's) to someone else: reject, as token
+///   SetAuthority. The stake authority alone cannot withdraw, but can split, merge and
+///   re-delegate, and a hand-over is the pattern of stake-account drains.
+/// - Initialize with a stake or withdraw authority that is not the user's: confirm (the
+///   lamports deposited become someone else's, like a transfer); a lockup: confirm (the
+///   lamports cannot be withdrawn before it ends).
+/// - DelegateStake: confirm. The stake stays in the user's account and validators cannot
+///   take it (no slashing today), but the validator's commission decides the rewards and
+///   the decoder cannot see it, so the user picks the validator knowingly.
+/// - SetLockup: a new custodian that is not the user's is rejected (the custodian can
+///   move the lockup at will while it is in force); a new lockup date or epoch is a
+///   confirm (it can lock the lamports for years).
+/// - Deactivate, Split, Merge, MoveStake, MoveLamports, DeactivateDelinquent: auto. The
+///   stake program gives a split account the source's authorities and lockup, and refuses
+///   Merge / MoveStake / MoveLamports between accounts whose authorities or lockups differ,
+///   so the lamports stay under the same authorities.
+fn judge_stake(e: &Effect, f: &mut Findings) {
+    match e {
+        Effect::StakeAuthorize {
+            stake_account,
+            role,
+            authority,
+            new_authority,
+        } => {
+            let role = role_name(*role);
+            if new_authority.own {
+            } else if authority.own || stake_account.own {
+                f.reject(format!(
+                    "Hands the {role} authority of stake account {} to {}",
+                    party(stake_account),
+                    party(new_authority)
+                ));
+            } else {
+                f.confirm(format!(
+                    "Changes the {role} authority of stake account {} to {}",
+                    party(stake_account),
+                    party(new_authority)
+                ));
+            }
+        }
+        Effect::StakeInitialize {
+            stake_account,
+            staker,
+            withdrawer,
+            lockup_unix_timestamp,
+            lockup_epoch,
+            ..
+        } => {
+            for (who, role) in [(staker, "stake"), (withdrawer, "withdraw")] {
+                if !who.own {
+                    f.confirm(format!(
+                        "Stake account {} gets {} as {role} authority",
+                        party(stake_account),
+                        party(who)
+                    ));
+                }
+            }
+            if *lockup_unix_timestamp != 0 || *lockup_epoch != 0 {
+                f.confirm(format!(
+                    "Locks stake account {} up (until Unix time {lockup_unix_timestamp} / epoch {lockup_epoch})",
+                    party(stake_account)
+                ));
+            }
+        }
+        Effect::StakeDelegate {
+            stake_account,
+            vote_account,
+            ..
+        } => f.confirm(format!(
+            "Delegates stake account {} to validator vote account {}",
+            party(stake_account),
+            program_label(vote_account)
+        )),
+        Effect::StakeSetLockup {
+            stake_account,
+            unix_timestamp,
+            epoch,
+            custodian,
+            ..
+        } => {
+            if let Some(c) = custodian.as_ref().filter(|c| !c.own) {
+                f.reject(format!(
+                    "Makes {} the lockup custodian of stake account {}",
+                    party(c),
+                    party(stake_account)
+                ));
+            }
+            if unix_timestamp.is_some() || epoch.is_some() {
+                f.confirm(format!(
+                    "Changes the lockup of stake account {}",
+                    party(stake_account)
+                ));
+            }
+        }
+        _ => {}
     }
 }
 
@@ -380,11 +553,15 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
         Effect::UnwrapLamports {
             source,
             destination,
+            authority,
+            lamports,
             ..
         } => {
-            if !destination.own {
-                f.reject(format!(
-                    "UnwrapLamports moves SOL from {} to {}",
+            let moves = lamports.is_none_or(|l| l > 0);
+            if moves && !destination.own && (source.own || authority.own) {
+                f.confirm(format!(
+                    "Unwraps {} from {} to {}",
+                    lamports.map(sol).unwrap_or_else(|| "all SOL".to_owned()),
                     party(source),
                     party(destination)
                 ));
@@ -393,18 +570,16 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
         Effect::WithdrawExcessLamports {
             source,
             destination,
+            authority,
             ..
         } => {
-            if !destination.own {
-                f.reject(format!(
-                    "WithdrawExcessLamports moves SOL from {} to {}",
+            if !destination.own && (source.own || authority.own) {
+                f.confirm(format!(
+                    "Withdraws excess SOL from {} to {}",
                     party(source),
                     party(destination)
                 ));
             }
-        }
-        Effect::TokenBatch { .. } => {
-            f.reject("Token Batch instruction is not decoded: blind signing refused".to_owned())
         }
         Effect::CreateAssociatedTokenAccount { payer, wallet, .. } => {
             if payer.own && !wallet.own {
@@ -427,6 +602,12 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             }
         }
         Effect::Swap { .. } => judge_swap(e, config, f),
+        Effect::LookupTable { .. } => judge_lookup_table(e, f),
+        Effect::StakeInitialize { .. }
+        | Effect::StakeAuthorize { .. }
+        | Effect::StakeDelegate { .. }
+        | Effect::StakeSetLockup { .. }
+        | Effect::StakeOperation { .. } => judge_stake(e, f),
         Effect::ProgramUpgrade { .. } => f.reject(
             "BPF upgradeable loader instruction (program deploy/upgrade): refused".to_owned(),
         ),

@@ -4,7 +4,9 @@
 pub mod ata;
 pub mod compute_budget;
 pub mod jupiter;
+pub mod lookup_table;
 pub mod memo;
+pub mod stake;
 pub mod system;
 pub mod token;
 
@@ -34,6 +36,12 @@ pub const MEMO_V1_PROGRAM: Pubkey =
 /// BPF upgradeable loader.
 pub const BPF_UPGRADEABLE_LOADER: Pubkey =
     Pubkey::from_str_const("BPFLoaderUpgradeab1e11111111111111111111111");
+/// Address Lookup Table program.
+pub const ADDRESS_LOOKUP_TABLE_PROGRAM: Pubkey =
+    Pubkey::from_str_const("AddressLookupTab1e1111111111111111111111111");
+/// Stake program.
+pub const STAKE_PROGRAM: Pubkey =
+    Pubkey::from_str_const("Stake11111111111111111111111111111111111111");
 /// Jupiter aggregator v6.
 pub const JUPITER_V6_PROGRAM: Pubkey =
     Pubkey::from_str_const("JUP6LkbZbjS1jKKwapdHNy74zcZ3tLUZoi5QNyVTaV4");
@@ -84,6 +92,26 @@ pub enum InstructionError {
     /// The deprecated ComputeBudget RequestUnits (tag 0), refused by the runtime.
     #[error("deprecated instruction")]
     Deprecated,
+    /// A length prefix outside the allowed range (e.g. an empty or oversized address list).
+    #[error("invalid length {0}")]
+    InvalidLength(u64),
+    /// An enum value outside its range (e.g. a StakeAuthorize other than 0 or 1).
+    #[error("invalid enum value {0}")]
+    InvalidEnum(u32),
+    /// A token Batch with no entries.
+    #[error("empty token batch")]
+    EmptyBatch,
+    /// A token Batch inside a token Batch (the token program refuses it).
+    #[error("token batch nested inside a batch")]
+    NestedBatch,
+    /// An entry of a token Batch does not decode.
+    #[error("batch entry {entry}: {error}")]
+    BatchEntry {
+        /// Position of the entry inside the batch (from 0).
+        entry: usize,
+        /// Why it does not decode.
+        error: Box<InstructionError>,
+    },
 }
 
 /// Little-endian reader over instruction data with bounds checks.
@@ -115,6 +143,22 @@ impl<'a> Data<'a> {
 
     pub(crate) fn u64(&mut self) -> Result<u64, InstructionError> {
         Ok(u64::from_le_bytes(self.bytes::<8>()?))
+    }
+
+    pub(crate) fn i64(&mut self) -> Result<i64, InstructionError> {
+        Ok(i64::from_le_bytes(self.bytes::<8>()?))
+    }
+
+    /// A bincode `Option<T>`: a 0/1 tag, then the value when 1.
+    pub(crate) fn option<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<T, InstructionError>,
+    ) -> Result<Option<T>, InstructionError> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => read(self).map(Some),
+            other => Err(InstructionError::InvalidOption(other)),
+        }
     }
 
     pub(crate) fn pubkey(&mut self) -> Result<Pubkey, InstructionError> {
@@ -182,6 +226,18 @@ impl<'a> Accounts<'a> {
             })
     }
 
+    /// The `len` accounts starting at `start`, as the accounts of an inner instruction.
+    pub(crate) fn range(&self, start: usize, len: usize) -> Result<Accounts<'a>, InstructionError> {
+        let end = start.saturating_add(len);
+        self.list
+            .get(start..end)
+            .map(Accounts::new)
+            .ok_or(InstructionError::NotEnoughAccounts {
+                needed: end,
+                got: self.list.len(),
+            })
+    }
+
     pub(crate) fn party(&self, i: usize) -> Result<Party, InstructionError> {
         self.addr(i).map(Party::new)
     }
@@ -215,6 +271,10 @@ pub enum Program {
     UpgradeableLoader,
     /// Jupiter aggregator v6 (route instructions only).
     JupiterV6,
+    /// Address Lookup Table program.
+    AddressLookupTable,
+    /// Stake program.
+    Stake,
 }
 
 impl Program {
@@ -236,6 +296,10 @@ impl Program {
             Some(Program::UpgradeableLoader)
         } else if *id == JUPITER_V6_PROGRAM {
             Some(Program::JupiterV6)
+        } else if *id == ADDRESS_LOOKUP_TABLE_PROGRAM {
+            Some(Program::AddressLookupTable)
+        } else if *id == STAKE_PROGRAM {
+            Some(Program::Stake)
         } else {
             None
         }
@@ -265,6 +329,8 @@ pub(crate) fn decode_instruction(
         Program::Memo => memo::decode(data),
         Program::UpgradeableLoader => Ok(vec![Effect::ProgramUpgrade { instruction_index }]),
         Program::JupiterV6 => jupiter::decode(&accounts, data),
+        Program::AddressLookupTable => lookup_table::decode(&accounts, data),
+        Program::Stake => stake::decode(&accounts, data),
     };
     result.unwrap_or_else(|e| {
         vec![Effect::Malformed {

@@ -6,7 +6,7 @@ use crate::effects::{Addr, Effect, NonceAction};
 const MAX_SEED_LEN: u64 = 32;
 
 /// Reads a bincode `String` seed (u64 length + UTF-8 bytes, at most 32 bytes).
-fn seed(d: &mut Data<'_>) -> Result<(), InstructionError> {
+pub(crate) fn seed(d: &mut Data<'_>) -> Result<(), InstructionError> {
     let len = d.u64()?;
     if len > MAX_SEED_LEN {
         return Err(InstructionError::SeedTooLong);

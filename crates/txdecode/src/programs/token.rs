@@ -1,5 +1,11 @@
 //! SPL Token (`Tokenkeg...`) and Token-2022 (`TokenzQd...`): u8 tag, little-endian fields.
 //! Multisig authorities are allowed (extra signer accounts after the listed ones).
+//!
+//! Batch (tag 255, spl-token-interface 3.0) is decoded recursively: after the tag comes a
+//! sequence of entries `(num_accounts: u8, data_len: u8, data: [u8; data_len])`, and each
+//! entry takes the next `num_accounts` accounts of the outer instruction. Each entry is
+//! decoded with this same decoder and its effects are returned as if top-level; a Batch
+//! nested inside a Batch is refused (the program refuses it too).
 
 use super::{Accounts, Data, InstructionError};
 use crate::effects::{Addr, Effect, TokenProgram};
@@ -8,6 +14,8 @@ use crate::effects::{Addr, Effect, TokenProgram};
 const TRANSFER_FEE_EXTENSION: u8 = 26;
 /// TransferFeeExtension sub-instruction TransferCheckedWithFee.
 const TRANSFER_CHECKED_WITH_FEE: u8 = 1;
+/// Batch tag.
+const BATCH: u8 = 255;
 
 /// Name of a SetAuthority authority type.
 pub fn authority_type_name(t: u8) -> &'static str {
@@ -49,12 +57,68 @@ fn option_u64(d: &mut Data<'_>) -> Result<Option<u64>, InstructionError> {
     }
 }
 
-/// Decodes one token instruction.
+/// Decodes one token instruction; a Batch yields the effects of all its entries.
 pub(crate) fn decode(
     p: TokenProgram,
     a: &Accounts<'_>,
     data: &[u8],
 ) -> Result<Vec<Effect>, InstructionError> {
+    match data.split_first() {
+        Some((&BATCH, entries)) => batch(p, a, entries),
+        _ => decode_single(p, a, data).map(|e| vec![e]),
+    }
+}
+
+/// Decodes the entries of a Batch (the data after the tag). An empty batch, an entry that
+/// overruns the data or the accounts, and an entry that does not decode are all errors
+/// (wrapped in [`InstructionError::BatchEntry`] with the entry's position). Accounts left
+/// over after the last entry are not used by the program and are ignored.
+fn batch(
+    p: TokenProgram,
+    a: &Accounts<'_>,
+    entries: &[u8],
+) -> Result<Vec<Effect>, InstructionError> {
+    if entries.is_empty() {
+        return Err(InstructionError::EmptyBatch);
+    }
+    let mut d = Data::new(entries);
+    let mut next_account = 0usize;
+    let mut effects = Vec::new();
+    let mut entry = 0usize;
+    while d.remaining() > 0 {
+        let effect = batch_entry(p, a, &mut d, &mut next_account).map_err(|e| {
+            InstructionError::BatchEntry {
+                entry,
+                error: Box::new(e),
+            }
+        })?;
+        effects.push(effect);
+        entry = entry.saturating_add(1);
+    }
+    Ok(effects)
+}
+
+/// Reads and decodes one Batch entry, advancing `next_account` past its accounts.
+fn batch_entry(
+    p: TokenProgram,
+    a: &Accounts<'_>,
+    d: &mut Data<'_>,
+    next_account: &mut usize,
+) -> Result<Effect, InstructionError> {
+    let num_accounts = usize::from(d.u8()?);
+    let data_len = usize::from(d.u8()?);
+    let data = d.slice(data_len)?;
+    let accounts = a.range(*next_account, num_accounts)?;
+    *next_account = next_account.saturating_add(num_accounts);
+    decode_single(p, &accounts, data)
+}
+
+/// Decodes one token instruction other than Batch (a Batch here is a nested one: refused).
+fn decode_single(
+    p: TokenProgram,
+    a: &Accounts<'_>,
+    data: &[u8],
+) -> Result<Effect, InstructionError> {
     let mut d = Data::new(data);
     let tag = d.u8().map_err(|_| InstructionError::EmptyData)?;
     let effect = match tag {
@@ -298,13 +362,10 @@ pub(crate) fn decode(
                 lamports,
             }
         }
-        // Batch: nested instructions; not decoded, always refused by policy.
-        255 => {
-            let _ = d.slice(data.len().saturating_sub(1))?;
-            Effect::TokenBatch { program: p }
-        }
+        // Batch inside a Batch (top-level batches are handled by `decode`).
+        BATCH => return Err(InstructionError::NestedBatch),
         other => return Err(InstructionError::UnsupportedTag(u32::from(other))),
     };
     d.finish()?;
-    Ok(vec![effect])
+    Ok(effect)
 }
