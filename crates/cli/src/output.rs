@@ -1,6 +1,5 @@
 //! Shared helpers: reading transaction arguments and printing results.
 
-use base64::Engine;
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -20,31 +19,22 @@ pub fn read_arg(arg: &str) -> Result<String, String> {
     }
 }
 
-/// Decodes a transaction given as base64 or base58. Base58 text can also be
-/// valid base64, so the decoding that yields a parseable transaction (or,
-/// with `allow_message`, a bare message) wins; base64 is tried first.
+/// Decodes a transaction given as base64 or base58 (or hex). The same text
+/// can be valid in several alphabets, so the decoding that yields a parseable
+/// transaction (or, with `allow_message`, a bare message) wins; when none
+/// parses, the first decoding is returned so the decoder can say what is wrong.
 pub fn decode_tx(text: &str, allow_message: bool) -> Result<Vec<u8>, String> {
     if text.is_empty() {
         return Err("empty transaction".into());
     }
-    let parses = |b: &[u8]| {
+    custos_txdecode::text::decode_with(text, |b| {
         if allow_message {
             custos_txdecode::ParsedTransaction::parse_any(b).is_ok()
         } else {
             custos_txdecode::ParsedTransaction::parse(b).is_ok()
         }
-    };
-    let b64 = base64::engine::general_purpose::STANDARD.decode(text).ok();
-    let b58 = bs58::decode(text).into_vec().ok();
-    for candidate in [&b64, &b58].into_iter().flatten() {
-        if parses(candidate) {
-            return Ok(candidate.clone());
-        }
-    }
-    // Neither parses: hand back what decodes, so the caller reports the
-    // decoder's specific complaint.
-    b64.or(b58)
-        .ok_or_else(|| "transaction is neither valid base64 nor valid base58".to_owned())
+    })
+    .ok_or_else(|| "transaction is neither valid base64 nor valid base58".to_owned())
 }
 
 /// Prints a one-line error and returns the given exit status.

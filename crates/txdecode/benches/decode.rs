@@ -5,7 +5,6 @@
 //! Run with:
 //! `cargo bench -p custos-txdecode --bench decode -- --warm-up-time 1 --measurement-time 3`
 
-use base64::Engine;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use custos_txdecode::programs::{NATIVE_MINT, TOKEN_PROGRAM};
 use custos_txdecode::{
@@ -29,32 +28,9 @@ fn load(file: &str) -> Vec<serde_json::Value> {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn b64(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD.decode(s).ok()
-}
-
-/// Fixture data by its `enc`; `auto` tries hex (all hex digits), base64, then base58 and
-/// keeps the first candidate that parses.
+/// Fixture data by its `enc` (see `custos_txdecode::text::decode_named`).
 fn decode_data(enc: &str, data: &str) -> Option<Vec<u8>> {
-    match enc {
-        "base64" | "b64" => b64(data),
-        "base58" => bs58::decode(data).into_vec().ok(),
-        "hex" => hex::decode(data).ok(),
-        _ => {
-            let mut candidates = Vec::new();
-            if !data.is_empty()
-                && data.len().is_multiple_of(2)
-                && data.bytes().all(|b| b.is_ascii_hexdigit())
-            {
-                candidates.extend(hex::decode(data).ok());
-            }
-            candidates.extend(b64(data));
-            candidates.extend(bs58::decode(data).into_vec().ok());
-            candidates
-                .into_iter()
-                .find(|c| ParsedTransaction::parse_any(c).is_ok())
-        }
-    }
+    custos_txdecode::text::decode_named(enc, data)
 }
 
 /// Every fixture entry that parses: (file:name, bytes).

@@ -25,6 +25,7 @@ pub mod lookup;
 pub mod ownership;
 pub mod policy;
 pub mod programs;
+pub mod text;
 pub mod wire;
 
 /// A Solana address.

@@ -7,39 +7,13 @@
 //! character is a hex digit, then base64, then base58, keeping the first candidate that
 //! `ParsedTransaction::parse_any` accepts (else the first that decodes at all).
 
-use base64::Engine;
 use custos_txdecode::ParsedTransaction;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-fn b64(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD.decode(s).ok()
-}
-
-fn auto(data: &str) -> Option<Vec<u8>> {
-    let mut candidates = Vec::new();
-    if !data.is_empty()
-        && data.len().is_multiple_of(2)
-        && data.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        candidates.extend(hex::decode(data).ok());
-    }
-    candidates.extend(b64(data));
-    candidates.extend(bs58::decode(data).into_vec().ok());
-    candidates
-        .iter()
-        .find(|c| ParsedTransaction::parse_any(c).is_ok())
-        .or(candidates.first())
-        .cloned()
-}
-
+/// Fixture data by its `enc` (see `custos_txdecode::text::decode_named`).
 fn decode(enc: &str, data: &str) -> Option<Vec<u8>> {
-    match enc {
-        "base64" | "b64" => b64(data),
-        "base58" => bs58::decode(data).into_vec().ok(),
-        "hex" => hex::decode(data).ok(),
-        _ => auto(data),
-    }
+    custos_txdecode::text::decode_named(enc, data)
 }
 
 fn sanitize(name: &str) -> String {

@@ -30,32 +30,7 @@ pub fn b64(s: &str) -> Option<Vec<u8>> {
 
 /// Decodes fixture data by its `enc` field.
 pub fn decode_data(enc: &str, data: &str) -> Option<Vec<u8>> {
-    match enc {
-        "base64" | "b64" => b64(data),
-        "base58" => bs58::decode(data).into_vec().ok(),
-        "hex" => hex::decode(data).ok(),
-        "auto" => auto(data),
-        _ => None,
-    }
-}
-
-/// `auto`: base64 then base58 per the fixture README; some wallet-core entries are hex, so
-/// hex is tried too. The first candidate that parses wins, else the first that decodes.
-fn auto(data: &str) -> Option<Vec<u8>> {
-    let mut candidates = Vec::new();
-    if !data.is_empty()
-        && data.len().is_multiple_of(2)
-        && data.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        candidates.extend(hex::decode(data).ok());
-    }
-    candidates.extend(b64(data));
-    candidates.extend(bs58::decode(data).into_vec().ok());
-    candidates
-        .iter()
-        .find(|c| ParsedTransaction::parse_any(c).is_ok())
-        .or(candidates.first())
-        .cloned()
+    custos_txdecode::text::decode_named(enc, data)
 }
 
 /// Every fixture entry: (file, name, bytes, entry).
