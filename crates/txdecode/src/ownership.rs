@@ -6,23 +6,53 @@ use crate::effects::Addr;
 use crate::programs::{ATA_PROGRAM, NATIVE_MINT, TOKEN_2022_PROGRAM, TOKEN_PROGRAM};
 use crate::Pubkey;
 use std::cell::OnceCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 /// Upper bound on ATA derivations per assessment (each is a few SHA-256 and a curve check).
 /// Beyond it, further token accounts stay unproven (treated as foreign).
 pub const MAX_ATA_DERIVATIONS: usize = 4096;
 
+/// Most derivations remembered by [`associated_token_address`]; the memo is
+/// emptied when full (about 15 MiB at most).
+pub const ATA_MEMO_CAPACITY: usize = 65_536;
+
+/// (wallet, token program, mint) -> its associated token address.
+type AtaMemo = HashMap<[Pubkey; 3], Option<Pubkey>>;
+
+static ATA_MEMO: Mutex<Option<AtaMemo>> = Mutex::new(None);
+
 /// The associated token address of `wallet` for `mint` under `token_program`.
+///
+/// A derivation costs several SHA-256 rounds and curve checks (about 9 µs), and
+/// a trading user names the same few mints again and again, so results are
+/// memoised process-wide. The function is pure: the memo changes only speed.
 pub fn associated_token_address(
     wallet: &Pubkey,
     mint: &Pubkey,
     token_program: &Pubkey,
 ) -> Option<Pubkey> {
-    Pubkey::try_find_program_address(
+    let key = [*wallet, *token_program, *mint];
+    if let Some(hit) = ATA_MEMO
+        .lock()
+        .ok()
+        .and_then(|m| m.as_ref().and_then(|m| m.get(&key).copied()))
+    {
+        return hit;
+    }
+    let derived = Pubkey::try_find_program_address(
         &[wallet.as_ref(), token_program.as_ref(), mint.as_ref()],
         &ATA_PROGRAM,
     )
-    .map(|(a, _)| a)
+    .map(|(a, _)| a);
+    if let Ok(mut memo) = ATA_MEMO.lock() {
+        let memo = memo.get_or_insert_with(HashMap::new);
+        if memo.len() >= ATA_MEMO_CAPACITY {
+            memo.clear();
+        }
+        memo.insert(key, derived);
+    }
+    derived
 }
 
 /// The set of addresses known to be the user's.
@@ -81,5 +111,34 @@ impl Ownership {
     pub(crate) fn is_own(&self, addr: &Addr) -> bool {
         addr.known()
             .is_some_and(|k| self.wallets.contains(k) || self.atas().contains(k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memoised_derivation_equals_a_fresh_one() {
+        let wallet = Pubkey::new_from_array([9; 32]);
+        for program in [&TOKEN_PROGRAM, &TOKEN_2022_PROGRAM] {
+            let fresh = Pubkey::try_find_program_address(
+                &[wallet.as_ref(), program.as_ref(), NATIVE_MINT.as_ref()],
+                &ATA_PROGRAM,
+            )
+            .map(|(a, _)| a);
+            assert_eq!(
+                associated_token_address(&wallet, &NATIVE_MINT, program),
+                fresh
+            );
+            assert_eq!(
+                associated_token_address(&wallet, &NATIVE_MINT, program),
+                fresh
+            );
+        }
+        assert_ne!(
+            associated_token_address(&wallet, &NATIVE_MINT, &TOKEN_PROGRAM),
+            associated_token_address(&wallet, &NATIVE_MINT, &TOKEN_2022_PROGRAM)
+        );
     }
 }
