@@ -205,23 +205,13 @@ fn tampered_or_swapped_records_fail_with_an_integrity_error_and_nothing_is_signe
     assert_eq!(sign(&server, &a, &tx).1["status"], "signed");
 
     let conn = db(&server);
-    let record: Vec<u8> = conn
-        .query_row(
-            "SELECT record FROM wallets WHERE pubkey = ?1",
-            [b58(&a).to_vec()],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let record: Vec<u8> = get_record(&conn, &a);
 
     // One flipped bit anywhere in the middle of the sealed record.
     let mut flipped = record.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x01;
-    conn.execute(
-        "UPDATE wallets SET record = ?1 WHERE pubkey = ?2",
-        rusqlite::params![flipped, b58(&a).to_vec()],
-    )
-    .unwrap();
+    set_record(&conn, &a, &flipped);
     let (out, v) = sign(&server, &a, &tx);
     assert!(!out.status.success());
     assert_eq!(v["status"], "error", "{v}");
@@ -234,31 +224,13 @@ fn tampered_or_swapped_records_fail_with_an_integrity_error_and_nothing_is_signe
     assert!(v.get("transaction").is_none());
 
     // Restore it: signing works again (nothing else was damaged).
-    conn.execute(
-        "UPDATE wallets SET record = ?1 WHERE pubkey = ?2",
-        rusqlite::params![record, b58(&a).to_vec()],
-    )
-    .unwrap();
+    set_record(&conn, &a, &record);
     assert_eq!(sign(&server, &a, &tx).1["status"], "signed");
 
     // Two users' records swapped: erin's row now carries frank's sealed record and vice versa.
-    let rec_f: Vec<u8> = conn
-        .query_row(
-            "SELECT record FROM wallets WHERE pubkey = ?1",
-            [b58(&f).to_vec()],
-            |r| r.get(0),
-        )
-        .unwrap();
-    conn.execute(
-        "UPDATE wallets SET record = ?1 WHERE pubkey = ?2",
-        rusqlite::params![rec_f, b58(&a).to_vec()],
-    )
-    .unwrap();
-    conn.execute(
-        "UPDATE wallets SET record = ?1 WHERE pubkey = ?2",
-        rusqlite::params![record, b58(&f).to_vec()],
-    )
-    .unwrap();
+    let rec_f: Vec<u8> = get_record(&conn, &f);
+    set_record(&conn, &a, &rec_f);
+    set_record(&conn, &f, &record);
     let (out, v) = sign(&server, &a, &tx);
     assert!(!out.status.success());
     assert_eq!(v["error"], "integrity", "{v}");
@@ -268,11 +240,7 @@ fn tampered_or_swapped_records_fail_with_an_integrity_error_and_nothing_is_signe
     assert_eq!(v["error"], "integrity", "{v}");
 
     // Moving a wallet to another user by editing the plaintext columns changes nothing the signer trusts.
-    conn.execute(
-        "UPDATE wallets SET record = ?1 WHERE pubkey = ?2",
-        rusqlite::params![record, b58(&a).to_vec()],
-    )
-    .unwrap();
+    set_record(&conn, &a, &record);
     conn.execute(
         "UPDATE wallets SET user_id = 'frank' WHERE pubkey = ?1",
         [b58(&a).to_vec()],
@@ -288,6 +256,50 @@ fn tampered_or_swapped_records_fail_with_an_integrity_error_and_nothing_is_signe
     .unwrap();
     let tx_af = transfer_tx(&b58(&a), &b58(&f), 1000, &[9u8; 32]);
     assert_eq!(sign(&server, &a, &tx_af).1["status"], "pending");
+}
+
+fn get_record(conn: &rusqlite::Connection, wallet: &str) -> Vec<u8> {
+    conn.query_row(
+        "SELECT record FROM wallets WHERE pubkey = ?1",
+        [b58(wallet).to_vec()],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+fn set_record(conn: &rusqlite::Connection, wallet: &str, record: &[u8]) {
+    let n = conn
+        .execute(
+            "UPDATE wallets SET record = ?1 WHERE pubkey = ?2",
+            rusqlite::params![record, b58(wallet).to_vec()],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+/// Waits up to 20 s for the supervisor to exit, then checks that none of
+/// `children` is left.
+fn wait_for_exit(
+    server: &mut Server,
+    children: &[(i32, String)],
+    what: &str,
+) -> std::process::ExitStatus {
+    let mut child = server.child.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for (pid, _) in children {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "child {pid} survived"
+        );
+    }
+    status
 }
 
 fn socket_inodes(pid: i32) -> std::collections::BTreeSet<String> {
@@ -357,22 +369,8 @@ fn sigterm_stops_everything_cleanly() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let mut child = server.child.take().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "supervisor did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_for_exit(&mut server, &children, "supervisor did not stop");
     assert!(status.success(), "{status:?}\n{}", server.log_text());
-    for (pid, _) in children {
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "child {pid} survived"
-        );
-    }
 }
 
 #[test]
@@ -390,31 +388,17 @@ fn a_dead_signer_makes_the_service_fail_closed() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let mut child = server.child.take().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "supervisor kept running without a signer"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_for_exit(
+        &mut server,
+        &children,
+        "supervisor kept running without a signer",
+    );
     assert!(!status.success());
     assert!(
         server.log_text().contains("failed closed"),
         "{}",
         server.log_text()
     );
-    std::thread::sleep(Duration::from_millis(200));
-    for (pid, _) in children {
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "child {pid} survived"
-        );
-    }
 }
 
 #[test]
