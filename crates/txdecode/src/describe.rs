@@ -103,7 +103,7 @@ pub fn bps(bps: u16) -> String {
 pub fn swap_amount(amount: &SwapAmount, mint: Option<&Addr>) -> String {
     let of = match mint {
         Some(m) => format!("mint {}", short_addr(m)),
-        None => "the input token".to_owned(),
+        None => "an unnamed token".to_owned(),
     };
     match amount {
         SwapAmount::Exact(a) => format!("exactly {a} base units of {of}"),
@@ -475,7 +475,7 @@ pub fn describe_effect(e: &Effect) -> String {
             format!(
                 "Swap {} for {}, {}{fee}",
                 swap_amount(amount_in, source_mint.as_ref()),
-                swap_amount(amount_out, Some(destination_mint)),
+                swap_amount(amount_out, destination_mint.as_ref()),
                 swap_destination(destination)
             )
         }
@@ -512,6 +512,16 @@ pub fn describe_effect(e: &Effect) -> String {
             instruction_index,
             program,
             error,
+            unsupported: true,
+        } => format!(
+            "Instruction {instruction_index}: {} instruction Custos does not decode ({error})",
+            program_label(program)
+        ),
+        Effect::Malformed {
+            instruction_index,
+            program,
+            error,
+            unsupported: false,
         } => format!(
             "Instruction {instruction_index}: malformed {} instruction ({error})",
             program_label(program)

@@ -172,6 +172,15 @@ impl SwapAmount {
     }
 }
 
+/// An aggregator's quote: what the route was built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SwapQuote {
+    /// Quoted output for exact-in routes, quoted input for exact-out routes (base units).
+    pub quoted_amount: u64,
+    /// Slippage tolerance in basis points, applied to the quote.
+    pub slippage_bps: u16,
+}
+
 /// One effect of one instruction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -421,32 +430,34 @@ pub enum Effect {
         /// Mint of the nested account.
         mint: Addr,
     },
-    /// An aggregator swap (Jupiter v6 route instructions): tokens leave `source` and the
-    /// output arrives in `destination`. The route steps run other DEX programs by CPI and
-    /// are not decoded; only the amounts, slippage and accounts of the outer instruction are.
+    /// A swap: tokens leave `source` and the output arrives in `destination`. Produced by
+    /// aggregator routes (Jupiter v6, whose route steps run other DEX programs by CPI and
+    /// are not decoded: only the outer instruction's amounts and accounts are) and by the
+    /// direct DEX decoders (Raydium, Pump.fun, PumpSwap, Orca, Meteora).
     Swap {
-        /// Instruction name, e.g. `"jupiter route"`.
+        /// Instruction name, e.g. `"jupiter route"` or `"raydium cpmm swap_base_input"`.
         instruction: &'static str,
-        /// Signer authorising the debit of `source` (Jupiter `user_transfer_authority`).
+        /// Signer authorising the debit of `source`.
         authority: Party,
-        /// Debited token account.
+        /// Debited account: a token account, or the wallet itself when the program takes
+        /// native SOL (Pump.fun buy).
         source: Party,
-        /// Token account (or wallet) receiving the output.
+        /// Token account (or wallet, for native SOL output) receiving the output.
         destination: Party,
         /// Input mint, when the instruction names it.
         source_mint: Option<Addr>,
-        /// Output mint.
-        destination_mint: Addr,
+        /// Output mint, when the instruction names it.
+        destination_mint: Option<Addr>,
+        /// Mints the instruction names without saying which side they are on (a pool's
+        /// two mints). They count towards proving the user's associated token accounts.
+        pool_mints: Vec<Addr>,
         /// What leaves `source`, in base units of the input mint.
         amount_in: SwapAmount,
         /// What arrives in `destination`, in base units of the output mint.
         amount_out: SwapAmount,
-        /// The quote the route was built from: quoted output for exact-in routes, quoted
-        /// input for exact-out routes (base units).
-        quoted_amount: u64,
-        /// Slippage tolerance in basis points.
-        slippage_bps: u16,
-        /// Platform (integrator) fee in basis points.
+        /// The aggregator's quote, when the instruction carries one.
+        quote: Option<SwapQuote>,
+        /// Platform (integrator) fee in basis points (0 when the program has none).
         platform_fee_bps: u16,
         /// Account receiving the platform fee, when the instruction names one.
         platform_fee_account: Option<Party>,
@@ -561,6 +572,10 @@ pub enum Effect {
         program: Addr,
         /// What is wrong.
         error: String,
+        /// True when the data is well-formed as far as read but names an instruction this
+        /// decoder does not support (unknown tag or discriminator): as opaque as an
+        /// unknown program. False for data that is plainly broken.
+        unsupported: bool,
     },
 }
 
@@ -741,10 +756,12 @@ impl Effect {
             Effect::Swap {
                 source_mint,
                 destination_mint,
+                pool_mints,
                 ..
             } => source_mint
                 .iter()
-                .chain(std::iter::once(destination_mint))
+                .chain(destination_mint.iter())
+                .chain(pool_mints.iter())
                 .collect(),
             _ => Vec::new(),
         };

@@ -33,10 +33,12 @@ pub type Pubkey = solana_address::Address;
 
 pub use effects::{
     Addr, ComputeBudgetSetting, Effect, LookupTableAction, NonceAction, Party, StakeAction,
-    StakeRole, SwapAmount, TokenProgram,
+    StakeRole, SwapAmount, SwapQuote, TokenProgram,
 };
 pub use error::{DecodeError, LookupError};
 pub use lookup::LookupTables;
 pub use ownership::associated_token_address;
-pub use policy::{assess, Assessment, Context, FeeSummary, PolicyConfig, Verdict};
+pub use policy::{
+    assess, Assessment, Context, FeeSummary, PolicyConfig, UnknownPrograms, Verdict,
+};
 pub use wire::{ParsedTransaction, TxVersion};

@@ -6,6 +6,7 @@ use crate::describe::{
 };
 use crate::effects::{
     Addr, ComputeBudgetSetting, Effect, LookupTableAction, NonceAction, Party, StakeRole,
+    SwapAmount,
 };
 use crate::lookup::{resolve_accounts, LookupTables};
 use crate::ownership::Ownership;
@@ -33,6 +34,18 @@ pub enum Verdict {
     Reject,
 }
 
+/// What to do with an instruction Custos cannot decode (an unknown program, or an
+/// instruction of a known program that no decoder supports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownPrograms {
+    /// Refuse to sign (default).
+    #[default]
+    Reject,
+    /// Ask the user, with a blind-signing warning first in the message.
+    Confirm,
+}
+
 /// Policy knobs, serde (TOML-friendly) with documented defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -50,6 +63,9 @@ pub struct PolicyConfig {
     /// minimum output is what protects the user, and the route steps are not decoded.
     /// Default 300 (3 %).
     pub max_slippage_bps: u16,
+    /// Instructions Custos cannot decode: `"reject"` (default) or `"confirm"` (blind
+    /// signing with a warning).
+    pub unknown_programs: UnknownPrograms,
 }
 
 impl Default for PolicyConfig {
@@ -59,6 +75,7 @@ impl Default for PolicyConfig {
             allow_foreign_fee_payer: true,
             max_platform_fee_bps: 100,
             max_slippage_bps: 300,
+            unknown_programs: UnknownPrograms::Reject,
         }
     }
 }
@@ -114,6 +131,8 @@ pub struct Assessment {
 
 struct Findings {
     items: Vec<(Verdict, String)>,
+    /// Notes that do not change the verdict.
+    warnings: Vec<String>,
     /// Index of the effect being judged, and the most severe effect finding so far.
     current: Option<usize>,
     worst_effect: Option<(Verdict, usize)>,
@@ -134,6 +153,11 @@ impl Findings {
     fn reject(&mut self, reason: String) {
         self.add(Verdict::Reject, reason);
     }
+    fn warn(&mut self, warning: String) {
+        if !self.warnings.contains(&warning) {
+            self.warnings.push(warning);
+        }
+    }
 }
 
 /// Judges a swap. Someone else's swap (neither authority nor source is the user's) moves
@@ -144,9 +168,8 @@ fn judge_swap(e: &Effect, config: &PolicyConfig, f: &mut Findings) {
         authority,
         source,
         destination,
-        destination_mint,
         amount_out,
-        slippage_bps,
+        quote,
         platform_fee_bps,
         platform_fee_account,
         ..
@@ -158,8 +181,8 @@ fn judge_swap(e: &Effect, config: &PolicyConfig, f: &mut Findings) {
         return;
     }
     if !destination.own {
-        let unproven = if destination_mint.known().is_none() {
-            " (cannot be proven yours: the output mint is in a lookup table not provided)"
+        let unproven = if matches!(destination.address, Addr::Unresolved { .. }) {
+            " (cannot be proven yours: it is in a lookup table whose contents are not known)"
         } else {
             ""
         };
@@ -168,16 +191,20 @@ fn judge_swap(e: &Effect, config: &PolicyConfig, f: &mut Findings) {
             party(destination)
         ));
     }
-    if *slippage_bps > config.max_slippage_bps {
-        f.confirm(format!(
-            "Swap accepts {} slippage (minimum output {}), above the {} limit",
-            bps(*slippage_bps),
-            amount_out
-                .amount()
-                .map(|a| format!("{a} base units"))
-                .unwrap_or_else(|| "unknown".to_owned()),
-            bps(config.max_slippage_bps)
-        ));
+    if let Some(q) = quote {
+        if q.slippage_bps > config.max_slippage_bps {
+            f.confirm(format!(
+                "Swap accepts {} slippage (minimum output {}), above the {} limit",
+                bps(q.slippage_bps),
+                amount_out
+                    .amount()
+                    .map(|a| format!("{a} base units"))
+                    .unwrap_or_else(|| "unknown".to_owned()),
+                bps(config.max_slippage_bps)
+            ));
+        }
+    } else if matches!(amount_out, SwapAmount::AtLeast(0)) {
+        f.warn("Swap sets no minimum output (any price is accepted)".to_owned());
     }
     let fee_is_own = platform_fee_account.as_ref().is_some_and(|p| p.own);
     if *platform_fee_bps > config.max_platform_fee_bps && !fee_is_own {
@@ -611,18 +638,47 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
         Effect::ProgramUpgrade { .. } => f.reject(
             "BPF upgradeable loader instruction (program deploy/upgrade): refused".to_owned(),
         ),
-        Effect::UnknownProgram { program, .. } => f.reject(format!(
-            "unknown program {}: blind signing refused",
-            program_label(program)
-        )),
+        Effect::UnknownProgram { program, .. } => opaque(
+            config,
+            f,
+            format!("unknown program {}", program_label(program)),
+        ),
         Effect::Malformed {
             instruction_index,
             program,
             error,
+            unsupported: true,
+        } => opaque(
+            config,
+            f,
+            format!(
+                "instruction {instruction_index} for {} is not one Custos decodes ({error})",
+                program_label(program)
+            ),
+        ),
+        Effect::Malformed {
+            instruction_index,
+            program,
+            error,
+            unsupported: false,
         } => f.reject(format!(
             "instruction {instruction_index} for {} is malformed ({error})",
             program_label(program)
         )),
+    }
+}
+
+/// An instruction Custos cannot read: refused, or (when the operator allows blind signing)
+/// put to the user with a warning that its effects are unknown.
+fn opaque(config: &PolicyConfig, f: &mut Findings, what: String) {
+    match config.unknown_programs {
+        UnknownPrograms::Reject => f.reject(format!("{what}: blind signing refused")),
+        UnknownPrograms::Confirm => {
+            f.warn(format!(
+                "BLIND SIGNING: {what}; Custos cannot tell what it does"
+            ));
+            f.confirm(format!("{what}: its effects are unknown"));
+        }
     }
 }
 
@@ -763,6 +819,7 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
     let mut warnings = Vec::new();
     let mut f = Findings {
         items: Vec::new(),
+        warnings: Vec::new(),
         current: None,
         worst_effect: None,
     };
@@ -796,6 +853,7 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
                 instruction_index: i,
                 program: Addr::Known(Pubkey::default()),
                 error: "program index out of range".to_owned(),
+                unsupported: false,
             });
             non_budget = non_budget.saturating_add(1);
             continue;
@@ -814,6 +872,7 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
                 instruction_index: i,
                 program,
                 error: "account index out of range".to_owned(),
+                unsupported: false,
             }),
         }
     }
@@ -865,6 +924,7 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
         .map(|(v, _)| *v)
         .max()
         .unwrap_or(Verdict::Auto);
+    warnings.append(&mut f.warnings);
     let mut items = f.items;
     items.sort_by_key(|b| std::cmp::Reverse(b.0));
     let mut reasons: Vec<String> = Vec::new();

@@ -424,10 +424,10 @@ fn mainnet_route_decodes_with_the_published_amounts() {
             destination_mint,
             amount_in,
             amount_out,
-            quoted_amount,
-            slippage_bps,
+            quote,
             platform_fee_bps,
             platform_fee_account,
+            ..
         } => {
             assert_eq!(*instruction, "jupiter route");
             assert_eq!(authority.address, Addr::Known(user));
@@ -442,12 +442,13 @@ fn mainnet_route_decodes_with_the_published_amounts() {
             assert!(destination.own);
             assert_eq!(*source_mint, None);
             assert_eq!(
-                destination_mint.to_string(),
-                "Dz9mQ9NzkBcCsuGPFJ3r1bS4wgqKMHBPiVuniW8Mbonk"
+                destination_mint.as_ref().map(ToString::to_string).as_deref(),
+                Some("Dz9mQ9NzkBcCsuGPFJ3r1bS4wgqKMHBPiVuniW8Mbonk")
             );
             assert_eq!(*amount_in, SwapAmount::Exact(2_000_000));
-            assert_eq!(*quoted_amount, 1_550_653);
-            assert_eq!(*slippage_bps, 50);
+            let q = quote.unwrap();
+            assert_eq!(q.quoted_amount, 1_550_653);
+            assert_eq!(q.slippage_bps, 50);
             // 1_550_653 * 9950 / 10000 = 1_542_899.7
             assert_eq!(*amount_out, SwapAmount::AtLeast(1_542_899));
             assert_eq!(*platform_fee_bps, 0);
@@ -524,14 +525,14 @@ fn fixture_swaps_decode() {
             Effect::Swap {
                 amount_in,
                 amount_out,
-                quoted_amount,
-                slippage_bps,
+                quote,
                 destination,
                 ..
             } => {
                 assert_eq!(*amount_in, SwapAmount::Exact(*amount), "{name}");
-                assert_eq!(*quoted_amount, *quoted, "{name}");
-                assert_eq!(*slippage_bps, 50, "{name}");
+                let q = quote.unwrap();
+                assert_eq!(q.quoted_amount, *quoted, "{name}");
+                assert_eq!(q.slippage_bps, 50, "{name}");
                 let min = (u128::from(*quoted) * 9950 / 10000) as u64;
                 assert_eq!(*amount_out, SwapAmount::AtLeast(min), "{name}");
                 assert_eq!(destination.address.to_string(), *dest, "{name}");
@@ -605,7 +606,7 @@ fn shared_accounts_route_fixture_data_decodes() {
             source_mint,
             amount_in,
             amount_out,
-            quoted_amount,
+            quote,
             platform_fee_account,
             ..
         } => {
@@ -613,7 +614,7 @@ fn shared_accounts_route_fixture_data_decodes() {
             assert!(source.own);
             assert_eq!(*source_mint, Some(Addr::Known(NATIVE_MINT)));
             assert_eq!(*amount_in, SwapAmount::Exact(1_000_000));
-            assert_eq!(*quoted_amount, 220_837);
+            assert_eq!(quote.unwrap().quoted_amount, 220_837);
             assert_eq!(*amount_out, SwapAmount::AtLeast(219_732));
             assert_eq!(*platform_fee_account, None);
         }
@@ -1094,7 +1095,7 @@ fn each_v2_variant_decodes() {
                 amount_out: got_out,
                 source_mint,
                 destination_mint,
-                slippage_bps,
+                quote,
                 platform_fee_bps,
                 platform_fee_account,
                 ..
@@ -1102,8 +1103,8 @@ fn each_v2_variant_decodes() {
                 assert_eq!(*instruction, name);
                 assert_eq!((*got_in, *got_out), (amount_in, amount_out), "{name}");
                 assert_eq!(*source_mint, Some(Addr::Known(NATIVE_MINT)));
-                assert_eq!(*destination_mint, Addr::Known(USDC));
-                assert_eq!((*slippage_bps, *platform_fee_bps), (100, 20));
+                assert_eq!(*destination_mint, Some(Addr::Known(USDC)));
+                assert_eq!((quote.unwrap().slippage_bps, *platform_fee_bps), (100, 20));
                 assert_eq!(*platform_fee_account, None);
             }
             _ => unreachable!(),

@@ -341,11 +341,14 @@ fn decode_route(
         source: a.party(layout.source)?,
         destination: crate::effects::Party::new(destination),
         source_mint: layout.source_mint.map(|i| a.addr(i)).transpose()?,
-        destination_mint: a.addr(layout.destination_mint)?,
+        destination_mint: Some(a.addr(layout.destination_mint)?),
+        pool_mints: Vec::new(),
         amount_in,
         amount_out,
-        quoted_amount: fixed.quoted,
-        slippage_bps: fixed.slippage_bps,
+        quote: Some(crate::effects::SwapQuote {
+            quoted_amount: fixed.quoted,
+            slippage_bps: fixed.slippage_bps,
+        }),
         platform_fee_bps: fixed.platform_fee_bps,
         platform_fee_account: platform_fee_account.map(crate::effects::Party::new),
     }])

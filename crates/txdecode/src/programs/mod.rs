@@ -6,6 +6,17 @@ pub mod compute_budget;
 pub mod jupiter;
 pub mod lookup_table;
 pub mod memo;
+pub mod meteora_damm_v1;
+pub mod meteora_damm_v2;
+pub mod meteora_dbc;
+pub mod meteora_dlmm;
+pub mod orca_whirlpool;
+pub mod pump_fun;
+pub mod pump_swap;
+pub mod raydium_amm_v4;
+pub mod raydium_clmm;
+pub mod raydium_cpmm;
+pub mod raydium_launchpad;
 pub mod stake;
 pub mod system;
 pub mod token;
@@ -45,6 +56,39 @@ pub const STAKE_PROGRAM: Pubkey =
 /// Jupiter aggregator v6.
 pub const JUPITER_V6_PROGRAM: Pubkey =
     Pubkey::from_str_const("JUP6LkbZbjS1jKKwapdHNy74zcZ3tLUZoi5QNyVTaV4");
+/// Raydium AMM v4 (legacy OpenBook-backed AMM).
+pub const RAYDIUM_AMM_V4_PROGRAM: Pubkey =
+    Pubkey::from_str_const("675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8");
+/// Raydium CPMM (constant product, Token-2022 aware).
+pub const RAYDIUM_CPMM_PROGRAM: Pubkey =
+    Pubkey::from_str_const("CPMMoo8L3F4NbTegBCKVNunggL7H1ZpdTHKxQB5qKP1C");
+/// Raydium CLMM (concentrated liquidity).
+pub const RAYDIUM_CLMM_PROGRAM: Pubkey =
+    Pubkey::from_str_const("CAMMCzo5YL8w4VFF8KVHrK22GGUsp5VTaW7grrKgrWqK");
+/// Raydium Launchpad (LaunchLab bonding curves).
+pub const RAYDIUM_LAUNCHPAD_PROGRAM: Pubkey =
+    Pubkey::from_str_const("LanMV9sAd7wArD4vJFi2qDdfnVhFxYSUg6eADduJ3uj");
+/// Pump.fun bonding curve.
+pub const PUMP_FUN_PROGRAM: Pubkey =
+    Pubkey::from_str_const("6EF8rrecthR5Dkzon8Nwu78hRvfCKubJ14M5uBEwF6P");
+/// PumpSwap AMM.
+pub const PUMP_SWAP_PROGRAM: Pubkey =
+    Pubkey::from_str_const("pAMMBay6oceH9fJKBRHGP5D4bD4sWpmSwMn52FMfXEA");
+/// Orca Whirlpool.
+pub const ORCA_WHIRLPOOL_PROGRAM: Pubkey =
+    Pubkey::from_str_const("whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc");
+/// Meteora DLMM.
+pub const METEORA_DLMM_PROGRAM: Pubkey =
+    Pubkey::from_str_const("LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo");
+/// Meteora DAMM v1 (dynamic AMM pools).
+pub const METEORA_DAMM_V1_PROGRAM: Pubkey =
+    Pubkey::from_str_const("Eo7WjKq67rjJQSZxS6z3YkapzY3eMj6Xy8X5EQVn5UaB");
+/// Meteora DAMM v2 (CP-AMM).
+pub const METEORA_DAMM_V2_PROGRAM: Pubkey =
+    Pubkey::from_str_const("cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG");
+/// Meteora Dynamic Bonding Curve.
+pub const METEORA_DBC_PROGRAM: Pubkey =
+    Pubkey::from_str_const("dbcij3LWUppWqq96dh6gJWwBifmcGfLSB5D4DuSMaqN");
 /// Wrapped SOL mint.
 pub const NATIVE_MINT: Pubkey =
     Pubkey::from_str_const("So11111111111111111111111111111111111111112");
@@ -275,6 +319,28 @@ pub enum Program {
     AddressLookupTable,
     /// Stake program.
     Stake,
+    /// Raydium AMM v4.
+    RaydiumAmmV4,
+    /// Raydium CPMM.
+    RaydiumCpmm,
+    /// Raydium CLMM.
+    RaydiumClmm,
+    /// Raydium Launchpad.
+    RaydiumLaunchpad,
+    /// Pump.fun bonding curve.
+    PumpFun,
+    /// PumpSwap AMM.
+    PumpSwap,
+    /// Orca Whirlpool.
+    OrcaWhirlpool,
+    /// Meteora DLMM.
+    MeteoraDlmm,
+    /// Meteora DAMM v1.
+    MeteoraDammV1,
+    /// Meteora DAMM v2.
+    MeteoraDammV2,
+    /// Meteora Dynamic Bonding Curve.
+    MeteoraDbc,
 }
 
 impl Program {
@@ -301,7 +367,82 @@ impl Program {
         } else if *id == STAKE_PROGRAM {
             Some(Program::Stake)
         } else {
-            None
+            Self::dex_from_id(id)
+        }
+    }
+
+    fn dex_from_id(id: &Pubkey) -> Option<Self> {
+        const DEXES: [(Pubkey, Program); 11] = [
+            (RAYDIUM_AMM_V4_PROGRAM, Program::RaydiumAmmV4),
+            (RAYDIUM_CPMM_PROGRAM, Program::RaydiumCpmm),
+            (RAYDIUM_CLMM_PROGRAM, Program::RaydiumClmm),
+            (RAYDIUM_LAUNCHPAD_PROGRAM, Program::RaydiumLaunchpad),
+            (PUMP_FUN_PROGRAM, Program::PumpFun),
+            (PUMP_SWAP_PROGRAM, Program::PumpSwap),
+            (ORCA_WHIRLPOOL_PROGRAM, Program::OrcaWhirlpool),
+            (METEORA_DLMM_PROGRAM, Program::MeteoraDlmm),
+            (METEORA_DAMM_V1_PROGRAM, Program::MeteoraDammV1),
+            (METEORA_DAMM_V2_PROGRAM, Program::MeteoraDammV2),
+            (METEORA_DBC_PROGRAM, Program::MeteoraDbc),
+        ];
+        DEXES.iter().find(|(k, _)| k == id).map(|(_, p)| *p)
+    }
+}
+
+/// Splits Anchor instruction data into its 8-byte discriminator
+/// (`sha256("global:<name>")[..8]`) and the arguments that follow.
+pub(crate) fn anchor(data: &[u8]) -> Result<([u8; 8], &[u8]), InstructionError> {
+    data.split_first_chunk::<8>()
+        .map(|(d, rest)| (*d, rest))
+        .ok_or(InstructionError::DataTooShort)
+}
+
+/// The error for an Anchor discriminator no decoder supports.
+pub(crate) fn unsupported_discriminator(d: [u8; 8]) -> InstructionError {
+    InstructionError::UnsupportedDiscriminator(u64::from_be_bytes(d))
+}
+
+/// A direct DEX swap as the per-program decoders see it; [`DexSwap::effect`] turns it into
+/// an [`Effect::Swap`] with no aggregator quote and no platform fee.
+#[allow(dead_code)] // used by the DEX decoders as they land
+pub(crate) struct DexSwap {
+    /// Instruction name, e.g. `"raydium cpmm swap_base_input"`.
+    pub instruction: &'static str,
+    /// The user's signer authorising the debit.
+    pub authority: Addr,
+    /// Debited account (token account, or the wallet for native SOL).
+    pub source: Addr,
+    /// Credited account (token account, or the wallet for native SOL).
+    pub destination: Addr,
+    /// Input mint, when the instruction names it (the native mint for SOL).
+    pub source_mint: Option<Addr>,
+    /// Output mint, when the instruction names it (the native mint for SOL).
+    pub destination_mint: Option<Addr>,
+    /// Mints named without a side (the pool's two mints).
+    pub pool_mints: Vec<Addr>,
+    /// What may leave `source`.
+    pub amount_in: crate::effects::SwapAmount,
+    /// What must arrive in `destination`.
+    pub amount_out: crate::effects::SwapAmount,
+}
+
+#[allow(dead_code)]
+impl DexSwap {
+    /// The swap as an effect.
+    pub(crate) fn effect(self) -> Effect {
+        Effect::Swap {
+            instruction: self.instruction,
+            authority: Party::new(self.authority),
+            source: Party::new(self.source),
+            destination: Party::new(self.destination),
+            source_mint: self.source_mint,
+            destination_mint: self.destination_mint,
+            pool_mints: self.pool_mints,
+            amount_in: self.amount_in,
+            amount_out: self.amount_out,
+            quote: None,
+            platform_fee_bps: 0,
+            platform_fee_account: None,
         }
     }
 }
@@ -331,11 +472,26 @@ pub(crate) fn decode_instruction(
         Program::JupiterV6 => jupiter::decode(&accounts, data),
         Program::AddressLookupTable => lookup_table::decode(&accounts, data),
         Program::Stake => stake::decode(&accounts, data),
+        Program::RaydiumAmmV4 => raydium_amm_v4::decode(&accounts, data),
+        Program::RaydiumCpmm => raydium_cpmm::decode(&accounts, data),
+        Program::RaydiumClmm => raydium_clmm::decode(&accounts, data),
+        Program::RaydiumLaunchpad => raydium_launchpad::decode(&accounts, data),
+        Program::PumpFun => pump_fun::decode(&accounts, data),
+        Program::PumpSwap => pump_swap::decode(&accounts, data),
+        Program::OrcaWhirlpool => orca_whirlpool::decode(&accounts, data),
+        Program::MeteoraDlmm => meteora_dlmm::decode(&accounts, data),
+        Program::MeteoraDammV1 => meteora_damm_v1::decode(&accounts, data),
+        Program::MeteoraDammV2 => meteora_damm_v2::decode(&accounts, data),
+        Program::MeteoraDbc => meteora_dbc::decode(&accounts, data),
     };
     result.unwrap_or_else(|e| {
         vec![Effect::Malformed {
             instruction_index,
             program: program.clone(),
+            unsupported: matches!(
+                e,
+                InstructionError::UnsupportedTag(_) | InstructionError::UnsupportedDiscriminator(_)
+            ),
             error: e.to_string(),
         }]
     })
@@ -398,6 +554,15 @@ pub fn program_name(id: &Pubkey) -> Option<&'static str> {
             "Meteora DAMM v2",
         ),
         ("SPoo1Ku8WFXoNDMHPsrGSTSG1Y47rzgn41SLUNakuHy", "Stake Pool"),
+        (
+            "LanMV9sAd7wArD4vJFi2qDdfnVhFxYSUg6eADduJ3uj",
+            "Raydium Launchpad",
+        ),
+        (
+            "Eo7WjKq67rjJQSZxS6z3YkapzY3eMj6Xy8X5EQVn5UaB",
+            "Meteora DAMM v1",
+        ),
+        ("dbcij3LWUppWqq96dh6gJWwBifmcGfLSB5D4DuSMaqN", "Meteora DBC"),
     ];
     let s = id.to_string();
     NAMES.iter().find(|(k, _)| *k == s).map(|(_, n)| *n)

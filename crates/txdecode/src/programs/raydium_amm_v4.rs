@@ -1,0 +1,10 @@
+//! Raydium AMM v4: swap instructions (not decoded yet: every instruction is unsupported).
+
+use super::{Accounts, InstructionError};
+use crate::effects::Effect;
+
+/// Decodes one Raydium AMM v4 instruction.
+pub(crate) fn decode(_a: &Accounts<'_>, data: &[u8]) -> Result<Vec<Effect>, InstructionError> {
+    let (d, _args) = super::anchor(data)?;
+    Err(super::unsupported_discriminator(d))
+}
