@@ -110,6 +110,9 @@ impl Api {
             record: row.record,
             related_records: related.into_iter().map(|r| r.record).collect(),
             transaction: req.transaction,
+            lookup_tables: Vec::new(),
+            offered_lookup_tables: Vec::new(),
+            intent: None,
         };
         match self.signer.call(SignerRequest::Sign(request)).await {
             Ok(SignerResponse::Sign(outcome)) => Ok(outcome),

@@ -42,6 +42,53 @@ pub struct SignRequest {
     pub related_records: Vec<Vec<u8>>,
     /// The wire-format transaction.
     pub transaction: Vec<u8>,
+    /// Contents of the lookup tables the transaction uses, from Custos's own view of
+    /// the chain (fetched by the pool from the configured RPC endpoint and cached).
+    /// A table missing here leaves its accounts unknown, and so foreign.
+    pub lookup_tables: Vec<LookupTableContents>,
+    /// Lookup table contents offered by the backend. The signer judges the transaction
+    /// with and without them and keeps the stricter verdict: they can never loosen one.
+    pub offered_lookup_tables: Vec<LookupTableContents>,
+    /// What the backend says the transaction is for. When present, the signer refuses a
+    /// transaction whose effects do not match it exactly.
+    pub intent: Option<Intent>,
+}
+
+/// The addresses stored in one address lookup table, in table order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupTableContents {
+    /// The table account.
+    pub table: PublicKey,
+    /// Its entries (at most 256).
+    pub addresses: Vec<PublicKey>,
+}
+
+/// What a signature request is meant to do, as the backend states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Intent {
+    /// Swap at most `max_amount_in` of `input_mint` for at least `min_amount_out` of
+    /// `output_mint`, the output landing in the user's own account. Native SOL is the
+    /// wrapped-SOL mint.
+    Swap {
+        /// Mint given up.
+        input_mint: PublicKey,
+        /// Mint received.
+        output_mint: PublicKey,
+        /// Most that may leave, in base units of `input_mint`.
+        max_amount_in: u64,
+        /// Least that must arrive, in base units of `output_mint`.
+        min_amount_out: u64,
+    },
+    /// Send exactly `amount` to `destination` (a wallet address; for tokens, its
+    /// associated token account or the token account itself).
+    Transfer {
+        /// Recipient.
+        destination: PublicKey,
+        /// Token mint, or `None` for SOL.
+        mint: Option<PublicKey>,
+        /// Amount in base units (lamports for SOL).
+        amount: u64,
+    },
 }
 
 /// What the signer answers.

@@ -79,6 +79,9 @@ fn fixture() -> Fixture {
             record: a.record.clone(),
             related_records: vec![b.record.clone()],
             transaction: transfer(&a.pubkey, &b.pubkey, 1_000 + n),
+            lookup_tables: Vec::new(),
+            offered_lookup_tables: Vec::new(),
+            intent: None,
         })
         .collect();
     Fixture {

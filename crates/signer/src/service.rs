@@ -370,6 +370,9 @@ mod tests {
             record: w.record.clone(),
             related_records: related,
             transaction: tx,
+            lookup_tables: Vec::new(),
+            offered_lookup_tables: Vec::new(),
+            intent: None,
         }
     }
 
