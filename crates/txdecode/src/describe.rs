@@ -7,6 +7,7 @@ use crate::effects::{
 };
 use crate::policy::{Assessment, Verdict};
 use crate::programs::program_name;
+use crate::tokens::Tokens;
 use crate::Pubkey;
 
 /// Longest memo text quoted in a description (characters).
@@ -81,15 +82,33 @@ pub fn sol(lamports: u64) -> String {
     format!("{} SOL", format_units(lamports, 9))
 }
 
-/// A token amount: in token units when decimals are known, else clearly marked base units.
-pub fn token_amount(amount: u64, decimals: Option<u8>, mint: Option<&Addr>) -> String {
-    let of = match mint {
-        Some(m) => format!(" of mint {}", short_addr(m)),
-        None => " of an unnamed mint".to_owned(),
-    };
-    match decimals {
-        Some(d) => format!("{} tokens{of}", format_units(amount, d)),
-        None => format!("{amount} base units (decimals unknown){of}"),
+/// How a mint is named: its symbol when known, else "mint <short address>".
+fn mint_label(mint: Option<&Addr>, t: &Tokens<'_>) -> (String, Option<u8>) {
+    match mint {
+        Some(m) => match m.known().and_then(|k| t.get(k)) {
+            Some((symbol, decimals)) => (symbol.to_owned(), Some(decimals)),
+            None => (format!("mint {}", short_addr(m)), None),
+        },
+        None => ("an unnamed mint".to_owned(), None),
+    }
+}
+
+/// A token amount: in token units when decimals are known (from the instruction or the
+/// token list), else clearly marked base units.
+pub fn token_amount(
+    amount: u64,
+    decimals: Option<u8>,
+    mint: Option<&Addr>,
+    t: &Tokens<'_>,
+) -> String {
+    let (label, listed) = mint_label(mint, t);
+    let named = mint
+        .and_then(Addr::known)
+        .is_some_and(|k| t.get(k).is_some());
+    match decimals.or(listed) {
+        Some(d) if named => format!("{} {label}", format_units(amount, d)),
+        Some(d) => format!("{} tokens of {label}", format_units(amount, d)),
+        None => format!("{amount} base units (decimals unknown) of {label}"),
     }
 }
 
@@ -98,18 +117,16 @@ pub fn bps(bps: u16) -> String {
     format!("{} % ({bps} bps)", format_units(u64::from(bps), 2))
 }
 
-/// One side of a swap in base units ("exactly 2000000 base units of mint So11…1112").
-/// Aggregator instructions never state decimals, so amounts stay in base units.
-pub fn swap_amount(amount: &SwapAmount, mint: Option<&Addr>) -> String {
-    let of = match mint {
-        Some(m) => format!("mint {}", short_addr(m)),
-        None => "an unnamed token".to_owned(),
-    };
+/// One side of a swap ("exactly 0.002 SOL", "at least 1542899 base units (decimals
+/// unknown) of mint Dz9m…bonk").
+pub fn swap_amount(amount: &SwapAmount, mint: Option<&Addr>, t: &Tokens<'_>) -> String {
     match amount {
-        SwapAmount::Exact(a) => format!("exactly {a} base units of {of}"),
-        SwapAmount::AtMost(a) => format!("up to {a} base units of {of}"),
-        SwapAmount::AtLeast(a) => format!("at least {a} base units of {of}"),
-        SwapAmount::FromTokenLedger => format!("the token-ledger amount of {of}"),
+        SwapAmount::Exact(a) => format!("exactly {}", token_amount(*a, None, mint, t)),
+        SwapAmount::AtMost(a) => format!("up to {}", token_amount(*a, None, mint, t)),
+        SwapAmount::AtLeast(a) => format!("at least {}", token_amount(*a, None, mint, t)),
+        SwapAmount::FromTokenLedger => {
+            format!("the token-ledger amount of {}", mint_label(mint, t).0)
+        }
     }
 }
 
@@ -191,7 +208,7 @@ fn describe_stake_operation(
 }
 
 /// One line describing an effect (plain text, not escaped).
-pub fn describe_effect(e: &Effect) -> String {
+pub fn describe_effect(e: &Effect, t: &Tokens<'_>) -> String {
     match e {
         Effect::SolTransfer {
             from, to, lamports, ..
@@ -249,13 +266,13 @@ pub fn describe_effect(e: &Effect) -> String {
                 .map(|f| {
                     format!(
                         " (transfer fee {})",
-                        token_amount(f, *decimals, mint.as_ref())
+                        token_amount(f, *decimals, mint.as_ref(), t)
                     )
                 })
                 .unwrap_or_default();
             format!(
                 "Transfer {} from {} to {}{fee}",
-                token_amount(*amount, *decimals, mint.as_ref()),
+                token_amount(*amount, *decimals, mint.as_ref(), t),
                 party(source),
                 party(destination)
             )
@@ -270,7 +287,7 @@ pub fn describe_effect(e: &Effect) -> String {
         } => format!(
             "Approve delegate {} to spend up to {} from {}",
             party(delegate),
-            token_amount(*amount, *decimals, mint.as_ref()),
+            token_amount(*amount, *decimals, mint.as_ref(), t),
             party(source)
         ),
         Effect::TokenRevoke { source, .. } => {
@@ -301,7 +318,7 @@ pub fn describe_effect(e: &Effect) -> String {
             ..
         } => format!(
             "Mint {} to {}",
-            token_amount(*amount, *decimals, Some(mint)),
+            token_amount(*amount, *decimals, Some(mint), t),
             party(destination)
         ),
         Effect::TokenBurn {
@@ -312,7 +329,7 @@ pub fn describe_effect(e: &Effect) -> String {
             ..
         } => format!(
             "Burn {} from {}",
-            token_amount(*amount, *decimals, Some(mint)),
+            token_amount(*amount, *decimals, Some(mint), t),
             party(account)
         ),
         Effect::CloseAccount {
@@ -474,8 +491,8 @@ pub fn describe_effect(e: &Effect) -> String {
             };
             format!(
                 "Swap {} for {}, {}{fee}",
-                swap_amount(amount_in, source_mint.as_ref()),
-                swap_amount(amount_out, destination_mint.as_ref()),
+                swap_amount(amount_in, source_mint.as_ref(), t),
+                swap_amount(amount_out, destination_mint.as_ref(), t),
                 swap_destination(destination)
             )
         }
@@ -579,11 +596,11 @@ impl Assessment {
                 out.push('\n');
             }
         }
-        if !self.effects.is_empty() {
+        if !self.descriptions.is_empty() {
             out.push_str("\n<b>What it does</b>\n");
-            for e in &self.effects {
+            for d in &self.descriptions {
                 out.push_str("• ");
-                out.push_str(&html_escape(&describe_effect(e)));
+                out.push_str(&html_escape(d));
                 out.push('\n');
             }
         }

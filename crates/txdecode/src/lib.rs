@@ -26,6 +26,7 @@ pub mod ownership;
 pub mod policy;
 pub mod programs;
 pub mod text;
+pub mod tokens;
 pub mod wire;
 
 /// A Solana address.
@@ -38,7 +39,5 @@ pub use effects::{
 pub use error::{DecodeError, LookupError};
 pub use lookup::LookupTables;
 pub use ownership::associated_token_address;
-pub use policy::{
-    assess, Assessment, Context, FeeSummary, PolicyConfig, UnknownPrograms, Verdict,
-};
+pub use policy::{assess, Assessment, Context, FeeSummary, PolicyConfig, UnknownPrograms, Verdict};
 pub use wire::{ParsedTransaction, TxVersion};

@@ -6,7 +6,7 @@ use crate::effects::Addr;
 use crate::programs::{ATA_PROGRAM, NATIVE_MINT, TOKEN_2022_PROGRAM, TOKEN_PROGRAM};
 use crate::Pubkey;
 use std::cell::OnceCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 /// Upper bound on ATA derivations per assessment (each is a few SHA-256 and a curve check).
@@ -65,7 +65,12 @@ pub fn associated_token_address(
 pub(crate) struct Ownership {
     wallets: BTreeSet<Pubkey>,
     mints: BTreeSet<Pubkey>,
-    atas: OnceCell<BTreeSet<Pubkey>>,
+    /// Token accounts this transaction itself initialises with one of the wallets as
+    /// owner, with their mint. Initialisation fails on an account that is already a
+    /// token account, so if the transaction lands, these are the user's.
+    initialised: BTreeMap<Pubkey, Pubkey>,
+    /// Associated token address -> its mint.
+    atas: OnceCell<BTreeMap<Pubkey, Pubkey>>,
 }
 
 impl Ownership {
@@ -82,13 +87,26 @@ impl Ownership {
         Self {
             wallets,
             mints,
+            initialised: BTreeMap::new(),
             atas: OnceCell::new(),
         }
     }
 
-    fn atas(&self) -> &BTreeSet<Pubkey> {
+    /// Records a token account the transaction initialises for `owner`; it counts as the
+    /// user's when `owner` is one of the wallets.
+    pub(crate) fn add_initialised(&mut self, account: &Addr, owner: &Addr, mint: &Addr) {
+        if let (Some(account), Some(owner), Some(mint)) =
+            (account.known(), owner.known(), mint.known())
+        {
+            if self.wallets.contains(owner) {
+                self.initialised.insert(*account, *mint);
+            }
+        }
+    }
+
+    fn atas(&self) -> &BTreeMap<Pubkey, Pubkey> {
         self.atas.get_or_init(|| {
-            let mut atas = BTreeSet::new();
+            let mut atas = BTreeMap::new();
             let mut budget = MAX_ATA_DERIVATIONS;
             'outer: for mint in &self.mints {
                 for wallet in &self.wallets {
@@ -98,7 +116,7 @@ impl Ownership {
                         }
                         budget -= 1;
                         if let Some(ata) = associated_token_address(wallet, mint, program) {
-                            atas.insert(ata);
+                            atas.insert(ata, *mint);
                         }
                     }
                 }
@@ -109,8 +127,21 @@ impl Ownership {
 
     /// True when `addr` is known and provably the user's.
     pub(crate) fn is_own(&self, addr: &Addr) -> bool {
-        addr.known()
-            .is_some_and(|k| self.wallets.contains(k) || self.atas().contains(k))
+        addr.known().is_some_and(|k| {
+            self.wallets.contains(k)
+                || self.initialised.contains_key(k)
+                || self.atas().contains_key(k)
+        })
+    }
+
+    /// The mint of a token account proven to be the user's (an associated token account
+    /// or one initialised by this transaction).
+    pub(crate) fn token_account_mint(&self, addr: &Addr) -> Option<Pubkey> {
+        let k = addr.known()?;
+        self.initialised
+            .get(k)
+            .or_else(|| self.atas().get(k))
+            .copied()
     }
 }
 

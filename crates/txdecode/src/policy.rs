@@ -11,6 +11,7 @@ use crate::effects::{
 use crate::lookup::{resolve_accounts, LookupTables};
 use crate::ownership::Ownership;
 use crate::programs::{decode_instruction, COMPUTE_BUDGET_PROGRAM, SYSTEM_PROGRAM};
+use crate::tokens::{TokenEntry, Tokens};
 use crate::wire::{ParsedTransaction, TxVersion};
 use crate::Pubkey;
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,10 @@ pub struct PolicyConfig {
     /// Instructions Custos cannot decode: `"reject"` (default) or `"confirm"` (blind
     /// signing with a warning).
     pub unknown_programs: UnknownPrograms,
+    /// Extra token names and decimals for descriptions (`[[tokens]]` with `mint`,
+    /// `symbol`, `decimals`); they override the built-in list (SOL, USDC, USDT, JUP,
+    /// BONK, JitoSOL, mSOL).
+    pub tokens: Vec<TokenEntry>,
 }
 
 impl Default for PolicyConfig {
@@ -76,6 +81,7 @@ impl Default for PolicyConfig {
             max_platform_fee_bps: 100,
             max_slippage_bps: 300,
             unknown_programs: UnknownPrograms::Reject,
+            tokens: Vec::new(),
         }
     }
 }
@@ -125,6 +131,8 @@ pub struct Assessment {
     pub warnings: Vec<String>,
     /// Everything the transaction does, in instruction order.
     pub effects: Vec<Effect>,
+    /// One line per effect, same order, as shown to the user.
+    pub descriptions: Vec<String>,
     /// Fees and who pays them.
     pub fee: FeeSummary,
 }
@@ -477,7 +485,12 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
                 };
                 f.confirm(format!(
                     "Sends {} to {}{unproven}",
-                    token_amount(*amount, *decimals, mint.as_ref()),
+                    token_amount(
+                        *amount,
+                        *decimals,
+                        mint.as_ref(),
+                        &Tokens::new(&config.tokens)
+                    ),
                     party(destination)
                 ));
             }
@@ -540,7 +553,7 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             if authority.own && !destination.own && *amount > 0 {
                 f.confirm(format!(
                     "Mints {} to {}",
-                    token_amount(*amount, *decimals, Some(mint)),
+                    token_amount(*amount, *decimals, Some(mint), &Tokens::new(&config.tokens)),
                     party(destination)
                 ));
             }
@@ -553,7 +566,7 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             ..
         } => f.confirm(format!(
             "Burns {} from {}",
-            token_amount(*amount, *decimals, Some(mint)),
+            token_amount(*amount, *decimals, Some(mint), &Tokens::new(&config.tokens)),
             party(account)
         )),
         Effect::CloseAccount {
@@ -695,7 +708,7 @@ fn is_primary(e: &Effect) -> bool {
     )
 }
 
-fn summary(effects: &[Effect], worst: Option<usize>) -> String {
+fn summary(effects: &[Effect], worst: Option<usize>, t: &Tokens<'_>) -> String {
     // A swap is what a swap transaction is about; its account set-up is bookkeeping.
     let first = worst
         .and_then(|i| effects.get(i))
@@ -707,11 +720,11 @@ fn summary(effects: &[Effect], worst: Option<usize>) -> String {
         Some(e) => {
             let others = effects.len().saturating_sub(1);
             if others == 0 {
-                describe_effect(e)
+                describe_effect(e, t)
             } else {
                 format!(
                     "{} (+{others} more action{})",
-                    describe_effect(e),
+                    describe_effect(e, t),
                     if others == 1 { "" } else { "s" }
                 )
             }
@@ -813,6 +826,60 @@ fn fees(
     }
 }
 
+/// Fills in mints an instruction does not name but the accounts prove: a swap side or a
+/// transfer whose account is the user's associated token account (or one this
+/// transaction initialised) has that account's mint; the other side of a pool with two
+/// named mints then has the other one.
+fn infer_mints(e: &mut Effect, ownership: &Ownership) {
+    let known = |m: Option<Pubkey>| m.map(Addr::Known);
+    match e {
+        Effect::Swap {
+            source,
+            destination,
+            source_mint,
+            destination_mint,
+            pool_mints,
+            ..
+        } => {
+            if source_mint.is_none() {
+                *source_mint = known(ownership.token_account_mint(&source.address));
+            }
+            if destination_mint.is_none() {
+                *destination_mint = known(ownership.token_account_mint(&destination.address));
+            }
+            if let [a, b] = pool_mints.as_slice() {
+                let other = |m: &Addr| {
+                    if m == a {
+                        Some(b.clone())
+                    } else if m == b {
+                        Some(a.clone())
+                    } else {
+                        None
+                    }
+                };
+                match (source_mint.as_ref(), destination_mint.as_ref()) {
+                    (Some(s), None) => *destination_mint = other(s),
+                    (None, Some(d)) => *source_mint = other(d),
+                    _ => {}
+                }
+            }
+        }
+        Effect::TokenTransfer {
+            source,
+            destination,
+            mint,
+            ..
+        } if mint.is_none() => {
+            *mint = known(
+                ownership
+                    .token_account_mint(&source.address)
+                    .or_else(|| ownership.token_account_mint(&destination.address)),
+            );
+        }
+        _ => {}
+    }
+}
+
 /// Decodes every instruction and judges the transaction for `ctx.signer`.
 pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
     let accounts = resolve_accounts(tx, ctx.lookup_tables);
@@ -877,16 +944,29 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
         }
     }
 
-    // Ownership: wallets, plus their ATAs for every mint the transaction names.
-    let ownership = Ownership::new(
+    // Ownership: wallets, their ATAs for every mint the transaction names, and token
+    // accounts the transaction initialises for them.
+    let mut ownership = Ownership::new(
         &ctx.signer,
         ctx.own_wallets,
         effects.iter().flat_map(Effect::mints).collect::<Vec<_>>(),
     );
+    for e in &effects {
+        if let Effect::InitializeTokenAccount {
+            account,
+            mint,
+            owner,
+            ..
+        } = e
+        {
+            ownership.add_initialised(&account.address, &owner.address, mint);
+        }
+    }
     for e in &mut effects {
         for p in e.parties_mut() {
             p.own = ownership.is_own(&p.address);
         }
+        infer_mints(e, &ownership);
     }
 
     if tx.signer_position(&ctx.signer).is_none() {
@@ -924,7 +1004,10 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
         .map(|(v, _)| *v)
         .max()
         .unwrap_or(Verdict::Auto);
-    warnings.append(&mut f.warnings);
+    let tokens = Tokens::new(&ctx.config.tokens);
+    // Findings about what the transaction does come before notes about its form.
+    f.warnings.append(&mut warnings);
+    let warnings = f.warnings;
     let mut items = f.items;
     items.sort_by_key(|b| std::cmp::Reverse(b.0));
     let mut reasons: Vec<String> = Vec::new();
@@ -938,7 +1021,11 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
     }
     Assessment {
         verdict,
-        summary: summary(&effects, worst),
+        summary: summary(&effects, worst, &tokens),
+        descriptions: effects
+            .iter()
+            .map(|e| describe_effect(e, &tokens))
+            .collect(),
         reasons,
         warnings,
         effects,

@@ -336,19 +336,58 @@ fn memo_is_auto_and_escaped() {
 #[test]
 fn unknown_program_rejects_with_name() {
     let me = key(1);
-    // Named in messages, but not decoded (Jupiter has its own decoder: tests/jupiter.rs).
-    let raydium: Pubkey = "675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8"
+    // OKX's DEX router: named nowhere in Custos, so opaque.
+    let okx: Pubkey = "6m2CDdhRgxpH4WjvdzxAYbGxwdGUz5MziiL5jek2kBma"
         .parse()
         .unwrap();
-    let ix = Instruction::new_with_bytes(raydium, &[1, 2, 3], vec![AccountMeta::new(me, true)]);
+    let ix = Instruction::new_with_bytes(okx, &[1, 2, 3], vec![AccountMeta::new(me, true)]);
+    let a = verdict(std::slice::from_ref(&ix), &me, &[]);
+    assert_eq!(a.verdict, Verdict::Reject);
+    assert!(a.reasons[0].contains("6m2C…kBma"), "{:?}", a.reasons);
+    assert!(a.reasons[0].contains("blind signing refused"));
+
+    // An operator may allow blind signing: then the user is asked, warned first.
+    let config = custos_txdecode::PolicyConfig {
+        unknown_programs: custos_txdecode::UnknownPrograms::Confirm,
+        ..Default::default()
+    };
+    let tx = parse_legacy(&[ix], &me);
+    let tables = custos_txdecode::LookupTables::empty();
+    let a = custos_txdecode::assess(
+        &tx,
+        &custos_txdecode::Context {
+            signer: me,
+            own_wallets: &[],
+            lookup_tables: &tables,
+            config: &config,
+        },
+    );
+    assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
+    assert!(
+        a.warnings[0].starts_with("BLIND SIGNING"),
+        "{:?}",
+        a.warnings
+    );
+    assert!(a.to_text().contains("BLIND SIGNING"));
+}
+
+#[test]
+fn unsupported_instruction_of_a_known_program_is_opaque_but_broken_data_is_malformed() {
+    let me = key(1);
+    // A Raydium CPMM instruction with an unknown discriminator: well-formed, unsupported.
+    let cpmm = custos_txdecode::programs::RAYDIUM_CPMM_PROGRAM;
+    let ix = Instruction::new_with_bytes(cpmm, &[9; 16], vec![AccountMeta::new(me, true)]);
     let a = verdict(&[ix], &me, &[]);
     assert_eq!(a.verdict, Verdict::Reject);
     assert!(
-        a.reasons[0].contains("675k…1Mp8 (Raydium AMM v4)"),
+        a.reasons[0].contains("not one Custos decodes"),
         "{:?}",
         a.reasons
     );
-    assert!(a.reasons[0].contains("blind signing refused"));
+    // Too short to carry a discriminator: malformed whatever the knob says.
+    let ix = Instruction::new_with_bytes(cpmm, &[9; 3], vec![AccountMeta::new(me, true)]);
+    let a = verdict(&[ix], &me, &[]);
+    assert!(a.reasons[0].contains("is malformed"), "{:?}", a.reasons);
 }
 
 #[test]

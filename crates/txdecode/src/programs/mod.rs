@@ -248,6 +248,11 @@ impl<'a> Accounts<'a> {
         Self { list }
     }
 
+    /// Number of accounts.
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
     /// Fails unless at least `n` accounts are present.
     pub(crate) fn require(&self, n: usize) -> Result<(), InstructionError> {
         if self.list.len() < n {
