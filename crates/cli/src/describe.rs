@@ -2,7 +2,9 @@
 
 use crate::output::{decode_tx, error, read_arg, EXIT_INPUT};
 use crate::Format;
-use custos_txdecode::{assess, Context, LookupTables, ParsedTransaction, PolicyConfig, Pubkey};
+use custos_txdecode::{
+    assess_with_intent, Context, Intent, LookupTables, ParsedTransaction, PolicyConfig, Pubkey,
+};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -16,14 +18,15 @@ fn pubkey(s: &str) -> Result<Pubkey, String> {
 
 /// Runs the command.
 pub fn run(
-    signer: &str,
+    signer: Option<&str>,
     own: &[String],
+    intent: Option<&str>,
     lookup_tables: Option<&Path>,
     policy: Option<&Path>,
     format: Format,
     tx: &str,
 ) -> ExitCode {
-    match describe(signer, own, lookup_tables, policy, format, tx) {
+    match describe(signer, own, intent, lookup_tables, policy, format, tx) {
         Ok(text) => {
             println!("{text}");
             ExitCode::SUCCESS
@@ -33,14 +36,20 @@ pub fn run(
 }
 
 fn describe(
-    signer: &str,
+    signer: Option<&str>,
     own: &[String],
+    intent: Option<&str>,
     lookup_tables: Option<&Path>,
     policy: Option<&Path>,
     format: Format,
     tx: &str,
 ) -> Result<String, String> {
-    let signer = pubkey(signer).map_err(|e| format!("--signer: {e}"))?;
+    let signer = signer
+        .map(|s| pubkey(s).map_err(|e| format!("--signer: {e}")))
+        .transpose()?;
+    let intent = intent
+        .map(|s| Intent::from_json(s).map_err(|e| format!("--intent: {e}")))
+        .transpose()?;
     let own = own
         .iter()
         .map(|s| pubkey(s).map_err(|e| format!("--own: {e}")))
@@ -65,13 +74,19 @@ fn describe(
     let bytes = decode_tx(&read_arg(tx)?, true)?;
     let parsed =
         ParsedTransaction::parse_any(&bytes).map_err(|e| format!("malformed transaction: {e}"))?;
+    let signer = match signer {
+        Some(s) => s,
+        None => *parsed
+            .fee_payer()
+            .ok_or("malformed transaction: no fee payer")?,
+    };
     let ctx = Context {
         signer,
         own_wallets: &own,
         lookup_tables: &tables,
         config: &config,
     };
-    let assessment = assess(&parsed, &ctx);
+    let assessment = assess_with_intent(&parsed, &ctx, intent.as_ref());
     Ok(match format {
         Format::Json => serde_json::to_string(&assessment).map_err(|e| e.to_string())?,
         Format::Text => {

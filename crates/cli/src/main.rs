@@ -125,9 +125,9 @@ enum WalletCommand {
 enum TxCommand {
     /// Decode a transaction and show the policy's verdict, without a server.
     Describe {
-        /// The wallet that would sign (base58).
+        /// The wallet that would sign (base58); defaults to the fee payer.
         #[arg(long)]
-        signer: String,
+        signer: Option<String>,
         /// Other wallets of the same user (base58), repeatable.
         #[arg(long = "own")]
         own: Vec<String>,
@@ -137,6 +137,12 @@ enum TxCommand {
         /// Policy file (TOML); defaults apply without one.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// What the transaction is meant to do, as JSON, e.g.
+        /// '{"swap":{"input_mint":"So11…","output_mint":"EPjF…","max_amount_in":1000000,"min_amount_out":150000}}'
+        /// or '{"transfer":{"destination":"7xKX…","mint":null,"amount":5000}}'; a
+        /// transaction that does not match it is rejected.
+        #[arg(long)]
+        intent: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         /// The transaction or message, base64 or base58 (`-` reads stdin).
@@ -160,12 +166,14 @@ fn main() -> ExitCode {
                     own,
                     lookup_tables,
                     policy,
+                    intent,
                     format,
                     tx,
                 },
         } => describe::run(
-            &signer,
+            signer.as_deref(),
             &own,
+            intent.as_deref(),
             lookup_tables.as_deref(),
             policy.as_deref(),
             format,

@@ -5,11 +5,12 @@ use custos_crypto::record::{self, RecordError, RecordHeader};
 use custos_crypto::seal::{Seal, SealError};
 use custos_crypto::sign;
 use custos_ipc::signer::{
-    CreateWallet, ErrorKind, NewWallet, SignOutcome, SignRequest, SignerError, SignerHealth,
-    SignerRequest, SignerResponse,
+    CreateWallet, ErrorKind, Intent as IpcIntent, LookupTableContents, NewWallet, SignOutcome,
+    SignRequest, SignerError, SignerHealth, SignerRequest, SignerResponse,
 };
 use custos_txdecode::{
-    assess, Context, LookupTables, ParsedTransaction, PolicyConfig, Pubkey, Verdict,
+    assess_with_intent, Assessment, Context, Intent, LookupTables, ParsedTransaction,
+    PolicyConfig, Pubkey, Verdict,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -40,7 +41,6 @@ pub enum StartError {
 pub struct Service {
     keys: RecordKeys,
     policy: PolicyConfig,
-    no_lookup_tables: LookupTables,
     seal_name: &'static str,
     seal_secure: bool,
     signatures: AtomicU64,
@@ -61,7 +61,6 @@ impl Service {
         Ok(Self {
             keys,
             policy,
-            no_lookup_tables: LookupTables::empty(),
             seal_name: seal.name(),
             seal_secure: seal.is_secure(),
             signatures: AtomicU64::new(0),
@@ -240,13 +239,7 @@ impl Service {
                 )],
             });
         };
-        let ctx = Context {
-            signer,
-            own_wallets: &own,
-            lookup_tables: &self.no_lookup_tables,
-            config: &self.policy,
-        };
-        let assessment = assess(&tx, &ctx);
+        let assessment = self.judge(&tx, signer, &own, req)?;
         let approved = matches!(authorization, Authorization::UserApproved);
         match assessment.verdict {
             Verdict::Reject => Ok(SignOutcome::Rejected {
@@ -279,6 +272,95 @@ impl Service {
                 })
             }
         }
+    }
+}
+
+impl Service {
+    /// Judges a transaction with the lookup tables Custos fetched itself and, when the
+    /// backend offers contents too, again with those: the stricter verdict stands, so
+    /// offered contents can only tighten it.
+    fn judge(
+        &self,
+        tx: &ParsedTransaction,
+        signer: Pubkey,
+        own: &[Pubkey],
+        req: &SignRequest,
+    ) -> Result<Assessment, SignerError> {
+        let trusted = tables(&req.lookup_tables)?;
+        let intent = req.intent.as_ref().map(intent);
+        let judge_with = |tables: &LookupTables| {
+            let ctx = Context {
+                signer,
+                own_wallets: own,
+                lookup_tables: tables,
+                config: &self.policy,
+            };
+            assess_with_intent(tx, &ctx, intent.as_ref())
+        };
+        let assessment = judge_with(&trusted);
+        if req.offered_lookup_tables.is_empty() {
+            return Ok(assessment);
+        }
+        // Offered contents fill only tables Custos could not fetch; where both exist,
+        // Custos's own view wins.
+        let mut combined = trusted.clone();
+        for t in &req.offered_lookup_tables {
+            let key = Pubkey::new_from_array(t.table);
+            if trusted.get(&key).is_none() {
+                insert_table(&mut combined, t)?;
+            }
+        }
+        let with_offered = judge_with(&combined);
+        Ok(if with_offered.verdict > assessment.verdict {
+            with_offered
+        } else {
+            assessment
+        })
+    }
+}
+
+/// Lookup table contents from a request, checked for size.
+fn tables(list: &[LookupTableContents]) -> Result<LookupTables, SignerError> {
+    let mut out = LookupTables::empty();
+    for t in list {
+        insert_table(&mut out, t)?;
+    }
+    Ok(out)
+}
+
+fn insert_table(out: &mut LookupTables, t: &LookupTableContents) -> Result<(), SignerError> {
+    let addresses = t
+        .addresses
+        .iter()
+        .map(|a| Pubkey::new_from_array(*a))
+        .collect();
+    out.insert(Pubkey::new_from_array(t.table), addresses)
+        .map_err(|e| invalid_msg(format!("lookup table {}: {e}", b58(&t.table))))
+}
+
+/// The decoder's form of a request's intent.
+fn intent(i: &IpcIntent) -> Intent {
+    match i {
+        IpcIntent::Swap {
+            input_mint,
+            output_mint,
+            max_amount_in,
+            min_amount_out,
+        } => Intent::Swap {
+            input_mint: Pubkey::new_from_array(*input_mint),
+            output_mint: Pubkey::new_from_array(*output_mint),
+            max_amount_in: *max_amount_in,
+            min_amount_out: *min_amount_out,
+        },
+        IpcIntent::Transfer {
+            destination,
+            mint,
+            amount,
+        } => Intent::Transfer {
+            destination: Pubkey::new_from_array(*destination),
+            mint: mint.map(Pubkey::new_from_array),
+            amount: *amount,
+        },
     }
 }
 

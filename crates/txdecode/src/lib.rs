@@ -21,6 +21,7 @@
 pub mod describe;
 pub mod effects;
 pub mod error;
+pub mod intent;
 pub mod lookup;
 pub mod ownership;
 pub mod policy;
@@ -37,7 +38,11 @@ pub use effects::{
     StakeRole, SwapAmount, SwapQuote, TokenProgram,
 };
 pub use error::{DecodeError, LookupError};
+pub use intent::Intent;
 pub use lookup::LookupTables;
 pub use ownership::associated_token_address;
-pub use policy::{assess, Assessment, Context, FeeSummary, PolicyConfig, UnknownPrograms, Verdict};
+pub use policy::{
+    assess, assess_with_intent, Assessment, Context, FeeSummary, PolicyConfig, UnknownPrograms,
+    Verdict,
+};
 pub use wire::{ParsedTransaction, TxVersion};

@@ -8,13 +8,17 @@ use crate::effects::{
     Addr, ComputeBudgetSetting, Effect, LookupTableAction, NonceAction, Party, StakeRole,
     SwapAmount,
 };
+use crate::intent::Intent;
 use crate::lookup::{resolve_accounts, LookupTables};
+use crate::ownership::associated_token_address;
 use crate::ownership::Ownership;
 use crate::programs::{decode_instruction, COMPUTE_BUDGET_PROGRAM, SYSTEM_PROGRAM};
-use crate::tokens::{TokenEntry, Tokens};
+use crate::programs::{NATIVE_MINT, TOKEN_2022_PROGRAM, TOKEN_PROGRAM};
+use crate::tokens::{Base58Address, TokenEntry, Tokens};
 use crate::wire::{ParsedTransaction, TxVersion};
 use crate::Pubkey;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Base fee per signature, in lamports.
 pub const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
@@ -71,6 +75,48 @@ pub struct PolicyConfig {
     /// `symbol`, `decimals`); they override the built-in list (SOL, USDC, USDT, JUP,
     /// BONK, JitoSOL, mSOL).
     pub tokens: Vec<TokenEntry>,
+    /// Accounts that receive tips for block inclusion (default: Jito's eight tip
+    /// accounts). SOL sent to them counts against `max_tip_lamports` instead of being a
+    /// withdrawal.
+    pub tip_accounts: Vec<Base58Address>,
+    /// Largest total tip (lamports) signed without asking. Default 10_000_000 (0.01 SOL);
+    /// above it the user is asked.
+    pub max_tip_lamports: u64,
+    /// The operator's fee accounts: wallets (SOL fees, and token fees to their
+    /// associated token accounts) or token accounts. Empty by default.
+    pub operator_fee_accounts: Vec<Base58Address>,
+    /// Largest operator fee, per mint, as a share of what the same transaction swaps in
+    /// that mint, in basis points. Default 100 (1 %). A fee with no swap to measure it
+    /// against is put to the user.
+    pub max_operator_fee_bps: u16,
+}
+
+/// Jito's tip accounts: the eight `TIP_ACCOUNT_<n>` PDAs of the tip payment program
+/// `T1pyyaTNZsKv2WcRAB8oVnk93mLJw2XzjtVYqCsaHqt` (checked by a test).
+pub const JITO_TIP_ACCOUNTS: [Pubkey; 8] = [
+    Pubkey::from_str_const("96gYZGLnJYVFmbjzopPSU6QiEV5fGqZNyN9nmNhvrZU5"),
+    Pubkey::from_str_const("HFqU5x63VTqvQss8hp11i4wVV8bD44PvwucfZ2bU7gRe"),
+    Pubkey::from_str_const("Cw8CFyM9FkoMi7K7Crf6HNQqf4uEMzpKw6QNghXLvLkY"),
+    Pubkey::from_str_const("ADaUMid9yfUytqMBgopwjb2DTLSokTSzL1zt6iGPaS49"),
+    Pubkey::from_str_const("DfXygSm4jCyNCybVYYK6DwvWqjKee8pbDmJGcLWNDXjh"),
+    Pubkey::from_str_const("ADuUkR4vqLUMWXxW9gh6D6L8pMSawimctcNZ5pGwDcEt"),
+    Pubkey::from_str_const("DttWaMuVvTiduZRnguLF7jNxTgiMBZ1hyAumKUiL2KRL"),
+    Pubkey::from_str_const("3AVi9Tg9Uo68tJfuvoKvqKNWKkC5wPdSSdeBnizKZ6jT"),
+];
+
+impl PolicyConfig {
+    /// True when `account` is one of the operator's fee accounts, or (for a token
+    /// transfer of `mint`) an associated token account of one of them.
+    fn is_operator_account(&self, account: &Pubkey, mint: Option<&Pubkey>) -> bool {
+        self.operator_fee_accounts.iter().any(|o| {
+            o.0 == *account
+                || mint.is_some_and(|m| {
+                    [TOKEN_PROGRAM, TOKEN_2022_PROGRAM]
+                        .iter()
+                        .any(|p| associated_token_address(&o.0, m, p).as_ref() == Some(account))
+                })
+        })
+    }
 }
 
 impl Default for PolicyConfig {
@@ -82,6 +128,14 @@ impl Default for PolicyConfig {
             max_slippage_bps: 300,
             unknown_programs: UnknownPrograms::Reject,
             tokens: Vec::new(),
+            tip_accounts: JITO_TIP_ACCOUNTS
+                .iter()
+                .copied()
+                .map(Base58Address)
+                .collect(),
+            max_tip_lamports: 10_000_000,
+            operator_fee_accounts: Vec::new(),
+            max_operator_fee_bps: 100,
         }
     }
 }
@@ -144,6 +198,23 @@ struct Findings {
     /// Index of the effect being judged, and the most severe effect finding so far.
     current: Option<usize>,
     worst_effect: Option<(Verdict, usize)>,
+    /// Most severe finding per effect index (for matching an intent).
+    by_effect: BTreeMap<usize, Verdict>,
+    /// Most severe finding not tied to one effect (fees, payouts, signer).
+    other: Verdict,
+    /// Tips and operator fees seen so far, judged together at the end.
+    payouts: Payouts,
+}
+
+/// SOL tips to known tip accounts and fees to the operator's accounts.
+#[derive(Default)]
+struct Payouts {
+    /// Lamports tipped, and to which accounts.
+    tips: u64,
+    tip_accounts: BTreeSet<Pubkey>,
+    /// Operator fees by mint (native SOL as the wrapped-SOL mint), with their accounts.
+    fees: BTreeMap<Pubkey, u64>,
+    fee_accounts: BTreeSet<Pubkey>,
 }
 
 impl Findings {
@@ -152,6 +223,10 @@ impl Findings {
             if self.worst_effect.is_none_or(|(w, _)| v > w) {
                 self.worst_effect = Some((v, i));
             }
+            let slot = self.by_effect.entry(i).or_insert(Verdict::Auto);
+            *slot = (*slot).max(v);
+        } else {
+            self.other = self.other.max(v);
         }
         self.items.push((v, reason));
     }
@@ -176,6 +251,7 @@ fn judge_swap(e: &Effect, config: &PolicyConfig, f: &mut Findings) {
         authority,
         source,
         destination,
+        destination_mint,
         amount_out,
         quote,
         platform_fee_bps,
@@ -215,7 +291,18 @@ fn judge_swap(e: &Effect, config: &PolicyConfig, f: &mut Findings) {
         f.warn("Swap sets no minimum output (any price is accepted)".to_owned());
     }
     let fee_is_own = platform_fee_account.as_ref().is_some_and(|p| p.own);
-    if *platform_fee_bps > config.max_platform_fee_bps && !fee_is_own {
+    let operator_fee_ok = *platform_fee_bps <= config.max_operator_fee_bps
+        && platform_fee_account
+            .as_ref()
+            .and_then(|p| p.address.known())
+            .is_some_and(|k| {
+                config.is_operator_account(k, None)
+                    || destination_mint
+                        .as_ref()
+                        .and_then(Addr::known)
+                        .is_some_and(|m| config.is_operator_account(k, Some(m)))
+            });
+    if *platform_fee_bps > config.max_platform_fee_bps && !fee_is_own && !operator_fee_ok {
         let to = platform_fee_account
             .as_ref()
             .map(|p| format!(" to {}", party(p)))
@@ -409,7 +496,17 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             lamports,
         } => {
             if *lamports > 0 && !to.own && (from.own || authority.own) {
-                f.confirm(format!("Sends {} to {}", sol(*lamports), party(to)));
+                let to_key = to.address.known();
+                if let Some(k) = to_key.filter(|k| config.tip_accounts.iter().any(|t| t.0 == **k)) {
+                    f.payouts.tips = f.payouts.tips.saturating_add(*lamports);
+                    f.payouts.tip_accounts.insert(*k);
+                } else if let Some(k) = to_key.filter(|k| config.is_operator_account(k, None)) {
+                    let fee = f.payouts.fees.entry(NATIVE_MINT).or_insert(0);
+                    *fee = fee.saturating_add(*lamports);
+                    f.payouts.fee_accounts.insert(*k);
+                } else {
+                    f.confirm(format!("Sends {} to {}", sol(*lamports), party(to)));
+                }
             }
         }
         Effect::CreateAccount {
@@ -477,7 +574,19 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             decimals,
             ..
         } => {
+            let operator_mint = mint.as_ref().and_then(Addr::known);
+            let to_operator = destination
+                .address
+                .known()
+                .zip(operator_mint)
+                .filter(|(d, m)| config.is_operator_account(d, Some(m)));
             if *amount > 0 && !destination.own && (source.own || authority.own) {
+                if let Some((d, m)) = to_operator {
+                    let fee = f.payouts.fees.entry(*m).or_insert(0);
+                    *fee = fee.saturating_add(*amount);
+                    f.payouts.fee_accounts.insert(*d);
+                    return;
+                }
                 let unproven = if mint.is_none() {
                     " (destination cannot be proven yours without the mint)"
                 } else {
@@ -826,6 +935,69 @@ fn fees(
     }
 }
 
+/// Judges tips and operator fees together: tips within the cap and fees within the
+/// configured share of what the transaction swaps in the same mint are signed; anything
+/// above is put to the user.
+fn judge_payouts(effects: &[Effect], config: &PolicyConfig, f: &mut Findings) {
+    let list = |set: &BTreeSet<Pubkey>| set.iter().map(short_pubkey).collect::<Vec<_>>().join(", ");
+    let tips = f.payouts.tips;
+    if tips > config.max_tip_lamports {
+        let to = list(&f.payouts.tip_accounts);
+        f.confirm(format!(
+            "Tips {} to {to}, above the {} limit",
+            sol(tips),
+            sol(config.max_tip_lamports)
+        ));
+    } else if tips > 0 {
+        f.warn(format!("Pays a {} tip for block inclusion", sol(tips)));
+    }
+    if f.payouts.fees.is_empty() {
+        return;
+    }
+    // What the user's swaps move, per mint: the largest stated bound on either side.
+    let mut basis: BTreeMap<Pubkey, u64> = BTreeMap::new();
+    for e in effects {
+        if let Effect::Swap {
+            authority,
+            source,
+            source_mint,
+            destination_mint,
+            amount_in,
+            amount_out,
+            ..
+        } = e
+        {
+            if !(authority.own || source.own) {
+                continue;
+            }
+            for (mint, amount) in [(source_mint, amount_in), (destination_mint, amount_out)] {
+                if let (Some(m), Some(a)) = (mint.as_ref().and_then(Addr::known), amount.amount()) {
+                    let b = basis.entry(*m).or_insert(0);
+                    *b = (*b).max(a);
+                }
+            }
+        }
+    }
+    let tokens = Tokens::new(&config.tokens);
+    let to = list(&f.payouts.fee_accounts);
+    let fees: Vec<(Pubkey, u64)> = f.payouts.fees.iter().map(|(m, a)| (*m, *a)).collect();
+    for (mint, fee) in fees {
+        let cap = basis
+            .get(&mint)
+            .map(|b| u128::from(*b) * u128::from(config.max_operator_fee_bps) / 10_000)
+            .unwrap_or(0);
+        let shown = token_amount(fee, None, Some(&Addr::Known(mint)), &tokens);
+        if u128::from(fee) > cap {
+            f.confirm(format!(
+                "Pays an operator fee of {shown} to {to}, above {} of the swap",
+                bps(config.max_operator_fee_bps)
+            ));
+        } else {
+            f.warn(format!("Pays an operator fee of {shown} to {to}"));
+        }
+    }
+}
+
 /// Fills in mints an instruction does not name but the accounts prove: a swap side or a
 /// transfer whose account is the user's associated token account (or one this
 /// transaction initialised) has that account's mint; the other side of a pool with two
@@ -882,6 +1054,15 @@ fn infer_mints(e: &mut Effect, ownership: &Ownership) {
 
 /// Decodes every instruction and judges the transaction for `ctx.signer`.
 pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
+    assess_with_intent(tx, ctx, None)
+}
+
+/// [`assess`], then refuses the transaction unless its effects match `intent` exactly.
+pub fn assess_with_intent(
+    tx: &ParsedTransaction,
+    ctx: &Context,
+    intent: Option<&Intent>,
+) -> Assessment {
     let accounts = resolve_accounts(tx, ctx.lookup_tables);
     let mut warnings = Vec::new();
     let mut f = Findings {
@@ -889,6 +1070,9 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
         warnings: Vec::new(),
         current: None,
         worst_effect: None,
+        by_effect: BTreeMap::new(),
+        other: Verdict::Auto,
+        payouts: Payouts::default(),
     };
 
     let unresolved = accounts
@@ -985,6 +1169,7 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
         judge(e, &is_wallet, ctx.config, &mut f);
     }
     f.current = None;
+    judge_payouts(&effects, ctx.config, &mut f);
     let worst = f.worst_effect.map(|(_, i)| i);
 
     let payer_addr = tx
@@ -997,6 +1182,11 @@ pub fn assess(tx: &ParsedTransaction, ctx: &Context) -> Assessment {
         address: payer_addr,
     };
     let fee = fees(tx, &effects, non_budget, payer, ctx, &mut f, &mut warnings);
+    if let Some(intent) = intent {
+        if let Err(why) = crate::intent::check(intent, &effects, &f.by_effect, f.other) {
+            f.reject(format!("Does not match the stated intent: {why}"));
+        }
+    }
 
     let verdict = f
         .items

@@ -11,28 +11,28 @@ use std::str::FromStr;
 #[serde(deny_unknown_fields)]
 pub struct TokenEntry {
     /// The mint address.
-    pub mint: MintAddress,
+    pub mint: Base58Address,
     /// Short ticker shown to users, e.g. "USDC".
     pub symbol: String,
     /// Decimals of the mint.
     pub decimals: u8,
 }
 
-/// A mint address that (de)serialises as base58.
+/// An address that (de)serialises as base58 (in policy files).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MintAddress(pub Pubkey);
+pub struct Base58Address(pub Pubkey);
 
-impl Serialize for MintAddress {
+impl Serialize for Base58Address {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&self.0)
     }
 }
 
-impl<'de> Deserialize<'de> for MintAddress {
+impl<'de> Deserialize<'de> for Base58Address {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         Pubkey::from_str(&s)
-            .map(MintAddress)
+            .map(Base58Address)
             .map_err(|_| serde::de::Error::custom(format!("invalid mint address {s:?}")))
     }
 }
@@ -128,14 +128,14 @@ mod tests {
         let usdc = Pubkey::from_str_const("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v");
         assert_eq!(Tokens::builtin().get(&usdc), Some(("USDC", 6)));
         let mine = [TokenEntry {
-            mint: MintAddress(usdc),
+            mint: Base58Address(usdc),
             symbol: "USDC.e".to_owned(),
             decimals: 6,
         }];
         assert_eq!(Tokens::new(&mine).get(&usdc), Some(("USDC.e", 6)));
         // A symbol that could carry markup or pose as a sentence is not shown.
         let odd = [TokenEntry {
-            mint: MintAddress(usdc),
+            mint: Base58Address(usdc),
             symbol: "<b>SOL</b> safe".to_owned(),
             decimals: 9,
         }];
