@@ -9,8 +9,8 @@ use custos_ipc::signer::{
     SignRequest, SignerError, SignerHealth, SignerRequest, SignerResponse,
 };
 use custos_txdecode::{
-    assess_with_intent, Assessment, Context, Intent, LookupTables, ParsedTransaction,
-    PolicyConfig, Pubkey, Verdict,
+    assess_with_intent, Assessment, Context, Intent, LookupTables, ParsedTransaction, PolicyConfig,
+    Pubkey, Verdict,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -456,6 +456,83 @@ mod tests {
             offered_lookup_tables: Vec::new(),
             intent: None,
         }
+    }
+
+    /// v0 wire transfer from -> the first writable entry of lookup table `table`.
+    fn transfer_via_table(from: &[u8; 32], table: &[u8; 32], lamports: u64) -> Vec<u8> {
+        let mut tx = vec![1u8];
+        tx.extend_from_slice(&[0u8; 64]);
+        tx.extend_from_slice(&[0x80, 1, 0, 1, 2]);
+        tx.extend_from_slice(from);
+        tx.extend_from_slice(&[0u8; 32]); // System program
+        tx.extend_from_slice(&[4u8; 32]); // blockhash
+        tx.extend_from_slice(&[1, 1, 2, 0, 2, 12, 2, 0, 0, 0]);
+        tx.extend_from_slice(&lamports.to_le_bytes());
+        tx.push(1);
+        tx.extend_from_slice(table);
+        tx.extend_from_slice(&[1, 0, 0]);
+        tx
+    }
+
+    fn table(key: [u8; 32], first: [u8; 32]) -> LookupTableContents {
+        LookupTableContents {
+            table: key,
+            addresses: vec![first],
+        }
+    }
+
+    #[test]
+    fn lookup_tables_from_custos_resolve_and_offered_ones_only_tighten() {
+        let (_dir, svc) = service();
+        let (a, b) = (create(&svc, "u1"), create(&svc, "u1"));
+        let stranger = [9u8; 32];
+        let t = [7u8; 32];
+        let tx = transfer_via_table(&a.pubkey, &t, 1_000);
+        let signed = |r: &SignRequest| matches!(svc.sign(r).unwrap(), SignOutcome::Signed { .. });
+
+        // Without contents the destination is unknown, so foreign: pending.
+        let mut r = req(&a, vec![b.record.clone()], tx.clone());
+        assert!(matches!(svc.sign(&r).unwrap(), SignOutcome::Pending { .. }));
+        // Custos's own view says it is the user's other wallet: auto.
+        r.lookup_tables = vec![table(t, b.pubkey)];
+        assert!(signed(&r));
+        // The backend offering other contents for the same table changes nothing...
+        r.offered_lookup_tables = vec![table(t, stranger)];
+        assert!(signed(&r));
+        // ...and where Custos has no view, offered contents can only make it stricter.
+        r.lookup_tables = Vec::new();
+        r.offered_lookup_tables = vec![table(t, b.pubkey)];
+        assert!(matches!(svc.sign(&r).unwrap(), SignOutcome::Pending { .. }));
+        // Oversized contents are a bad request, not a crash.
+        r.offered_lookup_tables = vec![LookupTableContents {
+            table: t,
+            addresses: vec![[1; 32]; 257],
+        }];
+        assert_eq!(svc.sign(&r).unwrap_err().kind, ErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn an_intent_that_does_not_match_refuses_an_otherwise_auto_transfer() {
+        let (_dir, svc) = service();
+        let (a, b) = (create(&svc, "u1"), create(&svc, "u1"));
+        let mut r = req(
+            &a,
+            vec![b.record.clone()],
+            transfer(&a.pubkey, &b.pubkey, 500),
+        );
+        r.intent = Some(IpcIntent::Swap {
+            input_mint: [1; 32],
+            output_mint: [2; 32],
+            max_amount_in: 1,
+            min_amount_out: 1,
+        });
+        match svc.sign(&r).unwrap() {
+            SignOutcome::Rejected { reasons, .. } => {
+                assert!(reasons[0].contains("intent"), "{reasons:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(svc.signatures.load(Ordering::Relaxed), 0);
     }
 
     #[test]
