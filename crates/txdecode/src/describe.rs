@@ -450,6 +450,26 @@ pub fn describe_effect(e: &Effect, t: &Tokens<'_>) -> String {
             lamports,
             ..
         } => describe_stake_operation(*action, stake_account, other_account.as_ref(), *lamports),
+        Effect::TokenConfigure {
+            name,
+            account,
+            authority,
+            ..
+        } => match authority {
+            Some(a) => format!(
+                "Token configuration {name} on {} (authority {})",
+                party(account),
+                party(a)
+            ),
+            None => format!("Token configuration {name} on {}", party(account)),
+        },
+        Effect::WithdrawWithheld {
+            mint, destination, ..
+        } => format!(
+            "Withdraw transfer fees withheld for mint {} to {}",
+            short_addr(mint),
+            party(destination)
+        ),
         Effect::TokenQuery { name, .. } => format!("Token query {name} (read only)"),
         Effect::CreateAssociatedTokenAccount {
             payer,

@@ -181,6 +181,21 @@ pub struct SwapQuote {
     pub slippage_bps: u16,
 }
 
+/// How a token configuration instruction bears on the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenConfigKind {
+    /// Sets up a new mint, token account or multisig before first use; needs no
+    /// existing authority.
+    Initialize,
+    /// Changes an existing mint's or account's configuration with its authority.
+    Update,
+    /// Turns on a protection of a token account (required memos, CPI guard).
+    EnableProtection,
+    /// Turns off a protection of a token account.
+    DisableProtection,
+}
+
 /// One effect of one instruction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -250,6 +265,9 @@ pub enum Effect {
         decimals: Option<u8>,
         /// Transfer fee (Token-2022 TransferCheckedWithFee), in base units.
         fee: Option<u64>,
+        /// Accounts passed beyond the instruction's own: multisig signers, or (Token-2022)
+        /// the accounts of the mint's transfer hook program, which the transfer invokes.
+        extra_accounts: Vec<Addr>,
     },
     /// Approve / ApproveChecked: `delegate` may spend up to `amount` from `source`.
     TokenApprove {
@@ -403,6 +421,30 @@ pub enum Effect {
         program: TokenProgram,
         /// Instruction name.
         name: &'static str,
+    },
+    /// A token configuration instruction that moves no value: mint and multisig
+    /// initialisation, Token-2022 extension set-up and updates, account protections.
+    TokenConfigure {
+        /// Token program.
+        program: TokenProgram,
+        /// Instruction name, e.g. `"TransferHook Update"`.
+        name: &'static str,
+        /// What it bears on.
+        kind: TokenConfigKind,
+        /// The mint or token account configured.
+        account: Party,
+        /// The authority signing for it (absent for initialisation).
+        authority: Option<Party>,
+    },
+    /// Token-2022 WithdrawWithheldTokensFromMint / FromAccounts: transfer fees withheld
+    /// in a mint or its accounts go to `destination`.
+    WithdrawWithheld {
+        /// The mint.
+        mint: Addr,
+        /// Receives the withheld tokens.
+        destination: Party,
+        /// The mint's withdraw-withheld authority (signer).
+        authority: Party,
     },
     /// Associated Token Account Create / CreateIdempotent.
     CreateAssociatedTokenAccount {
@@ -732,6 +774,18 @@ impl Effect {
                 v.extend(authority.as_mut());
                 v
             }
+            Effect::TokenConfigure {
+                account, authority, ..
+            } => {
+                let mut v = vec![account];
+                v.extend(authority.as_mut());
+                v
+            }
+            Effect::WithdrawWithheld {
+                destination,
+                authority,
+                ..
+            } => vec![destination, authority],
             Effect::TokenQuery { .. }
             | Effect::ComputeBudget { .. }
             | Effect::Memo { .. }
@@ -752,7 +806,8 @@ impl Effect {
             | Effect::FreezeThaw { mint, .. }
             | Effect::InitializeTokenAccount { mint, .. }
             | Effect::CreateAssociatedTokenAccount { mint, .. }
-            | Effect::RecoverNested { mint, .. } => vec![mint],
+            | Effect::RecoverNested { mint, .. }
+            | Effect::WithdrawWithheld { mint, .. } => vec![mint],
             Effect::Swap {
                 source_mint,
                 destination_mint,

@@ -35,7 +35,7 @@ pub type Pubkey = solana_address::Address;
 
 pub use effects::{
     Addr, ComputeBudgetSetting, Effect, LookupTableAction, NonceAction, Party, StakeAction,
-    StakeRole, SwapAmount, SwapQuote, TokenProgram,
+    StakeRole, SwapAmount, SwapQuote, TokenConfigKind, TokenProgram,
 };
 pub use error::{DecodeError, LookupError};
 pub use intent::Intent;

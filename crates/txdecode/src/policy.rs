@@ -6,7 +6,7 @@ use crate::describe::{
 };
 use crate::effects::{
     Addr, ComputeBudgetSetting, Effect, LookupTableAction, NonceAction, Party, StakeRole,
-    SwapAmount,
+    SwapAmount, TokenConfigKind, TokenProgram,
 };
 use crate::intent::Intent;
 use crate::lookup::{resolve_accounts, LookupTables};
@@ -566,14 +566,22 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             f.reject(format!("Transaction {what}: refused"));
         }
         Effect::TokenTransfer {
+            program,
             source,
             destination,
             authority,
             mint,
             amount,
             decimals,
+            extra_accounts,
             ..
         } => {
+            if *program == TokenProgram::Token2022 && !extra_accounts.is_empty() {
+                f.warn(format!(
+                    "A Token-2022 transfer passes {} extra account(s): the mint may run a transfer hook program (hooks cannot spend from your accounts)",
+                    extra_accounts.len()
+                ));
+            }
             let operator_mint = mint.as_ref().and_then(Addr::known);
             let to_operator = destination
                 .address
@@ -751,6 +759,39 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             }
         }
         Effect::Swap { .. } => judge_swap(e, config, f),
+        Effect::TokenConfigure {
+            name,
+            kind,
+            account,
+            authority,
+            ..
+        } => {
+            let by_user = authority.as_ref().is_some_and(|a| a.own) || account.own;
+            match kind {
+                TokenConfigKind::Initialize | TokenConfigKind::EnableProtection => {}
+                TokenConfigKind::Update if by_user => f.confirm(format!(
+                    "Changes the {name} configuration of {}",
+                    party(account)
+                )),
+                TokenConfigKind::DisableProtection if by_user => f.confirm(format!(
+                    "Turns off a protection of your token account {} ({name})",
+                    party(account)
+                )),
+                TokenConfigKind::Update | TokenConfigKind::DisableProtection => {}
+            }
+        }
+        Effect::WithdrawWithheld {
+            destination,
+            authority,
+            ..
+        } => {
+            if authority.own && !destination.own {
+                f.confirm(format!(
+                    "Withdraws withheld transfer fees to {}",
+                    party(destination)
+                ));
+            }
+        }
         Effect::LookupTable { .. } => judge_lookup_table(e, f),
         Effect::StakeInitialize { .. }
         | Effect::StakeAuthorize { .. }

@@ -248,6 +248,11 @@ impl<'a> Accounts<'a> {
         Self { list }
     }
 
+    /// The accounts from position `start` on (empty when there are fewer).
+    pub(crate) fn rest(&self, start: usize) -> Vec<Addr> {
+        self.list.get(start..).map(<[Addr]>::to_vec).unwrap_or_default()
+    }
+
     /// Number of accounts.
     pub(crate) fn len(&self) -> usize {
         self.list.len()

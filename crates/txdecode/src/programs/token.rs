@@ -8,7 +8,7 @@
 //! nested inside a Batch is refused (the program refuses it too).
 
 use super::{Accounts, Data, InstructionError};
-use crate::effects::{Addr, Effect, TokenProgram};
+use crate::effects::{Addr, Effect, Party, TokenConfigKind, TokenProgram};
 
 /// Token-2022 TransferFeeExtension tag.
 const TRANSFER_FEE_EXTENSION: u8 = 26;
@@ -145,6 +145,7 @@ fn decode_single(
                 amount,
                 decimals: None,
                 fee: None,
+                extra_accounts: a.rest(3),
             }
         }
         // Approve(amount): [source, delegate, owner, signers...]
@@ -247,6 +248,7 @@ fn decode_single(
                 amount,
                 decimals: Some(decimals),
                 fee: None,
+                extra_accounts: a.rest(4),
             }
         }
         // ApproveChecked(amount, decimals): [source, mint, delegate, owner, ...]
@@ -321,9 +323,7 @@ fn decode_single(
         TRANSFER_FEE_EXTENSION if p == TokenProgram::Token2022 => {
             let sub = d.u8()?;
             if sub != TRANSFER_CHECKED_WITH_FEE {
-                return Err(InstructionError::UnsupportedTag(
-                    u32::from(TRANSFER_FEE_EXTENSION) << 8 | u32::from(sub),
-                ));
+                return transfer_fee(p, a, data);
             }
             let amount = d.u64()?;
             let decimals = d.u8()?;
@@ -338,6 +338,7 @@ fn decode_single(
                 amount,
                 decimals: Some(decimals),
                 fee: Some(fee),
+                extra_accounts: a.rest(4),
             }
         }
         // WithdrawExcessLamports: [source, destination, authority, ...]
@@ -362,9 +363,279 @@ fn decode_single(
                 lamports,
             }
         }
+        // InitializeMint(decimals, authority, COption freeze): [mint, rent];
+        // InitializeMint2: [mint].
+        0 | 20 => {
+            let _decimals = d.u8()?;
+            let _authority = d.pubkey()?;
+            let _freeze = option_pubkey(&mut d)?;
+            a.require(if tag == 0 { 2 } else { 1 })?;
+            initialize(
+                p,
+                a,
+                if tag == 0 {
+                    "InitializeMint"
+                } else {
+                    "InitializeMint2"
+                },
+            )?
+        }
+        // InitializeMultisig(m): [multisig, rent, signers...]; InitializeMultisig2: [multisig, signers...]
+        2 | 19 => {
+            let _m = d.u8()?;
+            a.require(if tag == 2 { 3 } else { 2 })?;
+            let name = if tag == 2 {
+                "InitializeMultisig"
+            } else {
+                "InitializeMultisig2"
+            };
+            initialize(p, a, name)?
+        }
+        // Token-2022 only from here.
+        _ if p == TokenProgram::Token2022 && tag != BATCH => return extension(p, a, data),
         // Batch inside a Batch (top-level batches are handled by `decode`).
         BATCH => return Err(InstructionError::NestedBatch),
         other => return Err(InstructionError::UnsupportedTag(u32::from(other))),
+    };
+    d.finish()?;
+    Ok(effect)
+}
+
+fn config(
+    p: TokenProgram,
+    name: &'static str,
+    kind: TokenConfigKind,
+    account: Party,
+    authority: Option<Party>,
+) -> Effect {
+    Effect::TokenConfigure {
+        program: p,
+        name,
+        kind,
+        account,
+        authority,
+    }
+}
+
+/// Initialisation of the instruction's first account (a new mint, account or multisig).
+fn initialize(
+    p: TokenProgram,
+    a: &Accounts<'_>,
+    name: &'static str,
+) -> Result<Effect, InstructionError> {
+    Ok(config(
+        p,
+        name,
+        TokenConfigKind::Initialize,
+        a.party(0)?,
+        None,
+    ))
+}
+
+/// An update of the first account with the second as authority (multisig signers may
+/// follow).
+fn update(
+    p: TokenProgram,
+    a: &Accounts<'_>,
+    name: &'static str,
+) -> Result<Effect, InstructionError> {
+    a.require(2)?;
+    Ok(config(
+        p,
+        name,
+        TokenConfigKind::Update,
+        a.party(0)?,
+        Some(a.party(1)?),
+    ))
+}
+
+/// TransferFeeExtension (tag 26) sub-instructions other than TransferCheckedWithFee.
+fn transfer_fee(
+    p: TokenProgram,
+    a: &Accounts<'_>,
+    data: &[u8],
+) -> Result<Effect, InstructionError> {
+    let mut d = Data::new(data.get(1..).unwrap_or_default());
+    let sub = d.u8()?;
+    let effect = match sub {
+        // InitializeTransferFeeConfig(COption config authority, COption withdraw authority,
+        // basis points u16, maximum fee u64): [mint]
+        0 => {
+            let _ = option_pubkey(&mut d)?;
+            let _ = option_pubkey(&mut d)?;
+            let _ = d.u16()?;
+            let _ = d.u64()?;
+            initialize(p, a, "InitializeTransferFeeConfig")?
+        }
+        // WithdrawWithheldTokensFromMint: [mint, destination, authority, signers...]
+        2 => {
+            a.require(3)?;
+            Effect::WithdrawWithheld {
+                mint: a.addr(0)?,
+                destination: a.party(1)?,
+                authority: a.party(2)?,
+            }
+        }
+        // WithdrawWithheldTokensFromAccounts(num_token_accounts): [mint, destination,
+        // authority, signers..., sources...]
+        3 => {
+            let n = usize::from(d.u8()?);
+            a.require(n.saturating_add(3))?;
+            Effect::WithdrawWithheld {
+                mint: a.addr(0)?,
+                destination: a.party(1)?,
+                authority: a.party(2)?,
+            }
+        }
+        // HarvestWithheldTokensToMint: [mint, sources...] - permissionless, moves fees
+        // already withheld into the mint.
+        4 => {
+            a.require(1)?;
+            Effect::TokenQuery {
+                program: p,
+                name: "HarvestWithheldTokensToMint",
+            }
+        }
+        // SetTransferFee(basis points u16, maximum fee u64): [mint, authority, signers...]
+        5 => {
+            let _ = d.u16()?;
+            let _ = d.u64()?;
+            update(p, a, "SetTransferFee")?
+        }
+        other => {
+            return Err(InstructionError::UnsupportedTag(
+                u32::from(TRANSFER_FEE_EXTENSION) << 8 | u32::from(other),
+            ))
+        }
+    };
+    d.finish()?;
+    Ok(effect)
+}
+
+/// Token-2022 instructions beyond the SPL Token set (tags 25..=44 except those handled
+/// elsewhere). Confidential transfers (27, 37, 42) and CreateNativeMint (31) are not
+/// decoded: their effects cannot be shown from the instruction alone.
+fn extension(p: TokenProgram, a: &Accounts<'_>, data: &[u8]) -> Result<Effect, InstructionError> {
+    let mut d = Data::new(data);
+    let tag = d.u8()?;
+    // Extensions with Initialize (sub 0) and authority-signed Update (sub 1) forms whose
+    // data are fixed-size: (tag, name of initialize, initialize length, name of update,
+    // update length).
+    const PAIRED: &[(u8, &str, usize, &str, usize)] = &[
+        (
+            28,
+            "DefaultAccountState Initialize",
+            1,
+            "DefaultAccountState Update",
+            1,
+        ),
+        (
+            33,
+            "InterestBearingMint Initialize",
+            34,
+            "InterestBearingMint UpdateRate",
+            2,
+        ),
+        (36, "TransferHook Initialize", 64, "TransferHook Update", 32),
+        (
+            39,
+            "MetadataPointer Initialize",
+            64,
+            "MetadataPointer Update",
+            32,
+        ),
+        (40, "GroupPointer Initialize", 64, "GroupPointer Update", 32),
+        (
+            41,
+            "GroupMemberPointer Initialize",
+            64,
+            "GroupMemberPointer Update",
+            32,
+        ),
+        (
+            43,
+            "ScaledUiAmount Initialize",
+            40,
+            "ScaledUiAmount UpdateMultiplier",
+            16,
+        ),
+    ];
+    let effect = match tag {
+        // InitializeMintCloseAuthority(COption<Pubkey>): [mint]
+        25 => {
+            let _ = option_pubkey(&mut d)?;
+            initialize(p, a, "InitializeMintCloseAuthority")?
+        }
+        // Reallocate(extension types as u16 each): [account, payer, system, owner, signers...]
+        29 => {
+            a.require(4)?;
+            let rest = d.slice(d.remaining())?;
+            if rest.len() % 2 != 0 {
+                return Err(InstructionError::TrailingData);
+            }
+            config(
+                p,
+                "Reallocate",
+                TokenConfigKind::Update,
+                a.party(0)?,
+                Some(a.party(3)?),
+            )
+        }
+        // MemoTransfer / CpiGuard: 0 Enable, 1 Disable: [account, owner, signers...]
+        30 | 34 => {
+            let sub = d.u8()?;
+            a.require(2)?;
+            let (name, kind) = match (tag, sub) {
+                (30, 0) => ("MemoTransfer Enable", TokenConfigKind::EnableProtection),
+                (30, 1) => ("MemoTransfer Disable", TokenConfigKind::DisableProtection),
+                (_, 0) => ("CpiGuard Enable", TokenConfigKind::EnableProtection),
+                (_, 1) => ("CpiGuard Disable", TokenConfigKind::DisableProtection),
+                (_, other) => {
+                    return Err(InstructionError::UnsupportedTag(
+                        u32::from(tag) << 8 | u32::from(other),
+                    ))
+                }
+            };
+            config(p, name, kind, a.party(0)?, Some(a.party(1)?))
+        }
+        // InitializeNonTransferableMint: [mint]
+        32 => initialize(p, a, "InitializeNonTransferableMint")?,
+        // InitializePermanentDelegate(delegate): [mint]
+        35 => {
+            let _ = d.pubkey()?;
+            initialize(p, a, "InitializePermanentDelegate")?
+        }
+        // Pausable: 0 Initialize(authority) [mint]; 1 Pause, 2 Resume [mint, authority, signers...]
+        44 => match d.u8()? {
+            0 => {
+                let _ = d.pubkey()?;
+                initialize(p, a, "Pausable Initialize")?
+            }
+            1 => update(p, a, "Pausable Pause")?,
+            2 => update(p, a, "Pausable Resume")?,
+            other => return Err(InstructionError::UnsupportedTag(44 << 8 | u32::from(other))),
+        },
+        _ => {
+            let Some((_, init, init_len, upd, upd_len)) = PAIRED.iter().find(|(t, ..)| *t == tag)
+            else {
+                return Err(InstructionError::UnsupportedTag(u32::from(tag)));
+            };
+            match d.u8()? {
+                0 => {
+                    d.slice(*init_len)?;
+                    initialize(p, a, init)?
+                }
+                1 => {
+                    d.slice(*upd_len)?;
+                    update(p, a, upd)?
+                }
+                other => {
+                    return Err(InstructionError::UnsupportedTag(
+                        u32::from(tag) << 8 | u32::from(other),
+                    ))
+                }
+            }
+        }
     };
     d.finish()?;
     Ok(effect)
