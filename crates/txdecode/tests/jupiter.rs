@@ -472,7 +472,7 @@ fn mainnet_route_decodes_with_the_published_amounts() {
     assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
     assert_eq!(
         a.summary,
-        "Swap exactly 2000000 base units of the input token for at least 1542899 base units \
+        "Swap exactly 0.002 SOL for at least 1542899 base units (decimals unknown) \
          of mint Dz9m…bonk, to your account FAXn…LKsK"
     );
 }
