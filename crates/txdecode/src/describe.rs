@@ -450,6 +450,10 @@ pub fn describe_effect(e: &Effect, t: &Tokens<'_>) -> String {
             lamports,
             ..
         } => describe_stake_operation(*action, stake_account, other_account.as_ref(), *lamports),
+        Effect::SignatureCheck {
+            precompile,
+            signatures,
+        } => format!("Check {signatures} {precompile} signature(s) (moves nothing)"),
         Effect::TokenConfigure {
             name,
             account,

@@ -594,6 +594,14 @@ pub enum Effect {
         /// Memo text (valid UTF-8).
         text: String,
     },
+    /// A signature-verification precompile (Ed25519, secp256k1, secp256r1): checks
+    /// signatures inside the instruction data, moves nothing.
+    SignatureCheck {
+        /// Which precompile.
+        precompile: &'static str,
+        /// Signatures checked.
+        signatures: u8,
+    },
     /// An instruction of the BPF upgradeable loader (deploy, upgrade, set authority, close).
     ProgramUpgrade {
         /// Instruction index.
@@ -787,6 +795,7 @@ impl Effect {
                 ..
             } => vec![destination, authority],
             Effect::TokenQuery { .. }
+            | Effect::SignatureCheck { .. }
             | Effect::ComputeBudget { .. }
             | Effect::Memo { .. }
             | Effect::ProgramUpgrade { .. }

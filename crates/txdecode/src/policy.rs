@@ -759,6 +759,7 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             }
         }
         Effect::Swap { .. } => judge_swap(e, config, f),
+        Effect::SignatureCheck { .. } => {}
         Effect::TokenConfigure {
             name,
             kind,
@@ -855,6 +856,7 @@ fn is_primary(e: &Effect) -> bool {
             | Effect::InitializeImmutableOwner { .. }
             | Effect::InitializeTokenAccount { .. }
             | Effect::TokenQuery { .. }
+            | Effect::SignatureCheck { .. }
     )
 }
 

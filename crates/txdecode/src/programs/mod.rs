@@ -11,6 +11,7 @@ pub mod meteora_damm_v2;
 pub mod meteora_dbc;
 pub mod meteora_dlmm;
 pub mod orca_whirlpool;
+pub mod precompile;
 pub mod pump_fun;
 pub mod pump_swap;
 pub mod raydium_amm_v4;
@@ -89,6 +90,15 @@ pub const METEORA_DAMM_V2_PROGRAM: Pubkey =
 /// Meteora Dynamic Bonding Curve.
 pub const METEORA_DBC_PROGRAM: Pubkey =
     Pubkey::from_str_const("dbcij3LWUppWqq96dh6gJWwBifmcGfLSB5D4DuSMaqN");
+/// Ed25519 signature-verification precompile.
+pub const ED25519_PRECOMPILE: Pubkey =
+    Pubkey::from_str_const("Ed25519SigVerify111111111111111111111111111");
+/// secp256k1 (Ethereum-style) signature-verification precompile.
+pub const SECP256K1_PRECOMPILE: Pubkey =
+    Pubkey::from_str_const("KeccakSecp256k11111111111111111111111111111");
+/// secp256r1 (P-256) signature-verification precompile.
+pub const SECP256R1_PRECOMPILE: Pubkey =
+    Pubkey::from_str_const("Secp256r1SigVerify1111111111111111111111111");
 /// Wrapped SOL mint.
 pub const NATIVE_MINT: Pubkey =
     Pubkey::from_str_const("So11111111111111111111111111111111111111112");
@@ -250,7 +260,10 @@ impl<'a> Accounts<'a> {
 
     /// The accounts from position `start` on (empty when there are fewer).
     pub(crate) fn rest(&self, start: usize) -> Vec<Addr> {
-        self.list.get(start..).map(<[Addr]>::to_vec).unwrap_or_default()
+        self.list
+            .get(start..)
+            .map(<[Addr]>::to_vec)
+            .unwrap_or_default()
     }
 
     /// Number of accounts.
@@ -351,6 +364,8 @@ pub enum Program {
     MeteoraDammV2,
     /// Meteora Dynamic Bonding Curve.
     MeteoraDbc,
+    /// A signature-verification precompile.
+    Precompile(precompile::Kind),
 }
 
 impl Program {
@@ -376,6 +391,12 @@ impl Program {
             Some(Program::AddressLookupTable)
         } else if *id == STAKE_PROGRAM {
             Some(Program::Stake)
+        } else if *id == ED25519_PRECOMPILE {
+            Some(Program::Precompile(precompile::Kind::Ed25519))
+        } else if *id == SECP256K1_PRECOMPILE {
+            Some(Program::Precompile(precompile::Kind::Secp256k1))
+        } else if *id == SECP256R1_PRECOMPILE {
+            Some(Program::Precompile(precompile::Kind::Secp256r1))
         } else {
             Self::dex_from_id(id)
         }
@@ -493,6 +514,7 @@ pub(crate) fn decode_instruction(
         Program::MeteoraDammV1 => meteora_damm_v1::decode(&accounts, data),
         Program::MeteoraDammV2 => meteora_damm_v2::decode(&accounts, data),
         Program::MeteoraDbc => meteora_dbc::decode(&accounts, data),
+        Program::Precompile(kind) => precompile::decode(kind, data),
     };
     result.unwrap_or_else(|e| {
         vec![Effect::Malformed {
@@ -532,6 +554,18 @@ pub fn program_name(id: &Pubkey) -> Option<&'static str> {
             "Address Lookup Table",
         ),
         ("Stake11111111111111111111111111111111111111", "Stake"),
+        (
+            "Ed25519SigVerify111111111111111111111111111",
+            "Ed25519 precompile",
+        ),
+        (
+            "KeccakSecp256k11111111111111111111111111111",
+            "secp256k1 precompile",
+        ),
+        (
+            "Secp256r1SigVerify1111111111111111111111111",
+            "secp256r1 precompile",
+        ),
         ("Vote111111111111111111111111111111111111111", "Vote"),
         ("JUP6LkbZbjS1jKKwapdHNy74zcZ3tLUZoi5QNyVTaV4", "Jupiter v6"),
         (
