@@ -10,6 +10,9 @@ use crate::programs::program_name;
 use crate::tokens::Tokens;
 use crate::Pubkey;
 
+/// Most full addresses listed at the end of a description.
+pub const MAX_LISTED_ADDRESSES: usize = 12;
+
 /// Longest memo text quoted in a description (characters).
 const MEMO_PREVIEW_CHARS: usize = 80;
 
@@ -638,6 +641,37 @@ impl Assessment {
             html_escape(&sol(f.priority_fee_lamports)),
             html_escape(&party(&f.fee_payer)),
         ));
+        let foreign = self.foreign_addresses();
+        if !foreign.is_empty() {
+            out.push_str("\n<b>Addresses not yours</b>\n");
+            for k in foreign.iter().take(MAX_LISTED_ADDRESSES) {
+                out.push_str(&format!("• <code>{k}</code>\n"));
+            }
+            if foreign.len() > MAX_LISTED_ADDRESSES {
+                out.push_str(&format!(
+                    "• … and {} more\n",
+                    foreign.len() - MAX_LISTED_ADDRESSES
+                ));
+            }
+        }
         out
+    }
+
+    /// Full forms of the addresses the effects name that are not the user's, in first
+    /// appearance order (the text shows them shortened).
+    pub fn foreign_addresses(&self) -> Vec<String> {
+        let mut seen: Vec<String> = Vec::new();
+        for e in &self.effects {
+            let mut e = e.clone();
+            for p in e.parties_mut() {
+                if !p.own {
+                    let full = p.address.to_string();
+                    if !seen.contains(&full) {
+                        seen.push(full);
+                    }
+                }
+            }
+        }
+        seen
     }
 }
