@@ -380,3 +380,10 @@ fn policy_files_set_the_new_knobs_and_reject_bad_addresses() {
     let bad: Result<PolicyConfig, _> = toml::from_str("operator_fee_accounts = [\"zz\"]");
     assert!(bad.unwrap_err().to_string().contains("invalid"));
 }
+
+#[test]
+fn the_documented_example_policy_is_exactly_the_defaults() {
+    let text = include_str!("../../../docs/policy.example.toml");
+    let c: PolicyConfig = toml::from_str(text).unwrap();
+    assert_eq!(c, PolicyConfig::default());
+}
