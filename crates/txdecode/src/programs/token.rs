@@ -573,12 +573,14 @@ fn extension(p: TokenProgram, a: &Accounts<'_>, data: &[u8]) -> Result<Effect, I
             if rest.len() % 2 != 0 {
                 return Err(InstructionError::TrailingData);
             }
+            // The payer (account 1) funds the larger account: judged as the authority,
+            // so a user paying for someone else's account is asked.
             config(
                 p,
                 "Reallocate",
                 TokenConfigKind::Update,
                 a.party(0)?,
-                Some(a.party(3)?),
+                Some(a.party(1)?),
             )
         }
         // MemoTransfer / CpiGuard: 0 Enable, 1 Disable: [account, owner, signers...]
