@@ -288,7 +288,7 @@ fn judge_swap(e: &Effect, config: &PolicyConfig, f: &mut Findings) {
             ));
         }
     } else if matches!(amount_out, SwapAmount::AtLeast(0)) {
-        f.warn("Swap sets no minimum output (any price is accepted)".to_owned());
+        f.warn("Swap sets no minimum output amount: only a price limit, if any, bounds what you receive".to_owned());
     }
     let fee_is_own = platform_fee_account.as_ref().is_some_and(|p| p.own);
     let operator_fee_ok = *platform_fee_bps <= config.max_operator_fee_bps

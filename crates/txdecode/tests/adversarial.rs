@@ -240,7 +240,11 @@ fn set_authority_approve_and_assign_appended_to_a_swap_are_refused() {
     );
     let a = judge(&tx);
     assert_eq!(a.verdict, Verdict::Reject, "SetAuthority: {:?}", a.reasons);
-    assert!(a.reasons[0].contains(&stranger().to_string()[..4]), "SetAuthority: {:?}", a.reasons);
+    assert!(
+        a.reasons[0].contains(&stranger().to_string()[..4]),
+        "SetAuthority: {:?}",
+        a.reasons
+    );
 
     let mut tx = base.clone();
     let mut data = vec![4];
@@ -254,7 +258,11 @@ fn set_authority_approve_and_assign_appended_to_a_swap_are_refused() {
     );
     let a = judge(&tx);
     assert_eq!(a.verdict, Verdict::Reject, "Approve: {:?}", a.reasons);
-    assert!(a.reasons[0].contains(&stranger().to_string()[..4]), "Approve: {:?}", a.reasons);
+    assert!(
+        a.reasons[0].contains(&stranger().to_string()[..4]),
+        "Approve: {:?}",
+        a.reasons
+    );
 
     let mut tx = base;
     let mut data = 1u32.to_le_bytes().to_vec();
@@ -262,7 +270,11 @@ fn set_authority_approve_and_assign_appended_to_a_swap_are_refused() {
     add(&mut tx, false, SYSTEM_PROGRAM, &[(me, true)], data);
     let a = judge(&tx);
     assert_eq!(a.verdict, Verdict::Reject, "Assign: {:?}", a.reasons);
-    assert!(a.reasons[0].contains(&stranger().to_string()[..4]), "Assign: {:?}", a.reasons);
+    assert!(
+        a.reasons[0].contains(&stranger().to_string()[..4]),
+        "Assign: {:?}",
+        a.reasons
+    );
 }
 
 #[test]
