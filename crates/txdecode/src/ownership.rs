@@ -66,9 +66,11 @@ pub(crate) struct Ownership {
     wallets: BTreeSet<Pubkey>,
     mints: BTreeSet<Pubkey>,
     /// Token accounts this transaction itself initialises with one of the wallets as
-    /// owner, with their mint. Initialisation fails on an account that is already a
-    /// token account, so if the transaction lands, these are the user's.
-    initialised: BTreeMap<Pubkey, Pubkey>,
+    /// owner, or creates as one of the wallets' associated token accounts, with their
+    /// mint when known. Initialisation fails on an account that is already a token
+    /// account, and the associated token program checks the address derivation, so if
+    /// the transaction lands, these are the user's.
+    initialised: BTreeMap<Pubkey, Option<Pubkey>>,
     /// Associated token address -> its mint.
     atas: OnceCell<BTreeMap<Pubkey, Pubkey>>,
 }
@@ -95,11 +97,9 @@ impl Ownership {
     /// Records a token account the transaction initialises for `owner`; it counts as the
     /// user's when `owner` is one of the wallets.
     pub(crate) fn add_initialised(&mut self, account: &Addr, owner: &Addr, mint: &Addr) {
-        if let (Some(account), Some(owner), Some(mint)) =
-            (account.known(), owner.known(), mint.known())
-        {
+        if let (Some(account), Some(owner)) = (account.known(), owner.known()) {
             if self.wallets.contains(owner) {
-                self.initialised.insert(*account, *mint);
+                self.initialised.insert(*account, mint.known().copied());
             }
         }
     }
@@ -138,10 +138,10 @@ impl Ownership {
     /// or one initialised by this transaction).
     pub(crate) fn token_account_mint(&self, addr: &Addr) -> Option<Pubkey> {
         let k = addr.known()?;
-        self.initialised
-            .get(k)
-            .or_else(|| self.atas().get(k))
-            .copied()
+        match self.initialised.get(k) {
+            Some(Some(mint)) => Some(*mint),
+            _ => self.atas().get(k).copied(),
+        }
     }
 }
 

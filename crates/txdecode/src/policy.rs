@@ -1179,14 +1179,23 @@ pub fn assess_with_intent(
         effects.iter().flat_map(Effect::mints).collect::<Vec<_>>(),
     );
     for e in &effects {
-        if let Effect::InitializeTokenAccount {
-            account,
-            mint,
-            owner,
-            ..
-        } = e
-        {
-            ownership.add_initialised(&account.address, &owner.address, mint);
+        match e {
+            Effect::InitializeTokenAccount {
+                account,
+                mint,
+                owner,
+                ..
+            } => ownership.add_initialised(&account.address, &owner.address, mint),
+            // The associated token program refuses an account that is not the derived
+            // address of (wallet, token program, mint), so this proves ownership even
+            // when the mint sits in a lookup table nobody resolved.
+            Effect::CreateAssociatedTokenAccount {
+                account,
+                wallet,
+                mint,
+                ..
+            } => ownership.add_initialised(&account.address, &wallet.address, mint),
+            _ => {}
         }
     }
     for e in &mut effects {

@@ -658,3 +658,86 @@ fn duplicate_keys_rejected() {
         DecodeError::DuplicateAccountKey
     );
 }
+
+/// A v0 transaction: `me` creates the ATA `account` for `wallet` with the mint behind an
+/// unresolved lookup table, then sends tokens from its own ATA to `account`.
+fn ata_behind_table_then_transfer(
+    me: &Pubkey,
+    wallet: &Pubkey,
+    account: &Pubkey,
+) -> ParsedTransaction {
+    let table = key(201);
+    let source = key(60);
+    // Static: [me (signer, writable), account, source (writable), wallet, system, token,
+    // ata program (readonly)]; lookup: the mint, readonly, index 3 -> account index 7.
+    let mut transfer = vec![3];
+    transfer.extend_from_slice(&9u64.to_le_bytes());
+    // The user's own wallet is the fee payer: no second key for it.
+    let mut keys = vec![*me, *account, source];
+    let wallet_index = if wallet == me {
+        0
+    } else {
+        keys.push(*wallet);
+        3
+    };
+    keys.extend([SYSTEM_PROGRAM, TOKEN_PROGRAM, ATA_PROGRAM]);
+    let n = keys.len() as u8;
+    let (system, token, ata, mint) = (n - 3, n - 2, n - 1, n);
+    let msg = v0::Message {
+        header: MessageHeader {
+            num_required_signatures: 1,
+            num_readonly_signed_accounts: 0,
+            num_readonly_unsigned_accounts: if wallet == me { 3 } else { 4 },
+        },
+        account_keys: keys,
+        recent_blockhash: Hash::new_from_array([1; 32]),
+        instructions: vec![
+            CompiledInstruction::new_from_raw_parts(
+                ata,
+                vec![1],
+                vec![0, 1, wallet_index, mint, system, token],
+            ),
+            CompiledInstruction::new_from_raw_parts(token, transfer, vec![2, 1, 0]),
+        ],
+        address_table_lookups: vec![v0::MessageAddressTableLookup {
+            account_key: table,
+            writable_indexes: vec![],
+            readonly_indexes: vec![3],
+        }],
+    };
+    let wire = wincode::serialize(&VersionedTransaction::new_unsigned(VersionedMessage::V0(
+        msg,
+    )))
+    .unwrap();
+    ParsedTransaction::parse(&wire).unwrap()
+}
+
+#[test]
+fn an_ata_the_transaction_creates_for_the_user_is_theirs_even_with_the_mint_unresolved() {
+    let me = key(1);
+    // The associated token program checks the derivation on chain, so the created
+    // account is the user's whatever mint the table holds.
+    let mine = key(61);
+    let a = assess_as(&ata_behind_table_then_transfer(&me, &me, &mine), me, &[]);
+    let Effect::TokenTransfer { destination, .. } = &a.effects[1] else {
+        panic!("{:?}", a.effects)
+    };
+    assert!(destination.own);
+    assert!(
+        a.reasons.iter().all(|r| !r.contains("Sends")),
+        "{:?}",
+        a.reasons
+    );
+    // The same for a stranger's wallet: the tokens leave the user.
+    let a = assess_as(
+        &ata_behind_table_then_transfer(&me, &key(9), &mine),
+        me,
+        &[],
+    );
+    assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
+    assert!(
+        a.reasons.iter().any(|r| r.contains("Sends 9 base units")),
+        "{:?}",
+        a.reasons
+    );
+}
