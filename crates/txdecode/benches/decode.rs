@@ -98,6 +98,15 @@ fn cases() -> Vec<Case> {
     );
     eprintln!("jupiter fixture: {} bytes", jupiter.len());
 
+    let (_, pumpswap) = fixtures
+        .iter()
+        .find(|(n, _)| n.ends_with("agavesim:JSON2"))
+        .expect("agavesim PumpSwap buy fixture");
+    let (_, clmm) = fixtures
+        .iter()
+        .find(|(n, _)| n.ends_with("agavesim:JSON1"))
+        .expect("agavesim Raydium CLMM fixture");
+
     let a = Pubkey::new_from_array([0x11; 32]);
     let b = Pubkey::new_from_array([0x22; 32]);
     vec![
@@ -111,6 +120,18 @@ fn cases() -> Vec<Case> {
             name: "largest_fixture",
             bytes: largest.clone(),
             signer: fee_payer(largest),
+            own_wallets: Vec::new(),
+        },
+        Case {
+            name: "pumpswap_buy",
+            bytes: pumpswap.clone(),
+            signer: fee_payer(pumpswap),
+            own_wallets: Vec::new(),
+        },
+        Case {
+            name: "raydium_clmm_swap",
+            bytes: clmm.clone(),
+            signer: fee_payer(clmm),
             own_wallets: Vec::new(),
         },
         Case {
