@@ -22,6 +22,7 @@
 
 pub mod codec;
 pub mod control;
+pub mod pool;
 pub mod signer;
 
 pub use codec::{
