@@ -1,15 +1,19 @@
 //! The gRPC API for the bot backend.
 
 use crate::devpki::ServerTls;
+use crate::pool_link::PoolLink;
 use crate::signer_link::{LinkError, SignerLink};
+use crate::tables;
 use custos_api::v1::custos_server::{Custos, CustosServer};
 use custos_api::v1::{
     ComponentHealth, CreateWalletRequest, GetWalletRequest, HealthRequest, HealthResponse,
     ListWalletsRequest, ListWalletsResponse, SignStatus, SignTransactionBatchRequest,
     SignTransactionBatchResponse, SignTransactionRequest, SignTransactionResponse, Wallet,
 };
+use custos_ipc::pool::{PoolResponse, TableOutcome, TableQuery};
 use custos_ipc::signer::{
-    CreateWallet, ErrorKind, SignOutcome, SignRequest, SignerError, SignerRequest, SignerResponse,
+    CreateWallet, ErrorKind, LookupTableContents, SignOutcome, SignRequest, SignerError,
+    SignerRequest, SignerResponse,
 };
 use custos_store::{InsertOutcome, PublicKey, Store, StoreError, WalletRow};
 use futures::StreamExt;
@@ -30,18 +34,63 @@ pub const STREAM_CONCURRENCY: usize = 512;
 pub const MAX_TRANSACTION_BYTES: usize = 4096;
 /// Longest idempotency key.
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+/// Most records of other wallets handed to the signer with one request (the
+/// signer's own limit).
+pub const MAX_RELATED_RECORDS: usize = 64;
 
-/// The API's state: the store and the link to the signer.
+/// The API's state: the store and the links to the signer and the pool.
 #[derive(Clone)]
 pub struct Api {
     store: Arc<dyn Store>,
     signer: SignerLink,
+    pool: PoolLink,
 }
 
 impl Api {
     /// Creates the service.
-    pub fn new(store: Arc<dyn Store>, signer: SignerLink) -> Self {
-        Self { store, signer }
+    pub fn new(store: Arc<dyn Store>, signer: SignerLink, pool: PoolLink) -> Self {
+        Self {
+            store,
+            signer,
+            pool,
+        }
+    }
+
+    /// Contents of the tables in `queries` as the pool reads them from the chain.
+    /// Whatever the pool cannot provide is simply missing: those accounts stay
+    /// unresolved, which makes the verdict stricter, never looser.
+    async fn trusted_tables(&self, queries: Vec<TableQuery>) -> Vec<LookupTableContents> {
+        match self.pool.lookup_tables(queries).await {
+            Ok(PoolResponse::LookupTables(results)) => results
+                .into_iter()
+                .filter_map(|r| match r.outcome {
+                    TableOutcome::Found(addresses) => Some(LookupTableContents {
+                        table: r.table,
+                        addresses,
+                    }),
+                    // The pool logs why (once per fetch, not once per request).
+                    TableOutcome::NotFound
+                    | TableOutcome::NotALookupTable(_)
+                    | TableOutcome::Unavailable(_) => {
+                        tracing::debug!(
+                            table = %bs58::encode(r.table).into_string(),
+                            outcome = ?r.outcome,
+                            "no trusted contents for a lookup table; its accounts stay unresolved"
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            Ok(PoolResponse::NotConfigured) => Vec::new(),
+            Ok(PoolResponse::Refused(refusal)) => {
+                tracing::warn!(%refusal, "the pool refused a lookup table request; signing without trusted tables");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "signing without trusted lookup tables");
+                Vec::new()
+            }
+        }
     }
 
     async fn blocking<T: Send + 'static>(
@@ -77,42 +126,65 @@ impl Api {
         if req.idempotency_key.len() > MAX_IDEMPOTENCY_KEY {
             return Err(Status::invalid_argument("idempotency_key is too long"));
         }
-        // Other accounts of the transaction that may be Custos wallets. The
-        // signer authenticates each record and keeps only the same user's.
-        let mut others: Vec<PublicKey> =
-            custos_txdecode::ParsedTransaction::parse(&req.transaction)
-                .map(|tx| {
-                    tx.static_account_keys()
-                        .iter()
-                        .map(|k| k.to_bytes())
-                        .filter(|k| *k != wallet)
-                        .collect()
-                })
-                .unwrap_or_default();
-        others.sort_unstable();
-        others.dedup();
-        others.truncate(custos_store::MAX_GET_WALLETS.min(64));
+        let offered = tables::parse_offered(&req.offered_lookup_tables)?;
+        let intent = req.intent.as_ref().map(tables::parse_intent).transpose()?;
         // Point reads by primary key take microseconds (WAL readers never wait
         // for the writer), so they run on the async worker: handing each to the
         // blocking pool costs more in thread wake-ups than the read itself and
         // dominates tail latency at thousands of signatures per second.
         let row = self.store.get_wallet(&wallet).map_err(store_status)?;
-        let related = if row.is_some() && !others.is_empty() {
-            self.store.get_wallets(&others).map_err(store_status)?
-        } else {
-            Vec::new()
-        };
         let row = row.ok_or_else(|| {
             Status::not_found(format!("wallet {} is not managed by Custos", req.wallet))
         })?;
+        let parsed = custos_txdecode::ParsedTransaction::parse(&req.transaction).ok();
+        let lookups = parsed.as_ref().map(tables::lookups_of).unwrap_or_default();
+        // The tables the transaction uses, read by the pool from the chain; the
+        // offered ones cut to the same tables and entries.
+        let (queries, left_out) = tables::table_queries(&lookups);
+        if left_out {
+            tracing::warn!(
+                "transaction uses more lookup table entries than one request carries; \
+                 the accounts of the tables left out stay unresolved"
+            );
+        }
+        let trusted = if queries.is_empty() {
+            Vec::new()
+        } else {
+            self.trusted_tables(queries.clone()).await
+        };
+        let offered = tables::trim(offered, &queries);
+        // Other accounts of the transaction that may be Custos wallets: static keys
+        // first, then those found through trusted tables, then through offered
+        // ones. The signer authenticates each record and keeps only the same
+        // user's; nothing here vouches for ownership.
+        let mut others: Vec<PublicKey> = parsed
+            .as_ref()
+            .map(|tx| {
+                tx.static_account_keys()
+                    .iter()
+                    .map(|k| k.to_bytes())
+                    .collect()
+            })
+            .unwrap_or_default();
+        others.extend(tables::resolve(&lookups, &trusted));
+        others.extend(tables::resolve(&lookups, &offered));
+        let mut seen = std::collections::HashSet::with_capacity(others.len());
+        others.retain(|k| *k != wallet && seen.insert(*k));
+        others.truncate(custos_store::MAX_GET_WALLETS);
+        let mut related = if others.is_empty() {
+            Vec::new()
+        } else {
+            self.store.get_wallets(&others).map_err(store_status)?
+        };
+        related.truncate(MAX_RELATED_RECORDS);
         let request = SignRequest {
             wallet,
             record: row.record,
             related_records: related.into_iter().map(|r| r.record).collect(),
             transaction: req.transaction,
-            lookup_tables: Vec::new(),
-            offered_lookup_tables: Vec::new(),
-            intent: None,
+            lookup_tables: trusted,
+            offered_lookup_tables: offered,
+            intent,
         };
         match self.signer.call(SignerRequest::Sign(request)).await {
             Ok(SignerResponse::Sign(outcome)) => Ok(outcome),

@@ -3,16 +3,24 @@
 //! The bridge is the network-facing half of Custos. It serves the gRPC API to
 //! the bot backend over mutual TLS ([`api`]), keeps sealed records in the
 //! store, and relays requests to the signer over its socket pair
-//! ([`signer_link`]). It never holds key material: records are sealed by the
-//! signer and only the signer can open or authenticate them, so a compromised
-//! bridge can deny service but cannot sign, export or re-bind a wallet.
+//! ([`signer_link`]). Before a v0 transaction goes to the signer, it asks the pool
+//! ([`pool_link`]) for the contents of the lookup tables the transaction uses, as
+//! read from the chain ([`tables`]).
+//!
+//! It never holds key material: records are sealed by the signer and only the
+//! signer can open or authenticate them, so a compromised bridge cannot sign,
+//! export or re-bind a wallet. Caveat: the lookup table contents it relays from
+//! the pool are not authenticated yet (signer<->pool channel keys are planned), so
+//! a compromised bridge could misstate where a looked-up account points.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod control;
 pub mod devpki;
+pub mod pool_link;
 pub mod signer_link;
+pub mod tables;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,7 +62,7 @@ pub enum BridgeError {
 pub async fn run(
     options: Options,
     signer: tokio::net::UnixStream,
-    _pool: tokio::net::UnixStream,
+    pool: tokio::net::UnixStream,
     control: tokio::net::UnixStream,
 ) -> Result<(), BridgeError> {
     let store_path = options.data_dir.join("custos.sqlite3");
@@ -77,7 +85,8 @@ pub async fn run(
     write_addr_file(&options.data_dir, local)?;
     tracing::info!(%local, "API listening (gRPC, mutual TLS)");
 
-    let state = api::Api::new(Arc::clone(&store), link.clone());
+    let pool = pool_link::PoolLink::start(pool);
+    let state = api::Api::new(Arc::clone(&store), link.clone(), pool);
     let status = control::Status::new(store, link, local);
     tokio::spawn(control::serve(control, status));
     // SIGTERM from the supervisor: stop accepting, finish what is in flight.

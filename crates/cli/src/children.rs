@@ -32,7 +32,28 @@ pub enum ChildRole {
     Pool {
         #[arg(long)]
         data_dir: PathBuf,
+        /// Solana JSON-RPC endpoint; passed in the environment so that an API key
+        /// in the URL does not show in `ps`.
+        #[arg(long, env = POOL_RPC_URL_ENV, hide_env_values = true)]
+        rpc_url: Option<String>,
+        /// Extra CA certificates (PEM) for the endpoint.
+        #[arg(long)]
+        rpc_ca_cert: Option<PathBuf>,
     },
+}
+
+/// Environment variable `custos serve` reads the RPC URL from (as `--rpc-url`).
+pub const RPC_URL_ENV: &str = "CUSTOS_RPC_URL";
+/// Environment variable through which the supervisor hands the RPC URL to the pool.
+pub const POOL_RPC_URL_ENV: &str = "CUSTOS_POOL_RPC_URL";
+
+/// The pool's Solana RPC settings.
+#[derive(Debug, Clone, Default)]
+pub struct Rpc {
+    /// Endpoint URL (`https://` only).
+    pub url: Option<String>,
+    /// Extra CA certificates (PEM file).
+    pub ca_cert: Option<PathBuf>,
 }
 
 fn init_logging(role: &str) {
@@ -58,8 +79,27 @@ pub fn serve(
     listen: std::net::SocketAddr,
     signer_workers: u16,
     bridge_threads: Option<u16>,
+    rpc: Rpc,
 ) -> ExitCode {
     init_logging("supervisor");
+    // Check the RPC settings here, so a mistake is reported at once and clearly
+    // rather than as a pool that failed to start.
+    let rpc_ca_cert = match &rpc.ca_cert {
+        Some(p) => match p.canonicalize() {
+            Ok(p) => Some(p),
+            Err(e) => return fail(&format!("--rpc-ca-cert {}", p.display()), e),
+        },
+        None => None,
+    };
+    if let Some(url) = &rpc.url {
+        match custos_pool::rpc::RpcClient::new(url, rpc_ca_cert.as_deref()) {
+            Ok(client) => eprintln!(
+                "custos: lookup tables will be read from {}",
+                client.endpoint()
+            ),
+            Err(e) => return fail("rpc", e),
+        }
+    }
     if let Err(e) = prepare_data_dir(data_dir) {
         return fail("data directory", e);
     }
@@ -102,7 +142,19 @@ pub fn serve(
                 .unwrap_or_else(default_bridge_threads)
                 .to_string(),
         ],
-        pool_args: vec!["--data-dir".into(), dir],
+        pool_args: {
+            let mut args = vec!["--data-dir".to_owned(), dir];
+            if let Some(ca) = &rpc_ca_cert {
+                args.push("--rpc-ca-cert".into());
+                args.push(ca.display().to_string());
+            }
+            args
+        },
+        pool_env: rpc
+            .url
+            .map(|u| vec![(POOL_RPC_URL_ENV.to_owned(), u)])
+            .unwrap_or_default(),
+        env_remove: vec![RPC_URL_ENV.into(), POOL_RPC_URL_ENV.into()],
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -143,7 +195,11 @@ pub fn run(role: ChildRole) -> ExitCode {
             listen,
             threads,
         } => bridge(data_dir, listen, threads.max(1)),
-        ChildRole::Pool { data_dir: _ } => pool(),
+        ChildRole::Pool {
+            data_dir: _,
+            rpc_url,
+            rpc_ca_cert,
+        } => pool(rpc_url.as_deref(), rpc_ca_cert.as_deref()),
     }
 }
 
@@ -216,11 +272,28 @@ fn bridge(data_dir: PathBuf, listen: std::net::SocketAddr, threads: usize) -> Ex
     }
 }
 
-fn pool() -> ExitCode {
+fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>) -> ExitCode {
     init_logging("pool");
     if let Err(e) = child::init_child(Role::Pool.process_name()) {
         return fail("pool", e);
     }
+    let rpc = match rpc_url
+        .map(|url| custos_pool::rpc::RpcClient::new(url, rpc_ca_cert))
+        .transpose()
+    {
+        Ok(rpc) => rpc,
+        Err(e) => return fail("pool", e),
+    };
+    match &rpc {
+        Some(r) => tracing::info!(
+            endpoint = r.endpoint(),
+            "lookup tables from the Solana RPC endpoint"
+        ),
+        None => {
+            tracing::info!("no Solana RPC endpoint: accounts behind lookup tables stay unresolved")
+        }
+    }
+    let service = Arc::new(custos_pool::LookupService::new(rpc));
     let sockets = child::adopt_socket(fds::POOL_TO_BRIDGE)
         .and_then(|b| Ok((b, child::adopt_socket(fds::POOL_CONTROL)?)));
     let (bridge, control) = match sockets {
@@ -238,7 +311,7 @@ fn pool() -> ExitCode {
     rt.block_on(async move {
         match (to(bridge), to(control)) {
             (Ok(b), Ok(c)) => {
-                custos_pool::run(b, c).await;
+                custos_pool::run(b, c, service).await;
                 ExitCode::SUCCESS
             }
             (Err(e), _) | (_, Err(e)) => fail("pool", e),

@@ -4,8 +4,8 @@ use crate::output::{decode_tx, error, print_json, read_arg, EXIT_INPUT};
 use crate::{Format, WalletCommand};
 use base64::Engine;
 use custos_api::v1::{
-    CreateWalletRequest, GetWalletRequest, HealthRequest, ListWalletsRequest, SignStatus,
-    SignTransactionRequest, Wallet,
+    intent, CreateWalletRequest, GetWalletRequest, HealthRequest, Intent, ListWalletsRequest,
+    LookupTable, SignStatus, SignTransactionRequest, SwapIntent, TransferIntent, Wallet,
 };
 use serde_json::json;
 use std::path::Path;
@@ -128,17 +128,101 @@ pub fn wallet(data_dir: &Path, command: WalletCommand) -> ExitCode {
     })
 }
 
+/// What `custos sign` sends besides the transaction.
+pub struct SignArgs<'a> {
+    /// Base58 wallet.
+    pub wallet: &'a str,
+    /// Idempotency key (may be empty).
+    pub idempotency_key: &'a str,
+    /// `--intent` JSON.
+    pub intent: Option<&'a str>,
+    /// `--offered-lookup-tables` file.
+    pub offered_lookup_tables: Option<&'a Path>,
+}
+
+/// `--intent` as JSON: `{"swap": {...}}` or `{"transfer": {...}}`. Addresses are
+/// passed on as given; the server validates them.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum IntentJson {
+    Swap {
+        input_mint: String,
+        output_mint: String,
+        max_amount_in: u64,
+        min_amount_out: u64,
+    },
+    Transfer {
+        destination: String,
+        #[serde(default)]
+        mint: Option<String>,
+        amount: u64,
+    },
+}
+
+fn parse_intent(text: &str) -> Result<Intent, String> {
+    let parsed: IntentJson = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "--intent: {e} (expected {{\"swap\":{{\"input_mint\":..,\"output_mint\":..,\"max_amount_in\":N,\"min_amount_out\":N}}}} \
+             or {{\"transfer\":{{\"destination\":..,\"amount\":N[,\"mint\":..]}}}})"
+        )
+    })?;
+    Ok(Intent {
+        kind: Some(match parsed {
+            IntentJson::Swap {
+                input_mint,
+                output_mint,
+                max_amount_in,
+                min_amount_out,
+            } => intent::Kind::Swap(SwapIntent {
+                input_mint,
+                output_mint,
+                max_amount_in,
+                min_amount_out,
+            }),
+            IntentJson::Transfer {
+                destination,
+                mint,
+                amount,
+            } => intent::Kind::Transfer(TransferIntent {
+                destination,
+                mint,
+                amount,
+            }),
+        }),
+    })
+}
+
+/// `--offered-lookup-tables`: `{"<table>": ["<address>", ...]}`.
+fn read_offered_tables(path: &Path) -> Result<Vec<LookupTable>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--offered-lookup-tables {}: {e}", path.display()))?;
+    let tables: std::collections::BTreeMap<String, Vec<String>> = serde_json::from_str(&text)
+        .map_err(|e| {
+            format!(
+                "--offered-lookup-tables {}: {e} (expected {{\"<table>\": [\"<address>\", ...]}})",
+                path.display()
+            )
+        })?;
+    Ok(tables
+        .into_iter()
+        .map(|(address, addresses)| LookupTable { address, addresses })
+        .collect())
+}
+
 /// `custos sign`
-pub fn sign(
-    data_dir: &Path,
-    wallet: &str,
-    idempotency_key: &str,
-    format: Format,
-    tx: &str,
-) -> ExitCode {
+pub fn sign(data_dir: &Path, args: SignArgs<'_>, format: Format, tx: &str) -> ExitCode {
     let bytes = match read_arg(tx).and_then(|t| decode_tx(&t, false)) {
         Ok(b) => b,
         Err(e) => return error(EXIT_INPUT, e),
+    };
+    let intent = match args.intent.map(parse_intent).transpose() {
+        Ok(i) => i,
+        Err(e) => return error(EXIT_INPUT, e),
+    };
+    let offered_lookup_tables = match args.offered_lookup_tables.map(read_offered_tables) {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return error(EXIT_INPUT, e),
+        None => Vec::new(),
     };
     runtime().block_on(async move {
         let mut client = match connect(data_dir).await {
@@ -146,10 +230,12 @@ pub fn sign(
             Err(e) => return error(EXIT_FAILED, e),
         };
         let req = SignTransactionRequest {
-            wallet: wallet.to_owned(),
+            wallet: args.wallet.to_owned(),
             transaction: bytes,
-            idempotency_key: idempotency_key.to_owned(),
+            idempotency_key: args.idempotency_key.to_owned(),
             request_id: 0,
+            offered_lookup_tables,
+            intent,
         };
         let resp = match client.sign_transaction(req).await {
             Ok(r) => r.into_inner(),

@@ -51,6 +51,16 @@ enum Command {
         /// Bridge (API) threads; default: one less than the CPU count, at least 1.
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
         bridge_threads: Option<u16>,
+        /// Solana JSON-RPC endpoint (https://...) from which the pool reads address
+        /// lookup table contents. Without one, accounts loaded through lookup tables
+        /// stay unresolved (treated as foreign). A URL with an API key is better
+        /// given in the environment variable, which `ps` does not show.
+        #[arg(long, env = children::RPC_URL_ENV, hide_env_values = true)]
+        rpc_url: Option<String>,
+        /// PEM file of extra CA certificates trusted for the RPC endpoint, on top of
+        /// the built-in Mozilla roots (for a private endpoint or a test CA).
+        #[arg(long, requires = "rpc_url")]
+        rpc_ca_cert: Option<PathBuf>,
     },
     /// Create, show and list wallets.
     Wallet {
@@ -65,6 +75,16 @@ enum Command {
         /// Idempotency key (optional; signatures are deterministic).
         #[arg(long, default_value = "")]
         idempotency_key: String,
+        /// What the transaction is for, as JSON; a transaction that does not match
+        /// it exactly is refused. Either
+        /// {"swap":{"input_mint":"<b58>","output_mint":"<b58>","max_amount_in":N,"min_amount_out":N}}
+        /// or {"transfer":{"destination":"<b58>","amount":N}} (add "mint":"<b58>" for a token).
+        #[arg(long)]
+        intent: Option<String>,
+        /// JSON file of lookup table contents offered to the server,
+        /// {"<table>": ["<address>", ...]}: they can only make the verdict stricter.
+        #[arg(long)]
+        offered_lookup_tables: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         /// The transaction.
@@ -158,7 +178,18 @@ fn main() -> ExitCode {
             listen,
             signer_workers,
             bridge_threads,
-        } => children::serve(&cli.data_dir, listen, signer_workers, bridge_threads),
+            rpc_url,
+            rpc_ca_cert,
+        } => children::serve(
+            &cli.data_dir,
+            listen,
+            signer_workers,
+            bridge_threads,
+            children::Rpc {
+                url: rpc_url,
+                ca_cert: rpc_ca_cert,
+            },
+        ),
         Command::Tx {
             command:
                 TxCommand::Describe {
@@ -183,9 +214,21 @@ fn main() -> ExitCode {
         Command::Sign {
             wallet,
             idempotency_key,
+            intent,
+            offered_lookup_tables,
             format,
             tx,
-        } => client::sign(&cli.data_dir, &wallet, &idempotency_key, format, &tx),
+        } => client::sign(
+            &cli.data_dir,
+            client::SignArgs {
+                wallet: &wallet,
+                idempotency_key: &idempotency_key,
+                intent: intent.as_deref(),
+                offered_lookup_tables: offered_lookup_tables.as_deref(),
+            },
+            format,
+            &tx,
+        ),
         Command::Health { format } => client::health(&cli.data_dir, format),
     }
 }

@@ -499,6 +499,8 @@ fn batch_and_stream_calls_answer_every_request_with_its_own_outcome() {
         transaction: tx,
         idempotency_key: String::new(),
         request_id: id,
+        offered_lookup_tables: Vec::new(),
+        intent: None,
     };
     let requests = vec![
         req(1, &a, transfer_tx(&b58(&a), &b58(&b), 5, &[1; 32])),

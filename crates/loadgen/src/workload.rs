@@ -74,6 +74,8 @@ impl Workload {
             // Signatures are deterministic, so no idempotency key is needed.
             idempotency_key: String::new(),
             request_id: n,
+            offered_lookup_tables: Vec::new(),
+            intent: None,
         }
     }
 

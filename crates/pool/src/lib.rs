@@ -1,34 +1,168 @@
 //! The Custos pool process.
 //!
-//! In the finished system this is the only process that talks to Telegram:
-//! an HTTPS client pool holding the signer bot's token, with rate limits and
-//! retries, relaying end-to-end authenticated messages between the signer and
-//! the user through the bridge. The Telegram client arrives in a later issue;
-//! today the process is wired in (it holds its socket to the bridge and its
-//! control socket to the supervisor) and answers health checks, so the
-//! process topology is already the final one.
+//! The pool is the process that talks to the outside world on Custos's behalf.
+//! Today it does two things:
+//!
+//! * it answers the supervisor's health checks on its control socket (fd 4);
+//! * it serves the bridge's requests on its bridge socket (fd 3): the contents of
+//!   address lookup tables, read from the configured Solana RPC endpoint
+//!   ([`rpc`], strict account parsing in [`alt`]) and cached ([`cache`]), so the
+//!   signer can resolve the accounts a v0 transaction loads through tables from
+//!   Custos's own view of the chain. Without an endpoint it answers
+//!   [`PoolResponse::NotConfigured`] and those accounts stay unresolved (foreign).
+//!
+//! Requests are served concurrently (at most [`MAX_IN_FLIGHT`] at once; the bridge
+//! waits beyond that) and answered by id, possibly out of order.
+//!
+//! In the finished system this is also the Telegram client (a later issue): an
+//! HTTPS client pool holding the signer bot's token, relaying end-to-end
+//! authenticated messages between the signer and the user through the bridge.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod alt;
+pub mod cache;
+pub mod rpc;
+
+use cache::TableCache;
 use custos_ipc::control::{ComponentHealth, ControlRequest, ControlResponse};
-use custos_ipc::Envelope;
+use custos_ipc::pool::{PoolRequest, PoolResponse, TableResult};
+use custos_ipc::{Envelope, FrameError};
 use custos_supervisor::aio;
-use tokio::io::AsyncReadExt;
+use rpc::RpcClient;
+use std::sync::Arc;
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::UnixStream;
+use tokio::sync::{mpsc, Semaphore};
+
+/// Bridge requests being served at once.
+pub const MAX_IN_FLIGHT: usize = 256;
+
+/// Lookup tables from the chain: the RPC client and its cache, if configured.
+pub struct LookupService {
+    chain: Option<(RpcClient, TableCache)>,
+}
+
+impl LookupService {
+    /// A service reading tables through `rpc`, or answering
+    /// [`PoolResponse::NotConfigured`] without one.
+    pub fn new(rpc: Option<RpcClient>) -> Self {
+        Self {
+            chain: rpc.map(|r| (r, TableCache::default())),
+        }
+    }
+
+    /// Serves one request.
+    pub async fn handle(&self, request: PoolRequest) -> PoolResponse {
+        if let Err(refusal) = request.validate() {
+            tracing::warn!(%refusal, "refused a bridge request");
+            return PoolResponse::Refused(refusal);
+        }
+        let Some((rpc, cache)) = &self.chain else {
+            return PoolResponse::NotConfigured;
+        };
+        let PoolRequest::LookupTables(queries) = request;
+        let results = futures::future::join_all(queries.into_iter().map(|q| async move {
+            let outcome = cache
+                .get(q.table, usize::from(q.entries_needed), || {
+                    rpc.fetch_table(&q.table)
+                })
+                .await;
+            TableResult {
+                table: q.table,
+                outcome,
+            }
+        }))
+        .await;
+        PoolResponse::LookupTables(results)
+    }
+
+    /// One line for the health report.
+    pub fn describe(&self) -> String {
+        match &self.chain {
+            Some((rpc, cache)) => format!(
+                "lookup tables from {} ({} cached, {} rpc calls)",
+                rpc.endpoint(),
+                cache.len(),
+                rpc.calls_made()
+            ),
+            None => "no Solana RPC configured: looked-up accounts stay unresolved".into(),
+        }
+    }
+}
 
 /// Runs the pool until the supervisor or the bridge hangs up.
-pub async fn run(mut bridge: UnixStream, mut control: UnixStream) {
-    let mut scratch = [0u8; 1];
-    loop {
-        tokio::select! {
-            msg = aio::read_frame::<Envelope<ControlRequest>, _>(&mut control) => match msg {
-                Ok(Envelope { id, body: ControlRequest::Health }) => {
+pub async fn run(bridge: UnixStream, mut control: UnixStream, service: Arc<LookupService>) {
+    let (read_half, write_half) = bridge.into_split();
+    let (tx, mut rx) = mpsc::channel::<Envelope<PoolResponse>>(MAX_IN_FLIGHT);
+
+    // Answers go out through one writer, flushed once per burst.
+    let writer = tokio::spawn(async move {
+        let mut w = BufWriter::with_capacity(64 * 1024, write_half);
+        while let Some(first) = rx.recv().await {
+            if aio::write_frame(&mut w, &first).await.is_err() {
+                return;
+            }
+            while let Ok(more) = rx.try_recv() {
+                if aio::write_frame(&mut w, &more).await.is_err() {
+                    return;
+                }
+            }
+            if w.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+
+    // Requests are read by one task and served by one task each.
+    let served = Arc::clone(&service);
+    let reader = tokio::spawn(async move {
+        let mut r = BufReader::with_capacity(64 * 1024, read_half);
+        let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        loop {
+            let Envelope { id, body } =
+                match aio::read_frame::<Envelope<PoolRequest>, _>(&mut r).await {
+                    Ok(e) => e,
+                    Err(FrameError::Closed) => {
+                        tracing::info!("bridge closed its socket; exiting");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "bad frame from the bridge; exiting");
+                        return;
+                    }
+                };
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                return;
+            };
+            let (service, tx) = (Arc::clone(&served), tx.clone());
+            tokio::spawn(async move {
+                let body = service.handle(body).await;
+                let _ = tx.send(Envelope { id, body }).await;
+                drop(permit);
+            });
+        }
+    });
+
+    let control_loop = async {
+        loop {
+            match aio::read_frame::<Envelope<ControlRequest>, _>(&mut control).await {
+                Ok(Envelope {
+                    id,
+                    body: ControlRequest::Health,
+                }) => {
                     let body = ControlResponse::Health(ComponentHealth {
                         component: "pool".into(),
                         ok: true,
-                        detail: "telegram client not configured yet".into(),
+                        detail: format!(
+                            "{}; telegram client not configured yet",
+                            service.describe()
+                        ),
                     });
-                    if aio::write_frame(&mut control, &Envelope { id, body }).await.is_err() {
+                    if aio::write_frame(&mut control, &Envelope { id, body })
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -36,14 +170,46 @@ pub async fn run(mut bridge: UnixStream, mut control: UnixStream) {
                     tracing::info!(reason = %e, "control channel closed; exiting");
                     return;
                 }
-            },
-            // Nothing is relayed yet; a closed bridge socket means shutdown.
-            n = bridge.read(&mut scratch) => {
-                if !matches!(n, Ok(n) if n > 0) {
-                    tracing::info!("bridge closed its socket; exiting");
-                    return;
-                }
             }
         }
+    };
+
+    // Each branch is a whole loop (or a task), so no frame is ever cut in half.
+    tokio::select! {
+        _ = control_loop => {}
+        _ = reader => {}
+        _ = writer => { tracing::info!("bridge socket closed for writing; exiting"); }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custos_ipc::pool::{PoolRefusal, TableQuery};
+
+    #[test]
+    fn without_rpc_the_answer_is_not_configured_and_limits_come_first() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let service = LookupService::new(None);
+            let q = |n: u8| TableQuery {
+                table: [n; 32],
+                entries_needed: 1,
+            };
+            assert_eq!(
+                service.handle(PoolRequest::LookupTables(vec![q(1)])).await,
+                PoolResponse::NotConfigured
+            );
+            assert_eq!(
+                service
+                    .handle(PoolRequest::LookupTables(vec![q(1), q(1)]))
+                    .await,
+                PoolResponse::Refused(PoolRefusal::DuplicateTable)
+            );
+            assert!(service.describe().contains("no Solana RPC"));
+        });
     }
 }

@@ -59,6 +59,12 @@ pub struct Config {
     pub bridge_args: Vec<String>,
     /// Extra arguments for the pool.
     pub pool_args: Vec<String>,
+    /// Environment variables set for the pool only (settings that must not show in
+    /// `ps`, such as an RPC URL carrying an API key).
+    pub pool_env: Vec<(String, String)>,
+    /// Environment variables removed from every child's environment (for instance
+    /// the supervisor's own copy of a setting passed to one child in `pool_env`).
+    pub env_remove: Vec<String>,
 }
 
 /// Why the supervisor stopped with an error.
@@ -120,14 +126,19 @@ fn spawn(
     config: &Config,
     role: Role,
     extra: &[String],
+    env: &[(String, String)],
     mappings: Vec<(OwnedFd, i32)>,
     set: &mut Children,
 ) -> Result<Running, SupervisorError> {
     let mut cmd = tokio::process::Command::new(&config.exe);
+    for name in &config.env_remove {
+        cmd.env_remove(name);
+    }
     cmd.arg0(role.process_name())
         .args(&config.child_prefix)
         .arg(role.as_str())
         .args(extra)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -209,6 +220,7 @@ pub async fn run(config: Config) -> Result<(), SupervisorError> {
             &config,
             Role::Signer,
             &config.signer_args,
+            &[],
             vec![(signer_end, fds::SIGNER_TO_BRIDGE)],
             &mut set,
         )?,
@@ -216,6 +228,7 @@ pub async fn run(config: Config) -> Result<(), SupervisorError> {
             &config,
             Role::Bridge,
             &config.bridge_args,
+            &[],
             vec![
                 (bridge_signer_end, fds::BRIDGE_TO_SIGNER),
                 (bridge_pool_end, fds::BRIDGE_TO_POOL),
@@ -227,6 +240,7 @@ pub async fn run(config: Config) -> Result<(), SupervisorError> {
             &config,
             Role::Pool,
             &config.pool_args,
+            &config.pool_env,
             vec![
                 (pool_bridge_end, fds::POOL_TO_BRIDGE),
                 (pool_control, fds::POOL_CONTROL),
