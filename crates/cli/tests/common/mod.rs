@@ -17,6 +17,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// Starts `custos serve` with extra arguments (e.g. `--rpc-url`).
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
         use std::os::unix::process::CommandExt;
         std::fs::create_dir_all(dir).unwrap();
         let log = dir.with_extension("log");
@@ -30,6 +35,7 @@ impl Server {
             .args(["serve", "--data-dir"])
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(logf)
