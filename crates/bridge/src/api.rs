@@ -13,7 +13,7 @@ use custos_api::v1::{
 use custos_ipc::pool::{PoolResponse, TableOutcome, TableQuery};
 use custos_ipc::signer::{
     CreateWallet, ErrorKind, LookupTableContents, SignOutcome, SignRequest, SignerError,
-    SignerRequest, SignerResponse,
+    SignerRequest, SignerResponse, TrustedTable,
 };
 use custos_store::{InsertOutcome, PublicKey, Store, StoreError, WalletRow};
 use futures::StreamExt;
@@ -59,22 +59,30 @@ impl Api {
     /// Contents of the tables in `queries` as the pool reads them from the chain.
     /// Whatever the pool cannot provide is simply missing: those accounts stay
     /// unresolved, which makes the verdict stricter, never looser.
-    async fn trusted_tables(&self, queries: Vec<TableQuery>) -> Vec<LookupTableContents> {
+    async fn trusted_tables(&self, queries: Vec<TableQuery>) -> Vec<TrustedTable> {
         match self.pool.lookup_tables(queries).await {
             Ok(PoolResponse::LookupTables(results)) => results
                 .into_iter()
-                .filter_map(|r| match r.outcome {
-                    TableOutcome::Found(addresses) => Some(LookupTableContents {
-                        table: r.table,
-                        addresses,
+                .filter_map(|r| match (r.outcome, r.tag) {
+                    // Passed on as read: the signer checks the pool's tag.
+                    (TableOutcome::Found(addresses), Some(tag)) => Some(TrustedTable {
+                        contents: LookupTableContents {
+                            table: r.table,
+                            addresses,
+                        },
+                        tag,
                     }),
+                    (TableOutcome::Found(_), None) => None,
                     // The pool logs why (once per fetch, not once per request).
-                    TableOutcome::NotFound
-                    | TableOutcome::NotALookupTable(_)
-                    | TableOutcome::Unavailable(_) => {
+                    (
+                        outcome @ (TableOutcome::NotFound
+                        | TableOutcome::NotALookupTable(_)
+                        | TableOutcome::Unavailable(_)),
+                        _,
+                    ) => {
                         tracing::debug!(
                             table = %bs58::encode(r.table).into_string(),
-                            outcome = ?r.outcome,
+                            ?outcome,
                             "no trusted contents for a lookup table; its accounts stay unresolved"
                         );
                         None
@@ -166,7 +174,9 @@ impl Api {
                     .collect()
             })
             .unwrap_or_default();
-        others.extend(tables::resolve(&lookups, &trusted));
+        let trusted_contents: Vec<LookupTableContents> =
+            trusted.iter().map(|t| t.contents.clone()).collect();
+        others.extend(tables::resolve(&lookups, &trusted_contents));
         others.extend(tables::resolve(&lookups, &offered));
         let mut seen = std::collections::HashSet::with_capacity(others.len());
         others.retain(|k| *k != wallet && seen.insert(*k));

@@ -212,6 +212,10 @@ fn signer(data_dir: &Path, workers: usize) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail("signer", e),
     };
+    let view_key = match child::read_view_key(fds::SIGNER_VIEW_KEY) {
+        Ok(k) => k,
+        Err(e) => return fail("signer", e),
+    };
     let seal = DevSeal::in_data_dir(data_dir);
     if !seal.is_secure() {
         eprintln!("{}", seal.warning());
@@ -221,7 +225,7 @@ fn signer(data_dir: &Path, workers: usize) -> ExitCode {
         Err(e) => return fail("signer", e),
     };
     let service = match custos_signer::Service::start(&seal, policy) {
-        Ok(s) => Arc::new(s),
+        Ok(s) => Arc::new(s.with_view_key(view_key)),
         Err(e) => return fail("signer", e),
     };
     tracing::info!(seal = seal.name(), workers, "signer ready");
@@ -293,7 +297,11 @@ fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>) -> ExitCode {
             tracing::info!("no Solana RPC endpoint: accounts behind lookup tables stay unresolved")
         }
     }
-    let service = Arc::new(custos_pool::LookupService::new(rpc));
+    let view_key = match child::read_view_key(fds::POOL_VIEW_KEY) {
+        Ok(k) => k,
+        Err(e) => return fail("pool", e),
+    };
+    let service = Arc::new(custos_pool::LookupService::new(rpc, Some(view_key)));
     let sockets = child::adopt_socket(fds::POOL_TO_BRIDGE)
         .and_then(|b| Ok((b, child::adopt_socket(fds::POOL_CONTROL)?)));
     let (bridge, control) = match sockets {

@@ -21,8 +21,62 @@
 //!   [`MAX_FRAME`](crate::MAX_FRAME).
 
 use crate::signer::PublicKey;
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use std::collections::BTreeSet;
+use zeroize::Zeroizing;
+
+/// The key that authenticates the pool's view of the chain to the signer.
+///
+/// The supervisor draws it at start and hands it to the signer and the pool only (each
+/// over a socket of its own that is closed once read); the bridge, which carries the
+/// pool's answers to the signer, never has it, so it can neither forge nor alter a
+/// lookup table's contents. Wiped on drop, never printed.
+pub struct ViewKey(Zeroizing<[u8; 32]>);
+
+impl ViewKey {
+    /// Length of the key on the wire from the supervisor.
+    pub const LEN: usize = 32;
+
+    /// Wraps key bytes (the caller wipes its own copy).
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The authenticator of one table's leading entries: HMAC-SHA256 over a domain
+    /// label, the table address, the entry count and the entries. Entries never change
+    /// once written, so an old answer replayed is still true.
+    pub fn table_tag(&self, table: &PublicKey, addresses: &[PublicKey]) -> [u8; 32] {
+        self.table_mac(table, addresses)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// Checks a tag in constant time.
+    pub fn verify_table(&self, table: &PublicKey, addresses: &[PublicKey], tag: &[u8; 32]) -> bool {
+        self.table_mac(table, addresses).verify_slice(tag).is_ok()
+    }
+
+    fn table_mac(&self, table: &PublicKey, addresses: &[PublicKey]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(b"custos/v1/lookup-table");
+        mac.update(table);
+        mac.update(&(addresses.len() as u64).to_le_bytes());
+        for a in addresses {
+            mac.update(a);
+        }
+        mac
+    }
+}
+
+impl std::fmt::Debug for ViewKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ViewKey(..)")
+    }
+}
 
 /// Most lookup tables in one request.
 pub const MAX_LOOKUP_TABLES: usize = 32;
@@ -66,6 +120,9 @@ pub struct TableResult {
     pub table: PublicKey,
     /// What was found.
     pub outcome: TableOutcome,
+    /// For [`TableOutcome::Found`]: [`ViewKey::table_tag`] of the entries, so the
+    /// signer can tell they come from the pool unaltered.
+    pub tag: Option<[u8; 32]>,
 }
 
 /// What the pool knows about one table.
@@ -226,18 +283,22 @@ mod tests {
                 TableResult {
                     table: [1; 32],
                     outcome: TableOutcome::Found(vec![[3; 32], [4; 32]]),
+                    tag: None,
                 },
                 TableResult {
                     table: [2; 32],
                     outcome: TableOutcome::NotFound,
+                    tag: None,
                 },
                 TableResult {
                     table: [3; 32],
                     outcome: TableOutcome::NotALookupTable("owner is x".into()),
+                    tag: None,
                 },
                 TableResult {
                     table: [4; 32],
                     outcome: TableOutcome::Unavailable("timed out".into()),
+                    tag: None,
                 },
             ]),
             PoolResponse::NotConfigured,
@@ -286,6 +347,7 @@ mod tests {
         let found = |t: u8, n: usize| TableResult {
             table: [t; 32],
             outcome: TableOutcome::Found(vec![[0; 32]; n]),
+            tag: None,
         };
         let good = PoolResponse::LookupTables(vec![found(1, 2), found(2, 0)]);
         assert_eq!(good.validate_for(&queries), Ok(()));
@@ -315,6 +377,7 @@ mod tests {
             .map(|i| TableResult {
                 table: [i; 32],
                 outcome: TableOutcome::Found(vec![[0xff; 32]; MAX_TABLE_ENTRIES]),
+                tag: None,
             })
             .collect();
         let frame = encode(&Envelope {
@@ -342,7 +405,13 @@ mod tests {
             record: vec![0xff; 175 + 64],
             related_records: vec![vec![0xff; 175 + 64]; 64],
             transaction: vec![0xff; 4096],
-            lookup_tables: tables(0xfe),
+            lookup_tables: tables(0xfe)
+                .into_iter()
+                .map(|contents| crate::signer::TrustedTable {
+                    contents,
+                    tag: [0xff; 32],
+                })
+                .collect(),
             offered_lookup_tables: tables(0xfd),
             intent: Some(crate::signer::Intent::Swap {
                 input_mint: [2; 32],
@@ -392,5 +461,24 @@ mod props {
                 let _ = body.validate_for(&[]);
             }
         }
+    }
+
+    #[test]
+    fn table_tags_bind_the_key_the_table_and_every_entry() {
+        let key = ViewKey::new([9; 32]);
+        let entries = vec![[1; 32], [2; 32]];
+        let tag = key.table_tag(&[7; 32], &entries);
+        assert!(key.verify_table(&[7; 32], &entries, &tag));
+        assert!(!key.verify_table(&[8; 32], &entries, &tag), "another table");
+        assert!(!key.verify_table(&[7; 32], &entries[..1], &tag), "a prefix");
+        assert!(
+            !key.verify_table(&[7; 32], &[[1; 32], [3; 32]], &tag),
+            "an entry swapped"
+        );
+        assert!(
+            !ViewKey::new([8; 32]).verify_table(&[7; 32], &entries, &tag),
+            "another key"
+        );
+        assert_eq!(format!("{key:?}"), "ViewKey(..)");
     }
 }

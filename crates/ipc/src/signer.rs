@@ -43,9 +43,10 @@ pub struct SignRequest {
     /// The wire-format transaction.
     pub transaction: Vec<u8>,
     /// Contents of the lookup tables the transaction uses, from Custos's own view of
-    /// the chain (fetched by the pool from the configured RPC endpoint and cached).
-    /// A table missing here leaves its accounts unknown, and so foreign.
-    pub lookup_tables: Vec<LookupTableContents>,
+    /// the chain (fetched by the pool from the configured RPC endpoint and cached),
+    /// each authenticated by the pool. A table missing here leaves its accounts
+    /// unknown, and so foreign.
+    pub lookup_tables: Vec<TrustedTable>,
     /// Lookup table contents offered by the backend. The signer judges the transaction
     /// with and without them and keeps the stricter verdict: they can never loosen one.
     pub offered_lookup_tables: Vec<LookupTableContents>,
@@ -61,6 +62,16 @@ pub struct LookupTableContents {
     pub table: PublicKey,
     /// Its entries (at most 256).
     pub addresses: Vec<PublicKey>,
+}
+
+/// Lookup table contents as the pool read them, with the pool's authenticator
+/// ([`crate::pool::ViewKey::table_tag`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedTable {
+    /// The contents.
+    pub contents: LookupTableContents,
+    /// HMAC-SHA256 under the key the signer and the pool share.
+    pub tag: [u8; 32],
 }
 
 /// What a signature request is meant to do, as the backend states it.

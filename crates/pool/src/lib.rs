@@ -26,7 +26,7 @@ pub mod rpc;
 
 use cache::TableCache;
 use custos_ipc::control::{ComponentHealth, ControlRequest, ControlResponse};
-use custos_ipc::pool::{PoolRequest, PoolResponse, TableResult};
+use custos_ipc::pool::{PoolRequest, PoolResponse, TableOutcome, TableResult, ViewKey};
 use custos_ipc::{Envelope, FrameError};
 use custos_supervisor::aio;
 use rpc::RpcClient;
@@ -41,14 +41,18 @@ pub const MAX_IN_FLIGHT: usize = 256;
 /// Lookup tables from the chain: the RPC client and its cache, if configured.
 pub struct LookupService {
     chain: Option<(RpcClient, TableCache)>,
+    /// Authenticates answers to the signer (absent in tests of the cache alone: the
+    /// signer then ignores the contents).
+    view_key: Option<ViewKey>,
 }
 
 impl LookupService {
     /// A service reading tables through `rpc`, or answering
     /// [`PoolResponse::NotConfigured`] without one.
-    pub fn new(rpc: Option<RpcClient>) -> Self {
+    pub fn new(rpc: Option<RpcClient>, view_key: Option<ViewKey>) -> Self {
         Self {
             chain: rpc.map(|r| (r, TableCache::default())),
+            view_key,
         }
     }
 
@@ -68,9 +72,16 @@ impl LookupService {
                     rpc.fetch_table(&q.table)
                 })
                 .await;
+            // The tag lets the signer check that the bridge passed the entries on
+            // unaltered.
+            let tag = match (&outcome, &self.view_key) {
+                (TableOutcome::Found(entries), Some(key)) => Some(key.table_tag(&q.table, entries)),
+                _ => None,
+            };
             TableResult {
                 table: q.table,
                 outcome,
+                tag,
             }
         }))
         .await;
@@ -194,7 +205,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let service = LookupService::new(None);
+            let service = LookupService::new(None, None);
             let q = |n: u8| TableQuery {
                 table: [n; 32],
                 entries_needed: 1,

@@ -4,9 +4,10 @@ use custos_crypto::keys::RecordKeys;
 use custos_crypto::record::{self, RecordError, RecordHeader};
 use custos_crypto::seal::{Seal, SealError};
 use custos_crypto::sign;
+use custos_ipc::pool::ViewKey;
 use custos_ipc::signer::{
     CreateWallet, ErrorKind, Intent as IpcIntent, LookupTableContents, NewWallet, SignOutcome,
-    SignRequest, SignerError, SignerHealth, SignerRequest, SignerResponse,
+    SignRequest, SignerError, SignerHealth, SignerRequest, SignerResponse, TrustedTable,
 };
 use custos_txdecode::{
     assess_with_intent, Assessment, Context, Intent, LookupTables, ParsedTransaction, PolicyConfig,
@@ -43,6 +44,9 @@ pub struct Service {
     policy: PolicyConfig,
     seal_name: &'static str,
     seal_secure: bool,
+    /// Authenticates lookup table contents from the pool; without it (tests, tools),
+    /// no contents count as Custos's own view.
+    view_key: Option<ViewKey>,
     signatures: AtomicU64,
     /// Decompressed public keys of recently used wallets (public data).
     public_keys: Mutex<HashMap<[u8; 32], sign::PreparedPublicKey>>,
@@ -63,9 +67,16 @@ impl Service {
             policy,
             seal_name: seal.name(),
             seal_secure: seal.is_secure(),
+            view_key: None,
             signatures: AtomicU64::new(0),
             public_keys: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Sets the key that authenticates the pool's lookup table contents.
+    pub fn with_view_key(mut self, key: ViewKey) -> Self {
+        self.view_key = Some(key);
+        self
     }
 
     /// Loads `policy.toml` from the data directory, or the documented defaults
@@ -286,7 +297,7 @@ impl Service {
         own: &[Pubkey],
         req: &SignRequest,
     ) -> Result<Assessment, SignerError> {
-        let trusted = tables(&req.lookup_tables)?;
+        let trusted = self.trusted_tables(&req.lookup_tables)?;
         let intent = req.intent.as_ref().map(intent);
         let judge_with = |tables: &LookupTables| {
             let ctx = Context {
@@ -319,13 +330,27 @@ impl Service {
     }
 }
 
-/// Lookup table contents from a request, checked for size.
-fn tables(list: &[LookupTableContents]) -> Result<LookupTables, SignerError> {
-    let mut out = LookupTables::empty();
-    for t in list {
-        insert_table(&mut out, t)?;
+impl Service {
+    /// The pool's lookup table contents, each checked against its authenticator. A
+    /// table that fails means the bridge altered what the pool read: the request is
+    /// refused as an integrity failure, like a tampered record.
+    fn trusted_tables(&self, list: &[TrustedTable]) -> Result<LookupTables, SignerError> {
+        let mut out = LookupTables::empty();
+        let Some(key) = &self.view_key else {
+            return Ok(out);
+        };
+        for t in list {
+            let c = &t.contents;
+            if !key.verify_table(&c.table, &c.addresses, &t.tag) {
+                return Err(integrity(format!(
+                    "lookup table {}: contents failed authentication (not as the pool read them)",
+                    b58(&c.table)
+                )));
+            }
+            insert_table(&mut out, c)?;
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 fn insert_table(out: &mut LookupTables, t: &LookupTableContents) -> Result<(), SignerError> {
@@ -481,9 +506,20 @@ mod tests {
         }
     }
 
+    fn trusted(key: &ViewKey, t: [u8; 32], first: [u8; 32]) -> TrustedTable {
+        TrustedTable {
+            tag: key.table_tag(&t, &[first]),
+            contents: table(t, first),
+        }
+    }
+
     #[test]
     fn lookup_tables_from_custos_resolve_and_offered_ones_only_tighten() {
-        let (_dir, svc) = service();
+        let dir = tempfile::tempdir().unwrap();
+        let key = || ViewKey::new([5; 32]);
+        let svc = Service::start(&DevSeal::in_data_dir(dir.path()), PolicyConfig::default())
+            .unwrap()
+            .with_view_key(key());
         let (a, b) = (create(&svc, "u1"), create(&svc, "u1"));
         let stranger = [9u8; 32];
         let t = [7u8; 32];
@@ -494,7 +530,7 @@ mod tests {
         let mut r = req(&a, vec![b.record.clone()], tx.clone());
         assert!(matches!(svc.sign(&r).unwrap(), SignOutcome::Pending { .. }));
         // Custos's own view says it is the user's other wallet: auto.
-        r.lookup_tables = vec![table(t, b.pubkey)];
+        r.lookup_tables = vec![trusted(&key(), t, b.pubkey)];
         assert!(signed(&r));
         // The backend offering other contents for the same table changes nothing...
         r.offered_lookup_tables = vec![table(t, stranger)];
@@ -509,6 +545,31 @@ mod tests {
             addresses: vec![[1; 32]; 257],
         }];
         assert_eq!(svc.sign(&r).unwrap_err().kind, ErrorKind::InvalidRequest);
+
+        // A bridge that rewrites the pool's answer (a stranger made to look like B), or
+        // forges one with another key, is caught: nothing is signed.
+        r.offered_lookup_tables = Vec::new();
+        let mut forged = trusted(&key(), t, stranger);
+        forged.contents.addresses = vec![b.pubkey];
+        r.lookup_tables = vec![forged];
+        assert_eq!(svc.sign(&r).unwrap_err().kind, ErrorKind::Integrity);
+        r.lookup_tables = vec![trusted(&ViewKey::new([6; 32]), t, b.pubkey)];
+        assert_eq!(svc.sign(&r).unwrap_err().kind, ErrorKind::Integrity);
+        assert_eq!(svc.signatures.load(Ordering::Relaxed), 2);
+
+        // A signer without the key takes no contents as its own view.
+        let (_dir2, plain) = service();
+        let (a2, b2) = (create(&plain, "u1"), create(&plain, "u1"));
+        let mut r = req(
+            &a2,
+            vec![b2.record.clone()],
+            transfer_via_table(&a2.pubkey, &t, 1),
+        );
+        r.lookup_tables = vec![trusted(&key(), t, b2.pubkey)];
+        assert!(matches!(
+            plain.sign(&r).unwrap(),
+            SignOutcome::Pending { .. }
+        ));
     }
 
     #[test]

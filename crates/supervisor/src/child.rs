@@ -20,6 +20,9 @@ pub enum ChildError {
     /// A system call failed.
     #[error("{0}: {1}")]
     Sys(&'static str, nix::Error),
+    /// The view key socket ended before 32 bytes.
+    #[error("the supervisor's view key on file descriptor {0} is incomplete")]
+    ShortViewKey(RawFd),
 }
 
 static ADOPTED: Mutex<Option<HashSet<RawFd>>> = Mutex::new(None);
@@ -108,4 +111,16 @@ pub fn close_inherited_on_exec() -> std::io::Result<usize> {
         }
     }
     Ok(marked)
+}
+
+/// Reads the view key the supervisor wrote to the socket at `fd`, then closes it.
+pub fn read_view_key(fd: RawFd) -> Result<custos_ipc::pool::ViewKey, ChildError> {
+    use std::io::Read;
+    let mut socket = adopt_socket(fd)?;
+    let mut key = zeroize::Zeroizing::new([0u8; custos_ipc::pool::ViewKey::LEN]);
+    socket
+        .read_exact(key.as_mut())
+        .map_err(|_| ChildError::ShortViewKey(fd))?;
+    drop(socket);
+    Ok(custos_ipc::pool::ViewKey::new(*key))
 }

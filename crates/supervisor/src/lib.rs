@@ -62,4 +62,8 @@ pub mod fds {
     pub const POOL_TO_BRIDGE: i32 = 3;
     /// Pool: control socket to the supervisor.
     pub const POOL_CONTROL: i32 = 4;
+    /// Signer: the view key (32 bytes, then end of stream); closed once read.
+    pub const SIGNER_VIEW_KEY: i32 = 4;
+    /// Pool: the view key (32 bytes, then end of stream); closed once read.
+    pub const POOL_VIEW_KEY: i32 = 5;
 }

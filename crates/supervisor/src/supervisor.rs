@@ -213,6 +213,20 @@ pub async fn run(config: Config) -> Result<(), SupervisorError> {
     let (bridge_pool_end, pool_bridge_end) = pair()?;
     let (sup_bridge, bridge_control) = pair()?;
     let (sup_pool, pool_control) = pair()?;
+    // The view key authenticates the pool's chain reads to the signer; only those two
+    // get it, each over a socket that carries nothing else.
+    let (signer_key_tx, signer_key_rx) = pair()?;
+    let (pool_key_tx, pool_key_rx) = pair()?;
+    {
+        let mut key = zeroize::Zeroizing::new([0u8; custos_ipc::pool::ViewKey::LEN]);
+        getrandom::getrandom(key.as_mut())
+            .map_err(|e| SupervisorError::Io(std::io::Error::other(e.to_string())))?;
+        for tx in [signer_key_tx, pool_key_tx] {
+            // 32 bytes fit any socket buffer: the write completes before the child runs.
+            let mut stream = std::os::unix::net::UnixStream::from(tx);
+            std::io::Write::write_all(&mut stream, key.as_ref())?;
+        }
+    }
 
     let mut set = JoinSet::new();
     let running = vec![
@@ -221,7 +235,10 @@ pub async fn run(config: Config) -> Result<(), SupervisorError> {
             Role::Signer,
             &config.signer_args,
             &[],
-            vec![(signer_end, fds::SIGNER_TO_BRIDGE)],
+            vec![
+                (signer_end, fds::SIGNER_TO_BRIDGE),
+                (signer_key_rx, fds::SIGNER_VIEW_KEY),
+            ],
             &mut set,
         )?,
         spawn(
@@ -244,6 +261,7 @@ pub async fn run(config: Config) -> Result<(), SupervisorError> {
             vec![
                 (pool_bridge_end, fds::POOL_TO_BRIDGE),
                 (pool_control, fds::POOL_CONTROL),
+                (pool_key_rx, fds::POOL_VIEW_KEY),
             ],
             &mut set,
         )?,
