@@ -38,6 +38,8 @@ fn run_all() -> BTreeMap<String, serde_json::Value> {
                     "verdict": a.verdict,
                     "summary": a.summary,
                     "reasons": a.reasons,
+                    "warnings": a.warnings,
+                    "descriptions": a.descriptions,
                 })
             }
         };
