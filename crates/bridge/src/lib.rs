@@ -18,6 +18,7 @@
 pub mod api;
 pub mod control;
 pub mod devpki;
+pub mod link;
 pub mod pool_link;
 pub mod signer_link;
 pub mod tables;

@@ -8,15 +8,9 @@
 //! stricter, never looser. A lost or corrupted link, however, ends the bridge
 //! (fail closed), as with the signer.
 
+use crate::link::{CallError, Link, LinkConfig};
 use custos_ipc::pool::{PoolRequest, PoolResponse, ResponseMismatch, TableQuery};
-use custos_ipc::Envelope;
-use custos_supervisor::aio;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
-use tokio::sync::{mpsc, oneshot};
 
 /// How long one pool call may take. The pool bounds each RPC call to 4 s, so this
 /// only fires if the pool itself is stuck or overloaded.
@@ -40,68 +34,23 @@ pub enum PoolLinkError {
     Mismatch(#[from] ResponseMismatch),
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<PoolResponse>>>>;
-
 /// A cloneable handle to the pool.
 #[derive(Clone)]
-pub struct PoolLink {
-    tx: mpsc::Sender<Envelope<PoolRequest>>,
-    pending: Pending,
-    next_id: Arc<AtomicU64>,
-}
+pub struct PoolLink(Link<PoolRequest, PoolResponse>);
 
 impl PoolLink {
     /// Starts the reader and writer tasks on the socket.
     pub fn start(socket: tokio::net::UnixStream) -> Self {
-        let (read_half, write_half) = socket.into_split();
-        let (tx, mut rx) = mpsc::channel::<Envelope<PoolRequest>>(QUEUE_DEPTH);
-        let pending: Pending = Arc::default();
-
-        tokio::spawn(async move {
-            let mut w = BufWriter::with_capacity(16 * 1024, write_half);
-            while let Some(first) = rx.recv().await {
-                if aio::write_frame(&mut w, &first).await.is_err() {
-                    break;
-                }
-                while let Ok(more) = rx.try_recv() {
-                    if aio::write_frame(&mut w, &more).await.is_err() {
-                        break;
-                    }
-                }
-                if w.flush().await.is_err() {
-                    break;
-                }
-            }
-        });
-
-        let readers = Arc::clone(&pending);
-        tokio::spawn(async move {
-            let mut r = BufReader::with_capacity(64 * 1024, read_half);
-            loop {
-                match aio::read_frame::<Envelope<PoolResponse>, _>(&mut r).await {
-                    Ok(Envelope { id, body }) => {
-                        let waiter = readers
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .remove(&id);
-                        if let Some(w) = waiter {
-                            let _ = w.send(body);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "pool link lost; exiting (fail closed)");
-                        readers.lock().unwrap_or_else(|p| p.into_inner()).clear();
-                        std::process::exit(EXIT_POOL_LOST);
-                    }
-                }
-            }
-        });
-
-        Self {
-            tx,
-            pending,
-            next_id: Arc::new(AtomicU64::new(1)),
-        }
+        Self(Link::start(
+            socket,
+            LinkConfig {
+                peer: "pool",
+                queue_depth: QUEUE_DEPTH,
+                write_buffer: 16 * 1024,
+                call_timeout: CALL_TIMEOUT,
+                exit_status: EXIT_POOL_LOST,
+            },
+        ))
     }
 
     /// Asks for the first `entries_needed` entries of each table. The answer is
@@ -111,33 +60,12 @@ impl PoolLink {
         &self,
         queries: Vec<TableQuery>,
     ) -> Result<PoolResponse, PoolLinkError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (done, wait) = oneshot::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, done);
         let body = PoolRequest::LookupTables(queries.clone());
-        if self.tx.send(Envelope { id, body }).await.is_err() {
-            self.forget(id);
-            return Err(PoolLinkError::Unavailable);
-        }
-        let response = match tokio::time::timeout(CALL_TIMEOUT, wait).await {
-            Ok(Ok(resp)) => resp,
-            Ok(Err(_)) => return Err(PoolLinkError::Unavailable),
-            Err(_) => {
-                self.forget(id);
-                return Err(PoolLinkError::Timeout(CALL_TIMEOUT));
-            }
-        };
+        let response = self.0.call(body).await.map_err(|e| match e {
+            CallError::Unavailable => PoolLinkError::Unavailable,
+            CallError::Timeout(t) => PoolLinkError::Timeout(t),
+        })?;
         response.validate_for(&queries)?;
         Ok(response)
-    }
-
-    fn forget(&self, id: u64) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
     }
 }

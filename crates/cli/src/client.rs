@@ -140,52 +140,35 @@ pub struct SignArgs<'a> {
     pub offered_lookup_tables: Option<&'a Path>,
 }
 
-/// `--intent` as JSON: `{"swap": {...}}` or `{"transfer": {...}}`. Addresses are
-/// passed on as given; the server validates them.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-enum IntentJson {
-    Swap {
-        input_mint: String,
-        output_mint: String,
-        max_amount_in: u64,
-        min_amount_out: u64,
-    },
-    Transfer {
-        destination: String,
-        #[serde(default)]
-        mint: Option<String>,
-        amount: u64,
-    },
-}
-
+/// `--intent` as JSON (the form `custos_txdecode::Intent::from_json` reads, so
+/// `sign` and `tx describe` take the same text), as the API's message.
 fn parse_intent(text: &str) -> Result<Intent, String> {
-    let parsed: IntentJson = serde_json::from_str(text).map_err(|e| {
+    let parsed = custos_txdecode::Intent::from_json(text).map_err(|e| {
         format!(
-            "--intent: {e} (expected {{\"swap\":{{\"input_mint\":..,\"output_mint\":..,\"max_amount_in\":N,\"min_amount_out\":N}}}} \
+            "--{e} (expected {{\"swap\":{{\"input_mint\":..,\"output_mint\":..,\"max_amount_in\":N,\"min_amount_out\":N}}}} \
              or {{\"transfer\":{{\"destination\":..,\"amount\":N[,\"mint\":..]}}}})"
         )
     })?;
     Ok(Intent {
         kind: Some(match parsed {
-            IntentJson::Swap {
+            custos_txdecode::Intent::Swap {
                 input_mint,
                 output_mint,
                 max_amount_in,
                 min_amount_out,
             } => intent::Kind::Swap(SwapIntent {
-                input_mint,
-                output_mint,
+                input_mint: input_mint.to_string(),
+                output_mint: output_mint.to_string(),
                 max_amount_in,
                 min_amount_out,
             }),
-            IntentJson::Transfer {
+            custos_txdecode::Intent::Transfer {
                 destination,
                 mint,
                 amount,
             } => intent::Kind::Transfer(TransferIntent {
-                destination,
-                mint,
+                destination: destination.to_string(),
+                mint: mint.map(|m| m.to_string()),
                 amount,
             }),
         }),
