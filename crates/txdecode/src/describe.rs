@@ -632,8 +632,13 @@ impl Assessment {
             }
         }
         let f = &self.fee;
+        let tip = if f.tip_lamports > 0 {
+            format!(", plus a {} tip", html_escape(&sol(f.tip_lamports)))
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "\n<b>Fee</b>: {} ({} base for {} signature{} + {} priority), paid by {}\n",
+            "\n<b>Fee</b>: {} ({} base for {} signature{} + {} priority), paid by {}{tip}\n",
             html_escape(&sol(f.total_lamports)),
             html_escape(&sol(f.base_fee_lamports)),
             f.signatures,

@@ -170,6 +170,8 @@ pub struct FeeSummary {
     pub compute_unit_price_micro_lamports: Option<u64>,
     /// Base plus priority fee.
     pub total_lamports: u64,
+    /// Tips to known tip accounts (paid by transfer, on top of the fee).
+    pub tip_lamports: u64,
 }
 
 /// The result of judging a transaction.
@@ -975,6 +977,7 @@ fn fees(
         compute_unit_limit: limit,
         compute_unit_price_micro_lamports: price,
         total_lamports: base.saturating_add(priority),
+        tip_lamports: f.payouts.tips,
     }
 }
 

@@ -164,6 +164,8 @@ fn a_tip_within_the_cap_is_signed_and_a_huge_one_is_put_to_the_user() {
         "{:?}",
         a.warnings
     );
+    assert_eq!(a.fee.tip_lamports, 100_000);
+    assert!(a.to_text().contains("plus a 0.0001 SOL tip"));
 
     // Two tips adding up past the cap.
     let huge = vec![
