@@ -111,14 +111,15 @@ fn add(
     }
 }
 
-fn sol_transfer(tx: &mut VersionedTransaction, to: Pubkey, lamports: u64) {
+/// Appends a System Transfer from the payer to `to`.
+fn append_sol_transfer(tx: &mut VersionedTransaction, to: Pubkey, lamports: u64) {
     let me = payer(tx);
     let mut data = 2u32.to_le_bytes().to_vec();
     data.extend_from_slice(&lamports.to_le_bytes());
     add(tx, false, SYSTEM_PROGRAM, &[(me, true), (to, true)], data);
 }
 
-fn judge_with(
+fn judge_tx_with(
     tx: &VersionedTransaction,
     tables: &LookupTables,
     intent: Option<&Intent>,
@@ -136,13 +137,12 @@ fn judge_with(
         },
         intent,
     );
-    assert!(!a.to_text().is_empty());
-    serde_json::to_string(&a).unwrap();
+    check(&a);
     a
 }
 
-fn judge(tx: &VersionedTransaction) -> Assessment {
-    judge_with(tx, &LookupTables::empty(), None)
+fn judge_tx(tx: &VersionedTransaction) -> Assessment {
+    judge_tx_with(tx, &LookupTables::empty(), None)
 }
 
 /// The swap's output account, and the payer's input token account.
@@ -166,7 +166,7 @@ fn swap_accounts(a: &Assessment) -> (Pubkey, Pubkey) {
 #[test]
 fn the_untampered_swaps_are_auto() {
     for name in [LEGACY_SWAP, V0_SWAP] {
-        let a = judge(&fixture(name));
+        let a = judge_tx(&fixture(name));
         assert_eq!(a.verdict, Verdict::Auto, "{name}: {:?}", a.reasons);
     }
 }
@@ -175,8 +175,8 @@ fn the_untampered_swaps_are_auto() {
 fn a_transfer_appended_to_a_real_swap_needs_the_user() {
     for name in [LEGACY_SWAP, V0_SWAP] {
         let mut tx = fixture(name);
-        sol_transfer(&mut tx, stranger(), 1_000_000);
-        let a = judge(&tx);
+        append_sol_transfer(&mut tx, stranger(), 1_000_000);
+        let a = judge_tx(&tx);
         assert_eq!(a.verdict, Verdict::Confirm, "{name}: {:?}", a.reasons);
         assert!(
             a.reasons
@@ -191,12 +191,12 @@ fn a_transfer_appended_to_a_real_swap_needs_the_user() {
 #[test]
 fn a_swap_whose_output_goes_to_a_foreign_account_needs_the_user() {
     let mut tx = fixture(LEGACY_SWAP);
-    let (dest, _) = swap_accounts(&judge(&tx));
+    let (dest, _) = swap_accounts(&judge_tx(&tx));
     // Point the route's output account at a stranger's account.
     let (_, keys, _) = parts(&mut tx.message);
     let i = keys.iter().position(|k| *k == dest).unwrap();
     keys[i] = stranger();
-    let a = judge(&tx);
+    let a = judge_tx(&tx);
     assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
     assert!(
         a.reasons[0].starts_with("Swap output goes to 7xKX"),
@@ -217,7 +217,7 @@ fn a_durable_nonce_makes_a_real_swap_refused() {
         &[(stranger(), true), (recent, false), (me, false)],
         4u32.to_le_bytes().to_vec(),
     );
-    let a = judge(&tx);
+    let a = judge_tx(&tx);
     assert_eq!(a.verdict, Verdict::Reject, "{:?}", a.reasons);
     assert!(a.reasons[0].contains("durable nonce"), "{:?}", a.reasons);
 }
@@ -225,7 +225,7 @@ fn a_durable_nonce_makes_a_real_swap_refused() {
 #[test]
 fn set_authority_approve_and_assign_appended_to_a_swap_are_refused() {
     let base = fixture(LEGACY_SWAP);
-    let (dest, source) = swap_accounts(&judge(&base));
+    let (dest, source) = swap_accounts(&judge_tx(&base));
     let me = payer(&base);
 
     let mut tx = base.clone();
@@ -238,7 +238,7 @@ fn set_authority_approve_and_assign_appended_to_a_swap_are_refused() {
         &[(dest, true), (me, false)],
         data,
     );
-    let a = judge(&tx);
+    let a = judge_tx(&tx);
     assert_eq!(a.verdict, Verdict::Reject, "SetAuthority: {:?}", a.reasons);
     assert!(
         a.reasons[0].contains(&stranger().to_string()[..4]),
@@ -256,7 +256,7 @@ fn set_authority_approve_and_assign_appended_to_a_swap_are_refused() {
         &[(source, true), (stranger(), false), (me, false)],
         data,
     );
-    let a = judge(&tx);
+    let a = judge_tx(&tx);
     assert_eq!(a.verdict, Verdict::Reject, "Approve: {:?}", a.reasons);
     assert!(
         a.reasons[0].contains(&stranger().to_string()[..4]),
@@ -268,7 +268,7 @@ fn set_authority_approve_and_assign_appended_to_a_swap_are_refused() {
     let mut data = 1u32.to_le_bytes().to_vec();
     data.extend_from_slice(stranger().as_ref());
     add(&mut tx, false, SYSTEM_PROGRAM, &[(me, true)], data);
-    let a = judge(&tx);
+    let a = judge_tx(&tx);
     assert_eq!(a.verdict, Verdict::Reject, "Assign: {:?}", a.reasons);
     assert!(
         a.reasons[0].contains(&stranger().to_string()[..4]),
@@ -280,7 +280,7 @@ fn set_authority_approve_and_assign_appended_to_a_swap_are_refused() {
 #[test]
 fn closing_the_output_account_to_a_foreign_destination_needs_the_user() {
     let mut tx = fixture(LEGACY_SWAP);
-    let (dest, _) = swap_accounts(&judge(&tx));
+    let (dest, _) = swap_accounts(&judge_tx(&tx));
     let me = payer(&tx);
     add(
         &mut tx,
@@ -289,7 +289,7 @@ fn closing_the_output_account_to_a_foreign_destination_needs_the_user() {
         &[(dest, true), (stranger(), true), (me, false)],
         vec![9],
     );
-    let a = judge(&tx);
+    let a = judge_tx(&tx);
     assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
     assert!(
         a.reasons.iter().any(|r| r.contains("7xKX")),
@@ -308,13 +308,13 @@ fn a_huge_priority_fee_is_refused_and_a_huge_tip_needs_the_user() {
     let (_, _, ixs) = parts(&mut tx.message);
     ixs.retain(|ix| !(ix.program_id_index == cb && ix.data.first() == Some(&3)));
     add(&mut tx, true, COMPUTE_BUDGET_PROGRAM, &[], data);
-    let a = judge(&tx);
+    let a = judge_tx(&tx);
     assert_eq!(a.verdict, Verdict::Reject, "{:?}", a.reasons);
     assert!(a.reasons[0].starts_with("priority fee"), "{:?}", a.reasons);
 
     let mut tx = fixture(LEGACY_SWAP);
-    sol_transfer(&mut tx, JITO_TIP_ACCOUNTS[5], 2_000_000_000);
-    let a = judge(&tx);
+    append_sol_transfer(&mut tx, JITO_TIP_ACCOUNTS[5], 2_000_000_000);
+    let a = judge_tx(&tx);
     assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
     assert!(a.reasons[0].starts_with("Tips 2 SOL"), "{:?}", a.reasons);
 }
@@ -358,7 +358,7 @@ fn a_destination_hidden_behind_a_lookup_table_is_foreign_until_custos_resolves_i
     });
 
     // Without the table's contents the destination is unknown: the user is asked.
-    let a = judge(&tx);
+    let a = judge_tx(&tx);
     assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
     assert!(
         a.reasons.iter().any(|r| r.contains("lookup-table 4zWz")),
@@ -369,11 +369,11 @@ fn a_destination_hidden_behind_a_lookup_table_is_foreign_until_custos_resolves_i
     // Custos's view of the table shows the user's own wallet: auto.
     let mut own = LookupTables::empty();
     own.insert(table, vec![me]).unwrap();
-    assert_eq!(judge_with(&tx, &own, None).verdict, Verdict::Auto);
+    assert_eq!(judge_tx_with(&tx, &own, None).verdict, Verdict::Auto);
     // ...or a stranger: the user is asked.
     let mut theirs = LookupTables::empty();
     theirs.insert(table, vec![stranger()]).unwrap();
-    assert_eq!(judge_with(&tx, &theirs, None).verdict, Verdict::Confirm);
+    assert_eq!(judge_tx_with(&tx, &theirs, None).verdict, Verdict::Confirm);
 }
 
 #[test]
@@ -381,7 +381,7 @@ fn an_unknown_program_appended_to_a_swap_is_refused() {
     let mut tx = fixture(LEGACY_SWAP);
     let me = payer(&tx);
     add(&mut tx, false, stranger(), &[(me, false)], vec![1, 2, 3]);
-    let a = judge(&tx);
+    let a = judge_tx(&tx);
     assert_eq!(a.verdict, Verdict::Reject, "{:?}", a.reasons);
     assert!(
         a.reasons[0].contains("unknown program 7xKX"),
@@ -393,7 +393,7 @@ fn an_unknown_program_appended_to_a_swap_is_refused() {
 #[test]
 fn a_token_batch_hiding_a_transfer_needs_the_user() {
     let mut tx = fixture(LEGACY_SWAP);
-    let (dest, _) = swap_accounts(&judge(&tx));
+    let (dest, _) = swap_accounts(&judge_tx(&tx));
     let me = payer(&tx);
     // Batch: one Transfer(5) entry using 3 accounts [source, destination, owner].
     let mut data = vec![255, 3, 9, 3];
@@ -405,7 +405,7 @@ fn a_token_batch_hiding_a_transfer_needs_the_user() {
         &[(dest, true), (stranger(), true), (me, false)],
         data,
     );
-    let a = judge(&tx);
+    let a = judge_tx(&tx);
     assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
     assert!(
         a.reasons.iter().any(|r| r.contains("7xKX")),
@@ -417,7 +417,7 @@ fn a_token_batch_hiding_a_transfer_needs_the_user() {
 #[test]
 fn an_intent_turns_each_tampering_into_a_refusal() {
     let base = fixture(LEGACY_SWAP);
-    let a = judge(&base);
+    let a = judge_tx(&base);
     let intent = a
         .effects
         .iter()
@@ -439,11 +439,11 @@ fn an_intent_turns_each_tampering_into_a_refusal() {
         .expect("the fixture's swap names both mints");
     let none = LookupTables::empty();
     assert_eq!(
-        judge_with(&base, &none, Some(&intent)).verdict,
+        judge_tx_with(&base, &none, Some(&intent)).verdict,
         Verdict::Auto
     );
     let mut tx = base;
-    sol_transfer(&mut tx, stranger(), 1);
-    let a = judge_with(&tx, &none, Some(&intent));
+    append_sol_transfer(&mut tx, stranger(), 1);
+    let a = judge_tx_with(&tx, &none, Some(&intent));
     assert_eq!(a.verdict, Verdict::Reject, "{:?}", a.reasons);
 }

@@ -7,27 +7,17 @@ mod common;
 
 use common::*;
 use custos_txdecode::programs::{
-    meteora_damm_v1, meteora_damm_v2, meteora_dlmm, orca_whirlpool, ATA_PROGRAM,
-    COMPUTE_BUDGET_PROGRAM, MEMO_PROGRAM, METEORA_DAMM_V1_PROGRAM, METEORA_DAMM_V2_PROGRAM,
-    METEORA_DLMM_PROGRAM, NATIVE_MINT, ORCA_WHIRLPOOL_PROGRAM, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM,
-    TOKEN_PROGRAM,
+    meteora_damm_v1, meteora_damm_v2, meteora_dlmm, orca_whirlpool, MEMO_PROGRAM,
+    METEORA_DAMM_V1_PROGRAM, METEORA_DAMM_V2_PROGRAM, METEORA_DLMM_PROGRAM, NATIVE_MINT,
+    ORCA_WHIRLPOOL_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM,
 };
-use custos_txdecode::{associated_token_address, Assessment, Effect, Pubkey, SwapAmount, Verdict};
-use sha2::{Digest, Sha256};
+use custos_txdecode::{Assessment, Effect, Pubkey, SwapAmount, Verdict};
 use solana_message::{AccountMeta, Instruction};
 
 const WHIRLPOOL: Pubkey = ORCA_WHIRLPOOL_PROGRAM;
 const DLMM: Pubkey = METEORA_DLMM_PROGRAM;
 const DAMM_V1: Pubkey = METEORA_DAMM_V1_PROGRAM;
 const DAMM_V2: Pubkey = METEORA_DAMM_V2_PROGRAM;
-const USDC: Pubkey = Pubkey::from_str_const("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v");
-
-fn disc(name: &str) -> [u8; 8] {
-    let h = Sha256::digest(format!("global:{name}").as_bytes());
-    let mut d = [0u8; 8];
-    d.copy_from_slice(&h[..8]);
-    d
-}
 
 // ---------------------------------------------------------------------------------------
 // Keys and instruction helpers.
@@ -56,55 +46,6 @@ fn mint_c() -> Pubkey {
 /// An account of the pool (vault, tick array, ...), never the user's.
 fn pool_account(n: u8) -> Pubkey {
     key(100 + n)
-}
-
-fn ata(wallet: &Pubkey, mint: &Pubkey) -> Pubkey {
-    associated_token_address(wallet, mint, &TOKEN_PROGRAM).unwrap()
-}
-
-fn ata_2022(wallet: &Pubkey, mint: &Pubkey) -> Pubkey {
-    associated_token_address(wallet, mint, &TOKEN_2022_PROGRAM).unwrap()
-}
-
-fn ro(k: Pubkey) -> AccountMeta {
-    AccountMeta::new_readonly(k, false)
-}
-
-fn rw(k: Pubkey) -> AccountMeta {
-    AccountMeta::new(k, false)
-}
-
-fn signer(k: Pubkey) -> AccountMeta {
-    AccountMeta::new(k, true)
-}
-
-/// ATA CreateIdempotent of `wallet`'s account for `mint`, paid by `wallet`.
-fn create_ata(wallet: &Pubkey, mint: &Pubkey) -> Instruction {
-    Instruction::new_with_bytes(
-        ATA_PROGRAM,
-        &[1],
-        vec![
-            signer(*wallet),
-            rw(ata(wallet, mint)),
-            ro(*wallet),
-            ro(*mint),
-            ro(SYSTEM_PROGRAM),
-            ro(TOKEN_PROGRAM),
-        ],
-    )
-}
-
-fn cu_limit(units: u32) -> Instruction {
-    let mut data = vec![2];
-    data.extend_from_slice(&units.to_le_bytes());
-    Instruction::new_with_bytes(COMPUTE_BUDGET_PROGRAM, &data, vec![])
-}
-
-fn judge(ixs: &[Instruction], signer: &Pubkey) -> Assessment {
-    let a = assess_as(&parse_legacy(ixs, signer), *signer, &[]);
-    assert!(!a.to_text().is_empty());
-    serde_json::to_string(&a).unwrap();
-    a
 }
 
 /// The fields of a decoded swap, with known addresses.
@@ -220,7 +161,7 @@ fn assert_strict(ix: &Instruction, needed_accounts: usize, what: &str) {
 
 /// An unsupported instruction of a supported program: opaque, refused by default.
 fn assert_unsupported(program: Pubkey, name: &str) {
-    let ix = Instruction::new_with_bytes(program, &disc(name), vec![signer(me())]);
+    let ix = Instruction::new_with_bytes(program, &anchor_discriminator(name), vec![signer(me())]);
     let a = judge(&[ix], &me());
     assert_eq!(a.verdict, Verdict::Reject, "{name}");
     assert!(
@@ -277,23 +218,44 @@ fn discriminators_are_anchor_hashes() {
         let got: Vec<&str> = list.iter().map(|(n, _)| *n).collect();
         assert_eq!(got, names, "{program}");
         for (name, d) in list {
-            assert_eq!(d, disc(name), "{program} {name}");
+            assert_eq!(d, anchor_discriminator(name), "{program} {name}");
         }
     }
     // The values in the shared notes.
-    assert_eq!(hex::encode(disc("swap")), "f8c69e91e17587c8");
-    assert_eq!(hex::encode(disc("swap_v2")), "2b04ed0b1ac91e62");
-    assert_eq!(hex::encode(disc("two_hop_swap")), "c360ed6c44a2dbe6");
-    assert_eq!(hex::encode(disc("two_hop_swap_v2")), "ba8fd11dfe02c275");
-    assert_eq!(hex::encode(disc("swap2")), "414b3f4ceb5b5b88");
-    assert_eq!(hex::encode(disc("swap_exact_out")), "fa49652126cf4bb8");
-    assert_eq!(hex::encode(disc("swap_exact_out2")), "2bd7f784893cf351");
     assert_eq!(
-        hex::encode(disc("swap_with_price_impact")),
+        hex::encode(anchor_discriminator("swap")),
+        "f8c69e91e17587c8"
+    );
+    assert_eq!(
+        hex::encode(anchor_discriminator("swap_v2")),
+        "2b04ed0b1ac91e62"
+    );
+    assert_eq!(
+        hex::encode(anchor_discriminator("two_hop_swap")),
+        "c360ed6c44a2dbe6"
+    );
+    assert_eq!(
+        hex::encode(anchor_discriminator("two_hop_swap_v2")),
+        "ba8fd11dfe02c275"
+    );
+    assert_eq!(
+        hex::encode(anchor_discriminator("swap2")),
+        "414b3f4ceb5b5b88"
+    );
+    assert_eq!(
+        hex::encode(anchor_discriminator("swap_exact_out")),
+        "fa49652126cf4bb8"
+    );
+    assert_eq!(
+        hex::encode(anchor_discriminator("swap_exact_out2")),
+        "2bd7f784893cf351"
+    );
+    assert_eq!(
+        hex::encode(anchor_discriminator("swap_with_price_impact")),
         "38ade6d0ade49ccd"
     );
     assert_eq!(
-        hex::encode(disc("swap_with_price_impact2")),
+        hex::encode(anchor_discriminator("swap_with_price_impact2")),
         "4a62c0d6b1334b33"
     );
 }
@@ -343,7 +305,7 @@ const MAX_SQRT_PRICE: u128 = 79_226_673_515_401_279_992_447_579_055;
 /// `swap` / `swap_v2` data; `v2` carries `remaining_accounts_info` (`None`, or the slices
 /// as `(accounts_type, length)`).
 fn orca_swap_data(v2: Option<Option<&[(u8, u8)]>>, args: OrcaArgs) -> Vec<u8> {
-    let mut d = disc(if v2.is_some() { "swap_v2" } else { "swap" }).to_vec();
+    let mut d = anchor_discriminator(if v2.is_some() { "swap_v2" } else { "swap" }).to_vec();
     d.extend_from_slice(&args.amount.to_le_bytes());
     d.extend_from_slice(&args.threshold.to_le_bytes());
     d.extend_from_slice(&args.limit.to_le_bytes());
@@ -434,7 +396,11 @@ fn orca_swap_a_to_b_exact_in_into_own_ata_is_auto() {
     };
     let ix = orca_swap(me(), ata(&me(), &mint_a()), ata(&me(), &mint_b()), args);
     let a = judge(
-        &[cu_limit(200_000), create_ata(&me(), &mint_b()), ix],
+        &[
+            cu_limit(200_000),
+            create_own_ata(&me(), &mint_b(), &TOKEN_PROGRAM),
+            ix,
+        ],
         &me(),
     );
     assert_eq!(
@@ -466,7 +432,10 @@ fn orca_swap_b_to_a_exact_out_follows_the_flags() {
         limit: NO_LIMIT,
     };
     let ix = orca_swap(me(), ata(&me(), &mint_a()), ata(&me(), &mint_b()), args);
-    let a = judge(&[create_ata(&me(), &mint_a()), ix], &me());
+    let a = judge(
+        &[create_own_ata(&me(), &mint_a(), &TOKEN_PROGRAM), ix],
+        &me(),
+    );
     let v = only_view(&a);
     assert_eq!(v.source, ata(&me(), &mint_b()));
     assert_eq!(v.destination, ata(&me(), &mint_a()));
@@ -481,7 +450,10 @@ fn orca_swap_b_to_a_exact_out_follows_the_flags() {
         ..args
     };
     let ix = orca_swap(me(), ata(&me(), &mint_a()), ata(&me(), &mint_b()), args);
-    let a = judge(&[create_ata(&me(), &mint_a()), ix], &me());
+    let a = judge(
+        &[create_own_ata(&me(), &mint_a(), &TOKEN_PROGRAM), ix],
+        &me(),
+    );
     assert_eq!(only_view(&a).destination, ata(&me(), &mint_b()));
     assert!(!destination_is_own(&a));
     assert_eq!(a.verdict, Verdict::Confirm);
@@ -513,7 +485,10 @@ fn orca_swap_into_a_foreign_account_is_confirm() {
     };
     let theirs = ata(&stranger(), &mint_b());
     let ix = orca_swap(me(), ata(&me(), &mint_a()), theirs, args);
-    let a = judge(&[create_ata(&me(), &mint_b()), ix], &me());
+    let a = judge(
+        &[create_own_ata(&me(), &mint_b(), &TOKEN_PROGRAM), ix],
+        &me(),
+    );
     assert_eq!(only_view(&a).destination, theirs);
     assert!(!destination_is_own(&a));
     assert_eq!(a.verdict, Verdict::Confirm);
@@ -652,8 +627,8 @@ fn orca_explicit_price_limits_allow_partial_fills() {
             };
             let a = judge(
                 &[
-                    create_ata(&me(), &mint_a()),
-                    create_ata(&me(), &mint_b()),
+                    create_own_ata(&me(), &mint_a(), &TOKEN_PROGRAM),
+                    create_own_ata(&me(), &mint_b(), &TOKEN_PROGRAM),
                     ix,
                 ],
                 &me(),
@@ -717,7 +692,10 @@ fn orca_explicit_price_limits_allow_partial_fills() {
             } else {
                 orca_two_hop(me(), owners, data)
             };
-            let a = judge(&[create_ata(&me(), &mint_c()), ix], &me());
+            let a = judge(
+                &[create_own_ata(&me(), &mint_c(), &TOKEN_PROGRAM), ix],
+                &me(),
+            );
             let v = only_view(&a);
             assert_eq!(
                 (v.amount_in, v.amount_out),
@@ -758,7 +736,7 @@ fn two_hop_data_with_limits(
     (a_to_b_one, a_to_b_two): (bool, bool),
     (limit_one, limit_two): (u128, u128),
 ) -> Vec<u8> {
-    let mut d = disc(if v2.is_some() {
+    let mut d = anchor_discriminator(if v2.is_some() {
         "two_hop_swap_v2"
     } else {
         "two_hop_swap"
@@ -835,7 +813,10 @@ fn orca_two_hop_swap_is_one_swap_from_first_input_to_last_output() {
             let owners = two_hop_owners(input, mid, mid, output, a_to_b_one, a_to_b_two);
             let data = two_hop_data(None, 110_000, 194_634_640, true, a_to_b_one, a_to_b_two);
             let ix = orca_two_hop(me(), owners, data);
-            let a = judge(&[create_ata(&me(), &mint_c()), ix], &me());
+            let a = judge(
+                &[create_own_ata(&me(), &mint_c(), &TOKEN_PROGRAM), ix],
+                &me(),
+            );
             let what = format!("a_to_b_one {a_to_b_one}, a_to_b_two {a_to_b_two}");
             assert_eq!(
                 only_view(&a),
@@ -873,7 +854,10 @@ fn orca_two_hop_swap_exact_out_bounds_the_first_input() {
         owners,
         two_hop_data(None, 500, 9_000, false, false, true),
     );
-    let a = judge(&[create_ata(&me(), &mint_c()), ix], &me());
+    let a = judge(
+        &[create_own_ata(&me(), &mint_c(), &TOKEN_PROGRAM), ix],
+        &me(),
+    );
     let v = only_view(&a);
     assert_eq!(v.source, ata(&me(), &mint_a()));
     assert_eq!(v.destination, ata(&me(), &mint_c()));
@@ -895,7 +879,10 @@ fn orca_two_hop_swap_exact_out_bounds_the_first_input() {
         owners,
         two_hop_data(None, 500, 9_000, false, true, true),
     );
-    let a = judge(&[create_ata(&me(), &mint_c()), ix], &me());
+    let a = judge(
+        &[create_own_ata(&me(), &mint_c(), &TOKEN_PROGRAM), ix],
+        &me(),
+    );
     assert_eq!(only_view(&a).destination, ata(&stranger(), &mint_c()));
     assert_eq!(a.verdict, Verdict::Confirm);
 }
@@ -920,8 +907,8 @@ fn orca_two_hop_swap_with_split_intermediate_accounts_is_two_swaps() {
     );
     let a = judge(
         &[
-            create_ata(&me(), &mint_b()),
-            create_ata(&me(), &mint_c()),
+            create_own_ata(&me(), &mint_b(), &TOKEN_PROGRAM),
+            create_own_ata(&me(), &mint_c(), &TOKEN_PROGRAM),
             ix,
         ],
         &me(),
@@ -1136,12 +1123,12 @@ fn dlmm_data(args: DlmmArgs, info: Option<&[&[u8]]>) -> Vec<u8> {
     let mut d = Vec::new();
     match args {
         DlmmArgs::ExactIn { amount_in, min_out } => {
-            d.extend_from_slice(&disc(&format!("swap{suffix}")));
+            d.extend_from_slice(&anchor_discriminator(&format!("swap{suffix}")));
             d.extend_from_slice(&amount_in.to_le_bytes());
             d.extend_from_slice(&min_out.to_le_bytes());
         }
         DlmmArgs::ExactOut { max_in, out } => {
-            d.extend_from_slice(&disc(&format!("swap_exact_out{suffix}")));
+            d.extend_from_slice(&anchor_discriminator(&format!("swap_exact_out{suffix}")));
             d.extend_from_slice(&max_in.to_le_bytes());
             d.extend_from_slice(&out.to_le_bytes());
         }
@@ -1150,7 +1137,9 @@ fn dlmm_data(args: DlmmArgs, info: Option<&[&[u8]]>) -> Vec<u8> {
             active_id,
             bps,
         } => {
-            d.extend_from_slice(&disc(&format!("swap_with_price_impact{suffix}")));
+            d.extend_from_slice(&anchor_discriminator(&format!(
+                "swap_with_price_impact{suffix}"
+            )));
             d.extend_from_slice(&amount_in.to_le_bytes());
             match active_id {
                 None => d.push(0),
@@ -1401,7 +1390,7 @@ fn damm_v1_swap(
     amount: u64,
     min: u64,
 ) -> Instruction {
-    let mut data = disc("swap").to_vec();
+    let mut data = anchor_discriminator("swap").to_vec();
     data.extend_from_slice(&amount.to_le_bytes());
     data.extend_from_slice(&min.to_le_bytes());
     let mut accounts = vec![rw(pool_account(0)), rw(source), rw(destination)];
@@ -1421,7 +1410,10 @@ fn damm_v1_swap_into_own_ata_is_auto() {
         1_000_000_000,
         150_000_000,
     );
-    let a = judge(&[create_ata(&me(), &USDC), ix.clone()], &me());
+    let a = judge(
+        &[create_own_ata(&me(), &USDC, &TOKEN_PROGRAM), ix.clone()],
+        &me(),
+    );
     assert_eq!(
         only_view(&a),
         View {
@@ -1441,7 +1433,10 @@ fn damm_v1_swap_into_own_ata_is_auto() {
     // Trailing accounts are allowed.
     let mut longer = ix.clone();
     longer.accounts.push(rw(pool_account(11)));
-    let a = judge(&[create_ata(&me(), &USDC), longer], &me());
+    let a = judge(
+        &[create_own_ata(&me(), &USDC, &TOKEN_PROGRAM), longer],
+        &me(),
+    );
     assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
     // Without a named output mint, ownership cannot be proven.
     let a = judge(&[ix], &me());
@@ -1458,7 +1453,7 @@ fn damm_v1_swap_into_a_foreign_account_is_confirm() {
         10,
         9,
     );
-    let a = judge(&[create_ata(&me(), &USDC), ix], &me());
+    let a = judge(&[create_own_ata(&me(), &USDC, &TOKEN_PROGRAM), ix], &me());
     assert_eq!(only_view(&a).destination, ata(&stranger(), &USDC));
     assert_eq!(a.verdict, Verdict::Confirm);
 }
@@ -1505,14 +1500,14 @@ fn damm_v2_swap(
 }
 
 fn damm_v2_swap_data(amount_in: u64, min_out: u64) -> Vec<u8> {
-    let mut d = disc("swap").to_vec();
+    let mut d = anchor_discriminator("swap").to_vec();
     d.extend_from_slice(&amount_in.to_le_bytes());
     d.extend_from_slice(&min_out.to_le_bytes());
     d
 }
 
 fn damm_v2_swap2_data(amount_0: u64, amount_1: u64, mode: u8) -> Vec<u8> {
-    let mut d = disc("swap2").to_vec();
+    let mut d = anchor_discriminator("swap2").to_vec();
     d.extend_from_slice(&amount_0.to_le_bytes());
     d.extend_from_slice(&amount_1.to_le_bytes());
     d.push(mode);
@@ -1645,10 +1640,6 @@ fn mainnet(name: &str, authority: &str) -> (Pubkey, Instruction) {
         authority,
         Instruction::new_with_bytes(program, &data, accounts),
     )
-}
-
-fn pk(s: &str) -> Pubkey {
-    s.parse().unwrap()
 }
 
 /// What a mainnet instruction decodes to. Mints are the instruction's own plus those the

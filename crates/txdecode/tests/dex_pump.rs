@@ -6,101 +6,25 @@ mod common;
 
 use common::*;
 use custos_txdecode::programs::{
-    meteora_dbc, pump_fun, pump_swap, ATA_PROGRAM, COMPUTE_BUDGET_PROGRAM, METEORA_DBC_PROGRAM,
-    NATIVE_MINT, PUMP_FUN_PROGRAM, PUMP_SWAP_PROGRAM, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM,
-    TOKEN_PROGRAM,
+    meteora_dbc, pump_fun, pump_swap, ATA_PROGRAM, METEORA_DBC_PROGRAM, NATIVE_MINT,
+    PUMP_FUN_PROGRAM, PUMP_SWAP_PROGRAM, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM,
 };
 use custos_txdecode::{
-    assess, associated_token_address, Addr, Assessment, Context, Effect, ParsedTransaction,
-    PolicyConfig, Pubkey, SwapAmount, Verdict,
+    assess, Addr, Assessment, Context, Effect, ParsedTransaction, PolicyConfig, Pubkey, SwapAmount,
+    Verdict,
 };
-use sha2::{Digest, Sha256};
 use solana_message::{AccountMeta, Instruction};
 
 const PUMP: Pubkey = PUMP_FUN_PROGRAM;
 const AMM: Pubkey = PUMP_SWAP_PROGRAM;
 const DBC: Pubkey = METEORA_DBC_PROGRAM;
-const USDC: Pubkey = Pubkey::from_str_const("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v");
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
 
-fn disc(name: &str) -> [u8; 8] {
-    let h = Sha256::digest(format!("global:{name}").as_bytes());
-    let mut d = [0u8; 8];
-    d.copy_from_slice(&h[..8]);
-    d
-}
-
-fn ro(k: Pubkey) -> AccountMeta {
-    AccountMeta::new_readonly(k, false)
-}
-
-fn rw(k: Pubkey) -> AccountMeta {
-    AccountMeta::new(k, false)
-}
-
-fn signer(k: Pubkey) -> AccountMeta {
-    AccountMeta::new(k, true)
-}
-
-fn ata(wallet: &Pubkey, mint: &Pubkey) -> Pubkey {
-    associated_token_address(wallet, mint, &TOKEN_PROGRAM).unwrap()
-}
-
-fn ata22(wallet: &Pubkey, mint: &Pubkey) -> Pubkey {
-    associated_token_address(wallet, mint, &TOKEN_2022_PROGRAM).unwrap()
-}
-
-/// ATA CreateIdempotent, as bots put before a trade for the output mint.
-fn create_ata(
-    payer: &Pubkey,
-    wallet: &Pubkey,
-    mint: &Pubkey,
-    token_program: &Pubkey,
-) -> Instruction {
-    let account = associated_token_address(wallet, mint, token_program).unwrap();
-    Instruction::new_with_bytes(
-        ATA_PROGRAM,
-        &[1],
-        vec![
-            signer(*payer),
-            rw(account),
-            ro(*wallet),
-            ro(*mint),
-            ro(SYSTEM_PROGRAM),
-            ro(*token_program),
-        ],
-    )
-}
-
-fn cu_limit(units: u32) -> Instruction {
-    let mut data = vec![2];
-    data.extend_from_slice(&units.to_le_bytes());
-    Instruction::new_with_bytes(COMPUTE_BUDGET_PROGRAM, &data, vec![])
-}
-
-fn sol_transfer(from: &Pubkey, to: &Pubkey, lamports: u64) -> Instruction {
-    let mut data = 2u32.to_le_bytes().to_vec();
-    data.extend_from_slice(&lamports.to_le_bytes());
-    Instruction::new_with_bytes(SYSTEM_PROGRAM, &data, vec![signer(*from), rw(*to)])
-}
-
-fn sync_native(account: &Pubkey) -> Instruction {
-    Instruction::new_with_bytes(TOKEN_PROGRAM, &[17], vec![rw(*account)])
-}
-
-fn close(account: &Pubkey, dest: &Pubkey, owner: &Pubkey) -> Instruction {
-    Instruction::new_with_bytes(
-        TOKEN_PROGRAM,
-        &[9],
-        vec![rw(*account), rw(*dest), signer(*owner)],
-    )
-}
-
 /// Discriminator, two u64 arguments, then raw tail bytes.
 fn data(name: &str, a: u64, b: u64, tail: &[u8]) -> Vec<u8> {
-    let mut d = disc(name).to_vec();
+    let mut d = anchor_discriminator(name).to_vec();
     d.extend_from_slice(&a.to_le_bytes());
     d.extend_from_slice(&b.to_le_bytes());
     d.extend_from_slice(tail);
@@ -110,20 +34,6 @@ fn data(name: &str, a: u64, b: u64, tail: &[u8]) -> Vec<u8> {
 /// Filler accounts (PDAs, programs, fee recipients) that no decoder reads.
 fn filler(i: usize) -> Pubkey {
     key(100 + u8::try_from(i).unwrap())
-}
-
-fn judge(ixs: &[Instruction], me: &Pubkey) -> Assessment {
-    let a = assess_as(&parse_legacy(ixs, me), *me, &[]);
-    assert!(!a.to_text().is_empty());
-    serde_json::to_string(&a).unwrap();
-    a
-}
-
-fn swaps(a: &Assessment) -> Vec<&Effect> {
-    a.effects
-        .iter()
-        .filter(|e| matches!(e, Effect::Swap { .. }))
-        .collect()
 }
 
 /// What a decoded swap must say. Mints are compared after the policy's inference.
@@ -242,7 +152,7 @@ fn expect_unsupported(a: &Assessment, hex: &str) {
 fn discriminators_are_anchor_hashes() {
     let names = |it: Vec<(&'static str, [u8; 8])>| -> Vec<&'static str> {
         for (name, d) in &it {
-            assert_eq!(*d, disc(name), "{name}");
+            assert_eq!(*d, anchor_discriminator(name), "{name}");
         }
         it.into_iter().map(|(n, _)| n).collect()
     };
@@ -294,7 +204,7 @@ fn discriminators_are_anchor_hashes() {
         ("swap", "f8c69e91e17587c8"),
         ("swap2", "414b3f4ceb5b5b88"),
     ] {
-        assert_eq!(hex::encode(disc(name)), hex, "{name}");
+        assert_eq!(hex::encode(anchor_discriminator(name)), hex, "{name}");
     }
 }
 
@@ -539,7 +449,10 @@ fn pump_legacy_sell() {
             data("sell", 5_000_000, 20_000, &[]),
             pump_legacy(me, coin, src, n),
         );
-        let a = judge(&[cu_limit(80_000), ix, close(&src, &me, &me)], &me);
+        let a = judge(
+            &[cu_limit(80_000), ix, close_token_account(&src, &me, &me)],
+            &me,
+        );
         expect(&a, &want, true, Verdict::Auto);
     }
     // Selling from a foreign token account still pays the SOL to the signer.
@@ -620,7 +533,7 @@ fn pump_legacy_malformed() {
 fn pump_create_and_other_instructions_are_unsupported() {
     let me = key(1);
     // create(name, symbol, uri, creator): a token launch, refused as unsupported.
-    let mut d = disc("create").to_vec();
+    let mut d = anchor_discriminator("create").to_vec();
     for s in ["Coin", "COIN", "https://example.invalid/c.json"] {
         d.extend_from_slice(&u32::try_from(s.len()).unwrap().to_le_bytes());
         d.extend_from_slice(s.as_bytes());
@@ -637,8 +550,11 @@ fn pump_create_and_other_instructions_are_unsupported() {
         "collect_creator_fee",
         "extend_account",
     ] {
-        let a = judge(&[pump(disc(name).to_vec(), vec![signer(me)])], &me);
-        expect_unsupported(&a, &hex::encode(disc(name)));
+        let a = judge(
+            &[pump(anchor_discriminator(name).to_vec(), vec![signer(me)])],
+            &me,
+        );
+        expect_unsupported(&a, &hex::encode(anchor_discriminator(name)));
     }
 }
 
@@ -649,7 +565,7 @@ fn pump_create_and_other_instructions_are_unsupported() {
 fn pump_v2_and_v3_sol_paired() {
     let me = key(1);
     let coin = key(COIN);
-    let base_user = ata22(&me, &coin);
+    let base_user = ata_2022(&me, &coin);
     let wsol_user = ata(&me, &NATIVE_MINT);
     type Build = fn(Pubkey, Pubkey, Pubkey, Pubkey, Pubkey, usize) -> Vec<AccountMeta>;
     let cases: [(&str, &str, Build, usize); 6] = [
@@ -738,7 +654,7 @@ fn pump_v2_and_v3_sol_paired() {
         }
         // Output to a foreign account: a buy's tokens, or (for a SOL sell) nothing the
         // instruction can redirect: the SOL goes to the signer.
-        let foreign = ata22(&key(9), &coin);
+        let foreign = ata_2022(&key(9), &coin);
         let a = judge(
             &[pump(
                 data(name, 7_000, 9_000, &[]),
@@ -792,7 +708,7 @@ fn pump_v2_and_v3_sol_paired() {
 fn pump_v2_and_v3_token_paired() {
     let (me, them) = (key(1), key(9));
     let coin = key(COIN);
-    let base_user = ata22(&me, &coin);
+    let base_user = ata_2022(&me, &coin);
     let usdc_user = ata(&me, &USDC);
     let foreign_usdc = ata(&them, &USDC);
     for (name, build, n) in [
@@ -856,7 +772,7 @@ fn pump_sol_sell_with_unresolved_quote_mint_reports_the_token_account() {
     let wsol_user = ata(&me, &NATIVE_MINT);
     let ix = pump(
         data("sell_v3", 7_000, 9_000, &[]),
-        pump_v3(me, coin, NATIVE_MINT, ata22(&me, &coin), wsol_user, 17),
+        pump_v3(me, coin, NATIVE_MINT, ata_2022(&me, &coin), wsol_user, 17),
     );
     let lookup = solana_message::AddressLookupTableAccount {
         key: table,
@@ -943,10 +859,6 @@ fn recorded(program: Pubkey, keys: &[&str], signer_at: usize, hex_data: &str) ->
         })
         .collect();
     Instruction::new_with_bytes(program, &hex::decode(hex_data).unwrap(), accounts)
-}
-
-fn pk(s: &str) -> Pubkey {
-    s.parse().unwrap()
 }
 
 #[test]
@@ -1042,10 +954,10 @@ fn amm_buy_tx(me: &Pubkey, coin: &Pubkey, trade: Instruction) -> Vec<Instruction
         cu_limit(150_000),
         create_ata(me, me, &NATIVE_MINT, &TOKEN_PROGRAM),
         sol_transfer(me, &wsol, 60_000_000),
-        sync_native(&wsol),
+        sync_native(&TOKEN_PROGRAM, &wsol),
         create_ata(me, me, coin, &TOKEN_PROGRAM),
         trade,
-        close(&wsol, me, me),
+        close_token_account(&wsol, me, me),
     ]
 }
 
@@ -1169,8 +1081,11 @@ fn pumpswap_malformed() {
         expect_malformed(&a, "too short");
     }
     for name in ["deposit", "withdraw", "create_pool", "claim_cashback"] {
-        let a = judge(&[amm(disc(name).to_vec(), vec![signer(me)])], &me);
-        expect_unsupported(&a, &hex::encode(disc(name)));
+        let a = judge(
+            &[amm(anchor_discriminator(name).to_vec(), vec![signer(me)])],
+            &me,
+        );
+        expect_unsupported(&a, &hex::encode(anchor_discriminator(name)));
     }
 }
 
@@ -1212,9 +1127,9 @@ fn pumpswap_multi_hop_swap() {
     // Buy B with SOL: SOL -> A (A's pool, quote wSOL) -> B (B's curve, quote A).
     let hops = [(a_coin, NATIVE_MINT), (b_coin, a_coin)];
     for (output, own) in [
-        (ata22(&me, &b_coin), true),
-        (ata22(&them, &b_coin), false),
-        (ata22(&me, &key(33)), false),
+        (ata_2022(&me, &b_coin), true),
+        (ata_2022(&them, &b_coin), false),
+        (ata_2022(&me, &key(33)), false),
     ] {
         let a = judge(
             &[
@@ -1245,7 +1160,7 @@ fn pumpswap_multi_hop_swap() {
     let a = judge(
         &[amm(
             data("multi_hop_swap", 5, 6, &[]),
-            multi_hop(me, ata22(&me, &b_coin), wsol, &[(b_coin, NATIVE_MINT)]),
+            multi_hop(me, ata_2022(&me, &b_coin), wsol, &[(b_coin, NATIVE_MINT)]),
         )],
         &me,
     );
@@ -1254,7 +1169,7 @@ fn pumpswap_multi_hop_swap() {
         &Want {
             instruction: "pumpswap multi_hop_swap",
             authority: me,
-            source: ata22(&me, &b_coin),
+            source: ata_2022(&me, &b_coin),
             destination: wsol,
             source_mint: Some(b_coin),
             destination_mint: Some(NATIVE_MINT),
@@ -1266,7 +1181,7 @@ fn pumpswap_multi_hop_swap() {
         Verdict::Auto,
     );
     // No hop, a partial hop group, trailing data, truncated data.
-    let accounts = multi_hop(me, wsol, ata22(&me, &b_coin), &hops);
+    let accounts = multi_hop(me, wsol, ata_2022(&me, &b_coin), &hops);
     for (n, error) in [
         (16, "needs 21 accounts, has 16"),
         (20, "needs 21 accounts, has 20"),
@@ -1369,7 +1284,7 @@ fn pumpswap_mainnet_buys() {
         let (user_base, user_quote) = (pk(keys[5]), pk(keys[6]));
         let a = judge(&[recorded(AMM, keys, 1, hex_data)], &user);
         // Ownership depends on whether the recorded accounts are the user's ATAs.
-        let own = user_base == ata(&user, &base_mint) || user_base == ata22(&user, &base_mint);
+        let own = user_base == ata(&user, &base_mint) || user_base == ata_2022(&user, &base_mint);
         expect(
             &a,
             &Want {
@@ -1593,7 +1508,7 @@ fn dbc_malformed() {
         (data("swap2", 1, 2, &[]), "too short"),
         (data("swap", 1, 2, &[0]), "trailing"),
         (data("swap", 1, 2, &[])[..20].to_vec(), "too short"),
-        (disc("swap")[..7].to_vec(), "too short"),
+        (anchor_discriminator("swap")[..7].to_vec(), "too short"),
     ] {
         let a = judge(&[dbc(data, accounts.clone())], &me);
         expect_malformed(&a, error);
@@ -1608,7 +1523,10 @@ fn dbc_malformed() {
         "claim_trading_fee",
         "create_locker",
     ] {
-        let a = judge(&[dbc(disc(name).to_vec(), vec![signer(me)])], &me);
-        expect_unsupported(&a, &hex::encode(disc(name)));
+        let a = judge(
+            &[dbc(anchor_discriminator(name).to_vec(), vec![signer(me)])],
+            &me,
+        );
+        expect_unsupported(&a, &hex::encode(anchor_discriminator(name)));
     }
 }

@@ -6,81 +6,19 @@ mod common;
 
 use common::*;
 use custos_txdecode::programs::{
-    raydium_amm_v4, raydium_clmm, raydium_cpmm, raydium_launchpad, ATA_PROGRAM, MEMO_PROGRAM,
-    NATIVE_MINT, RAYDIUM_AMM_V4_PROGRAM, RAYDIUM_CLMM_PROGRAM, RAYDIUM_CPMM_PROGRAM,
-    RAYDIUM_LAUNCHPAD_PROGRAM, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM,
+    raydium_amm_v4, raydium_clmm, raydium_cpmm, raydium_launchpad, MEMO_PROGRAM, NATIVE_MINT,
+    RAYDIUM_AMM_V4_PROGRAM, RAYDIUM_CLMM_PROGRAM, RAYDIUM_CPMM_PROGRAM, RAYDIUM_LAUNCHPAD_PROGRAM,
+    SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM,
 };
-use custos_txdecode::{
-    associated_token_address, Addr, Assessment, Effect, ParsedTransaction, Pubkey, SwapAmount,
-    Verdict,
-};
-use sha2::{Digest, Sha256};
+use custos_txdecode::{Addr, Assessment, Effect, ParsedTransaction, Pubkey, SwapAmount, Verdict};
 use solana_message::{AccountMeta, Instruction};
-
-const USDC: Pubkey = Pubkey::from_str_const("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v");
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
 
-fn ro(k: Pubkey) -> AccountMeta {
-    AccountMeta::new_readonly(k, false)
-}
-
-fn rw(k: Pubkey) -> AccountMeta {
-    AccountMeta::new(k, false)
-}
-
-fn signer(k: Pubkey) -> AccountMeta {
-    AccountMeta::new(k, true)
-}
-
-fn ata(wallet: &Pubkey, mint: &Pubkey) -> Pubkey {
-    associated_token_address(wallet, mint, &TOKEN_PROGRAM).unwrap()
-}
-
-fn ata_2022(wallet: &Pubkey, mint: &Pubkey) -> Pubkey {
-    associated_token_address(wallet, mint, &TOKEN_2022_PROGRAM).unwrap()
-}
-
-/// Associated Token CreateIdempotent of `wallet`'s account for `mint`, paid by `wallet`.
-fn create_ata(wallet: &Pubkey, mint: &Pubkey, token_program: &Pubkey) -> Instruction {
-    let account = associated_token_address(wallet, mint, token_program).unwrap();
-    Instruction::new_with_bytes(
-        ATA_PROGRAM,
-        &[1],
-        vec![
-            signer(*wallet),
-            rw(account),
-            ro(*wallet),
-            ro(*mint),
-            ro(SYSTEM_PROGRAM),
-            ro(*token_program),
-        ],
-    )
-}
-
 /// Pool-side accounts: distinct, and never anyone's token account.
 fn pool(n: u8) -> Pubkey {
     key(100 + n)
-}
-
-fn check(a: &Assessment) {
-    assert!(!a.to_text().is_empty());
-    serde_json::to_string(a).unwrap();
-    assert_eq!(a.descriptions.len(), a.effects.len());
-}
-
-fn judge(ixs: &[Instruction], me: &Pubkey) -> Assessment {
-    let a = assess_as(&parse_legacy(ixs, me), *me, &[]);
-    check(&a);
-    a
-}
-
-fn swaps(a: &Assessment) -> Vec<&Effect> {
-    a.effects
-        .iter()
-        .filter(|e| matches!(e, Effect::Swap { .. }))
-        .collect()
 }
 
 /// A swap effect's fields, with each party's address and ownership, after the policy's
@@ -213,11 +151,6 @@ fn bad_lengths(data: &[u8]) -> Vec<(Vec<u8>, &'static str)> {
 
 // ---------------------------------------------------------------------------------------
 // Discriminators.
-
-fn anchor_discriminator(name: &str) -> [u8; 8] {
-    let h = Sha256::digest(format!("global:{name}").as_bytes());
-    h[..8].try_into().unwrap()
-}
 
 #[test]
 fn discriminators_are_anchor_hashes() {
@@ -356,7 +289,10 @@ fn amm_v4_swap_into_own_ata_is_auto_only_when_the_mint_is_named() {
         let ix = amm_v1(9, 1_000_000, 250, target_orders, src, dst, me);
         // With the bot's CreateIdempotent for the output mint, the destination is
         // provably the user's ATA.
-        let a = judge(&[create_ata(&me, &mint, &TOKEN_PROGRAM), ix.clone()], &me);
+        let a = judge(
+            &[create_own_ata(&me, &mint, &TOKEN_PROGRAM), ix.clone()],
+            &me,
+        );
         assert_eq!(
             seen(&a),
             Seen {
@@ -400,7 +336,7 @@ fn amm_v4_swap_to_a_foreign_account_is_confirm() {
     let foreign = ata(&them, &mint);
     let a = judge(
         &[
-            create_ata(&me, &mint, &TOKEN_PROGRAM),
+            create_own_ata(&me, &mint, &TOKEN_PROGRAM),
             amm_v1(9, 1_000, 1, true, ata(&me, &NATIVE_MINT), foreign, me),
         ],
         &me,
@@ -560,7 +496,7 @@ fn cpmm_swaps_decode_and_judge() {
     // swap_base_input into the user's ATA, which the bot creates first.
     let a = judge(
         &[
-            create_ata(&me, &mint, &TOKEN_PROGRAM),
+            create_own_ata(&me, &mint, &TOKEN_PROGRAM),
             cpmm(SWAP_BASE_INPUT, 1_000_000, 42_000, &buy, TOKEN_PROGRAM),
         ],
         &me,
@@ -769,7 +705,10 @@ fn clmm_swap_names_no_mint_so_needs_the_ata_creation() {
         output_mint: mint,
     };
     let ix = clmm_swap(clmm_args(CLMM_SWAP, 2_000, 1_500, 1), &s, 2);
-    let a = judge(&[create_ata(&me, &mint, &TOKEN_PROGRAM), ix.clone()], &me);
+    let a = judge(
+        &[create_own_ata(&me, &mint, &TOKEN_PROGRAM), ix.clone()],
+        &me,
+    );
     assert_eq!(
         seen(&a),
         Seen {
@@ -795,7 +734,7 @@ fn clmm_swap_names_no_mint_so_needs_the_ata_creation() {
     // that may be paid. Only the one named tick array.
     let a = judge(
         &[
-            create_ata(&me, &mint, &TOKEN_PROGRAM),
+            create_own_ata(&me, &mint, &TOKEN_PROGRAM),
             clmm_swap(clmm_args(CLMM_SWAP, 2_000, 1_500, 0), &s, 0),
         ],
         &me,
@@ -1045,7 +984,7 @@ fn launchpad_buys_and_sells_decode() {
         };
         let a = judge(
             &[
-                create_ata(&me, &mint, &TOKEN_PROGRAM),
+                create_own_ata(&me, &mint, &TOKEN_PROGRAM),
                 launchpad(disc, 1_000, 77, 0, &t),
             ],
             &me,
@@ -1209,10 +1148,6 @@ fn carbon_instruction(file: &str) -> Instruction {
         .collect();
     let data = hex::decode(v["data"].as_str().unwrap()).unwrap();
     Instruction::new_with_bytes(program, &data, accounts)
-}
-
-fn pk(s: &str) -> Pubkey {
-    s.parse().unwrap()
 }
 
 #[test]

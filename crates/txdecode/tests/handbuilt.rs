@@ -4,8 +4,7 @@ mod common;
 
 use common::*;
 use custos_txdecode::programs::{
-    ATA_PROGRAM, COMPUTE_BUDGET_PROGRAM, MEMO_PROGRAM, NATIVE_MINT, SYSTEM_PROGRAM,
-    TOKEN_2022_PROGRAM, TOKEN_PROGRAM,
+    ATA_PROGRAM, MEMO_PROGRAM, NATIVE_MINT, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM,
 };
 use custos_txdecode::{
     assess, associated_token_address, Context, DecodeError, Effect, LookupTables,
@@ -17,16 +16,6 @@ use solana_message::{
 };
 use solana_transaction::versioned::VersionedTransaction;
 
-fn transfer(from: &Pubkey, to: &Pubkey, lamports: u64) -> Instruction {
-    let mut data = 2u32.to_le_bytes().to_vec();
-    data.extend_from_slice(&lamports.to_le_bytes());
-    Instruction::new_with_bytes(
-        SYSTEM_PROGRAM,
-        &data,
-        vec![AccountMeta::new(*from, true), AccountMeta::new(*to, false)],
-    )
-}
-
 fn system(tag: u32, rest: &[u8], accounts: Vec<AccountMeta>) -> Instruction {
     let mut data = tag.to_le_bytes().to_vec();
     data.extend_from_slice(rest);
@@ -37,72 +26,11 @@ fn token(program: Pubkey, data: Vec<u8>, accounts: Vec<AccountMeta>) -> Instruct
     Instruction::new_with_bytes(program, &data, accounts)
 }
 
-fn transfer_checked(
-    program: Pubkey,
-    src: &Pubkey,
-    mint: &Pubkey,
-    dst: &Pubkey,
-    owner: &Pubkey,
-    amount: u64,
-    decimals: u8,
-) -> Instruction {
-    let mut data = vec![12];
-    data.extend_from_slice(&amount.to_le_bytes());
-    data.push(decimals);
-    token(
-        program,
-        data,
-        vec![
-            AccountMeta::new(*src, false),
-            AccountMeta::new_readonly(*mint, false),
-            AccountMeta::new(*dst, false),
-            AccountMeta::new_readonly(*owner, true),
-        ],
-    )
-}
-
-fn create_ata(payer: &Pubkey, wallet: &Pubkey, mint: &Pubkey, program: Pubkey) -> Instruction {
-    let ata = associated_token_address(wallet, mint, &program).unwrap();
-    Instruction::new_with_bytes(
-        ATA_PROGRAM,
-        &[1],
-        vec![
-            AccountMeta::new(*payer, true),
-            AccountMeta::new(ata, false),
-            AccountMeta::new_readonly(*wallet, false),
-            AccountMeta::new_readonly(*mint, false),
-            AccountMeta::new_readonly(SYSTEM_PROGRAM, false),
-            AccountMeta::new_readonly(program, false),
-        ],
-    )
-}
-
-fn cu_price(micro: u64) -> Instruction {
-    let mut data = vec![3];
-    data.extend_from_slice(&micro.to_le_bytes());
-    Instruction::new_with_bytes(COMPUTE_BUDGET_PROGRAM, &data, vec![])
-}
-
-fn cu_limit(units: u32) -> Instruction {
-    let mut data = vec![2];
-    data.extend_from_slice(&units.to_le_bytes());
-    Instruction::new_with_bytes(COMPUTE_BUDGET_PROGRAM, &data, vec![])
-}
-
-fn verdict(ixs: &[Instruction], signer: &Pubkey, own: &[Pubkey]) -> custos_txdecode::Assessment {
-    let tx = parse_legacy(ixs, signer);
-    let a = assess_as(&tx, *signer, own);
-    // Every assessment must render and serialise.
-    assert!(!a.to_text().is_empty());
-    serde_json::to_string(&a).unwrap();
-    a
-}
-
 #[test]
 fn sol_transfer_to_own_wallet_is_auto() {
     let (me, other_mine) = (key(1), key(2));
-    let a = verdict(
-        &[transfer(&me, &other_mine, 500_000_000)],
+    let a = judge_own(
+        &[sol_transfer(&me, &other_mine, 500_000_000)],
         &me,
         &[other_mine],
     );
@@ -114,7 +42,7 @@ fn sol_transfer_to_own_wallet_is_auto() {
 #[test]
 fn sol_transfer_to_foreign_is_confirm() {
     let (me, them) = (key(1), key(9));
-    let a = verdict(&[transfer(&me, &them, 500_000_000)], &me, &[]);
+    let a = judge(&[sol_transfer(&me, &them, 500_000_000)], &me);
     assert_eq!(a.verdict, Verdict::Confirm);
     assert!(a.summary.starts_with("Transfer 0.5 SOL"), "{}", a.summary);
     assert!(a.summary.contains("(not yours)"));
@@ -131,47 +59,27 @@ fn sol_transfer_to_foreign_is_confirm() {
 fn wrap_and_unwrap_sol_is_auto() {
     let me = key(1);
     let wsol = associated_token_address(&me, &NATIVE_MINT, &TOKEN_PROGRAM).unwrap();
-    let sync = token(TOKEN_PROGRAM, vec![17], vec![AccountMeta::new(wsol, false)]);
     let wrap = [
-        create_ata(&me, &me, &NATIVE_MINT, TOKEN_PROGRAM),
-        transfer(&me, &wsol, 1_000_000),
-        sync,
+        create_ata(&me, &me, &NATIVE_MINT, &TOKEN_PROGRAM),
+        sol_transfer(&me, &wsol, 1_000_000),
+        sync_native(&TOKEN_PROGRAM, &wsol),
     ];
-    assert_eq!(verdict(&wrap, &me, &[]).verdict, Verdict::Auto);
+    assert_eq!(judge(&wrap, &me).verdict, Verdict::Auto);
 
-    let close = token(
-        TOKEN_PROGRAM,
-        vec![9],
-        vec![
-            AccountMeta::new(wsol, false),
-            AccountMeta::new(me, false),
-            AccountMeta::new_readonly(me, true),
-        ],
-    );
-    assert_eq!(verdict(&[close], &me, &[]).verdict, Verdict::Auto);
+    let close = close_token_account(&wsol, &me, &me);
+    assert_eq!(judge(&[close], &me).verdict, Verdict::Auto);
 
     // Closing to someone else needs confirmation.
-    let close_foreign = token(
-        TOKEN_PROGRAM,
-        vec![9],
-        vec![
-            AccountMeta::new(wsol, false),
-            AccountMeta::new(key(9), false),
-            AccountMeta::new_readonly(me, true),
-        ],
-    );
-    assert_eq!(
-        verdict(&[close_foreign], &me, &[]).verdict,
-        Verdict::Confirm
-    );
+    let close_foreign = close_token_account(&wsol, &key(9), &me);
+    assert_eq!(judge(&[close_foreign], &me).verdict, Verdict::Confirm);
 }
 
 #[test]
 fn own_ata_create_is_auto_foreign_is_confirm() {
     let (me, mint) = (key(1), key(50));
-    let a = verdict(&[create_ata(&me, &me, &mint, TOKEN_2022_PROGRAM)], &me, &[]);
+    let a = judge(&[create_ata(&me, &me, &mint, &TOKEN_2022_PROGRAM)], &me);
     assert_eq!(a.verdict, Verdict::Auto, "{a:?}");
-    let a = verdict(&[create_ata(&me, &key(9), &mint, TOKEN_PROGRAM)], &me, &[]);
+    let a = judge(&[create_ata(&me, &key(9), &mint, &TOKEN_PROGRAM)], &me);
     assert_eq!(a.verdict, Verdict::Confirm);
 }
 
@@ -181,11 +89,11 @@ fn transfer_checked_own_ata_auto_foreign_ata_confirm() {
     let src = associated_token_address(&me, &mint, &TOKEN_PROGRAM).unwrap();
     let own_dst = associated_token_address(&mine2, &mint, &TOKEN_PROGRAM).unwrap();
     let foreign_dst = associated_token_address(&them, &mint, &TOKEN_PROGRAM).unwrap();
-    let ix = transfer_checked(TOKEN_PROGRAM, &src, &mint, &own_dst, &me, 1_500_000, 6);
-    let a = verdict(&[ix], &me, &[mine2]);
+    let ix = transfer_checked(&TOKEN_PROGRAM, &src, &mint, &own_dst, &me, 1_500_000, 6);
+    let a = judge_own(&[ix], &me, &[mine2]);
     assert_eq!(a.verdict, Verdict::Auto, "{a:?}");
-    let ix = transfer_checked(TOKEN_PROGRAM, &src, &mint, &foreign_dst, &me, 1_500_000, 6);
-    let a = verdict(&[ix], &me, &[mine2]);
+    let ix = transfer_checked(&TOKEN_PROGRAM, &src, &mint, &foreign_dst, &me, 1_500_000, 6);
+    let a = judge_own(&[ix], &me, &[mine2]);
     assert_eq!(a.verdict, Verdict::Confirm);
     assert!(a.summary.contains("1.5 tokens"), "{}", a.summary);
 
@@ -201,7 +109,7 @@ fn transfer_checked_own_ata_auto_foreign_ata_confirm() {
             AccountMeta::new_readonly(me, true),
         ],
     );
-    let a = verdict(&[ix], &me, &[]);
+    let a = judge(&[ix], &me);
     assert_eq!(a.verdict, Verdict::Confirm);
     assert!(a.to_text().contains("base units"));
 }
@@ -224,7 +132,7 @@ fn token_2022_transfer_with_fee_decodes() {
             AccountMeta::new_readonly(me, true),
         ],
     );
-    let a = verdict(&[ix], &me, &[]);
+    let a = judge(&[ix], &me);
     assert_eq!(a.verdict, Verdict::Confirm);
     assert!(matches!(
         a.effects[0],
@@ -246,7 +154,7 @@ fn set_authority_to_foreign_rejects() {
             AccountMeta::new_readonly(me, true),
         ],
     );
-    let a = verdict(&[ix], &me, &[]);
+    let a = judge(&[ix], &me);
     assert_eq!(a.verdict, Verdict::Reject);
     assert!(a.reasons[0].contains("AccountOwner"), "{:?}", a.reasons);
 }
@@ -266,14 +174,14 @@ fn approve_foreign_delegate_rejects() {
             AccountMeta::new_readonly(me, true),
         ],
     );
-    assert_eq!(verdict(&[ix], &me, &[]).verdict, Verdict::Reject);
+    assert_eq!(judge(&[ix], &me).verdict, Verdict::Reject);
 }
 
 #[test]
 fn assign_of_wallet_rejects() {
     let me = key(1);
     let ix = system(1, key(66).as_ref(), vec![AccountMeta::new(me, true)]);
-    assert_eq!(verdict(&[ix], &me, &[]).verdict, Verdict::Reject);
+    assert_eq!(judge(&[ix], &me).verdict, Verdict::Reject);
 }
 
 #[test]
@@ -291,7 +199,7 @@ fn durable_nonce_rejects() {
             AccountMeta::new_readonly(me, true),
         ],
     );
-    let a = verdict(&[advance, transfer(&me, &key(2), 1)], &me, &[key(2)]);
+    let a = judge_own(&[advance, sol_transfer(&me, &key(2), 1)], &me, &[key(2)]);
     assert_eq!(a.verdict, Verdict::Reject);
     assert!(a.reasons[0].contains("durable nonce"));
 }
@@ -303,20 +211,20 @@ fn priority_fee_cap() {
     let ok = [
         cu_limit(1_000_000),
         cu_price(5_000),
-        transfer(&me, &mine2, 1),
+        sol_transfer(&me, &mine2, 1),
     ];
-    let a = verdict(&ok, &me, &[mine2]);
+    let a = judge_own(&ok, &me, &[mine2]);
     assert_eq!(a.verdict, Verdict::Auto, "{a:?}");
     assert_eq!(a.fee.priority_fee_lamports, 5_000);
     // Default limit: 1 non-budget instruction -> 200_000 CU; price 100_000_000 micro-lamports
     // -> 20_000_000 lamports, above the 10_000_000 default cap.
-    let over = [cu_price(100_000_000), transfer(&me, &mine2, 1)];
-    let a = verdict(&over, &me, &[mine2]);
+    let over = [cu_price(100_000_000), sol_transfer(&me, &mine2, 1)];
+    let a = judge_own(&over, &me, &[mine2]);
     assert_eq!(a.verdict, Verdict::Reject);
     assert_eq!(a.fee.priority_fee_lamports, 20_000_000);
     // Rounds up: 1 CU-limit * 1 micro-lamport = 1 lamport.
-    let a = verdict(
-        &[cu_limit(1), cu_price(1), transfer(&me, &mine2, 1)],
+    let a = judge_own(
+        &[cu_limit(1), cu_price(1), sol_transfer(&me, &mine2, 1)],
         &me,
         &[mine2],
     );
@@ -327,7 +235,7 @@ fn priority_fee_cap() {
 fn memo_is_auto_and_escaped() {
     let me = key(1);
     let ix = Instruction::new_with_bytes(MEMO_PROGRAM, b"<b>hi</b> & bye", vec![]);
-    let a = verdict(&[ix], &me, &[]);
+    let a = judge(&[ix], &me);
     assert_eq!(a.verdict, Verdict::Auto);
     let text = a.to_text();
     assert!(text.contains("&lt;b&gt;hi&lt;/b&gt; &amp; bye"), "{text}");
@@ -341,7 +249,7 @@ fn unknown_program_rejects_with_name() {
         .parse()
         .unwrap();
     let ix = Instruction::new_with_bytes(okx, &[1, 2, 3], vec![AccountMeta::new(me, true)]);
-    let a = verdict(std::slice::from_ref(&ix), &me, &[]);
+    let a = judge(std::slice::from_ref(&ix), &me);
     assert_eq!(a.verdict, Verdict::Reject);
     assert!(a.reasons[0].contains("6m2C…kBma"), "{:?}", a.reasons);
     assert!(a.reasons[0].contains("blind signing refused"));
@@ -377,7 +285,7 @@ fn unsupported_instruction_of_a_known_program_is_opaque_but_broken_data_is_malfo
     // A Raydium CPMM instruction with an unknown discriminator: well-formed, unsupported.
     let cpmm = custos_txdecode::programs::RAYDIUM_CPMM_PROGRAM;
     let ix = Instruction::new_with_bytes(cpmm, &[9; 16], vec![AccountMeta::new(me, true)]);
-    let a = verdict(&[ix], &me, &[]);
+    let a = judge(&[ix], &me);
     assert_eq!(a.verdict, Verdict::Reject);
     assert!(
         a.reasons[0].contains("not one Custos decodes"),
@@ -386,7 +294,7 @@ fn unsupported_instruction_of_a_known_program_is_opaque_but_broken_data_is_malfo
     );
     // Too short to carry a discriminator: malformed whatever the knob says.
     let ix = Instruction::new_with_bytes(cpmm, &[9; 3], vec![AccountMeta::new(me, true)]);
-    let a = verdict(&[ix], &me, &[]);
+    let a = judge(&[ix], &me);
     assert!(a.reasons[0].contains("is malformed"), "{:?}", a.reasons);
 }
 
@@ -397,13 +305,13 @@ fn upgradeable_loader_and_batch_reject() {
         .parse()
         .unwrap();
     let ix = Instruction::new_with_bytes(loader, &[3, 0, 0, 0], vec![AccountMeta::new(me, true)]);
-    assert_eq!(verdict(&[ix], &me, &[]).verdict, Verdict::Reject);
+    assert_eq!(judge(&[ix], &me).verdict, Verdict::Reject);
     let batch = token(
         TOKEN_PROGRAM,
         vec![255, 0, 1, 17],
         vec![AccountMeta::new(me, true)],
     );
-    assert_eq!(verdict(&[batch], &me, &[]).verdict, Verdict::Reject);
+    assert_eq!(judge(&[batch], &me).verdict, Verdict::Reject);
 }
 
 #[test]
@@ -421,8 +329,8 @@ fn unwrap_lamports_to_foreign_confirms() {
             ],
         )
     };
-    assert_eq!(verdict(&[mk(key(9))], &me, &[]).verdict, Verdict::Confirm);
-    assert_eq!(verdict(&[mk(me)], &me, &[]).verdict, Verdict::Auto);
+    assert_eq!(judge(&[mk(key(9))], &me).verdict, Verdict::Confirm);
+    assert_eq!(judge(&[mk(me)], &me).verdict, Verdict::Auto);
 }
 
 #[test]
@@ -434,19 +342,19 @@ fn malformed_instruction_data_rejects() {
         &[1, 2, 3],
         vec![AccountMeta::new(me, true), AccountMeta::new(key(2), false)],
     );
-    assert_eq!(verdict(&[short], &me, &[key(2)]).verdict, Verdict::Reject);
+    assert_eq!(judge_own(&[short], &me, &[key(2)]).verdict, Verdict::Reject);
     let long = system(
         2,
         &[0; 9],
         vec![AccountMeta::new(me, true), AccountMeta::new(key(2), false)],
     );
-    assert_eq!(verdict(&[long], &me, &[key(2)]).verdict, Verdict::Reject);
+    assert_eq!(judge_own(&[long], &me, &[key(2)]).verdict, Verdict::Reject);
 }
 
 #[test]
 fn signer_not_required_rejects() {
     let (me, other) = (key(1), key(2));
-    let tx = parse_legacy(&[transfer(&other, &me, 1)], &other);
+    let tx = parse_legacy(&[sol_transfer(&other, &me, 1)], &other);
     let a = assess_as(&tx, me, &[]);
     assert_eq!(a.verdict, Verdict::Reject);
     assert!(a
@@ -508,7 +416,7 @@ fn v1_priority_fee_in_header() {
 #[test]
 fn bare_legacy_message_round_trips_to_wire() {
     let (me, them) = (key(1), key(9));
-    let wire = legacy_wire(&[transfer(&me, &them, 1)], &me);
+    let wire = legacy_wire(&[sol_transfer(&me, &them, 1)], &me);
     let tx = ParsedTransaction::parse(&wire).unwrap();
     let msg = ParsedTransaction::parse_any(tx.message_bytes()).unwrap();
     assert!(msg.is_bare_message());
@@ -583,7 +491,7 @@ fn v0_lookup_destination_resolution() {
 #[test]
 fn wire_errors() {
     let (me, them) = (key(1), key(9));
-    let wire = legacy_wire(&[transfer(&me, &them, 1)], &me);
+    let wire = legacy_wire(&[sol_transfer(&me, &them, 1)], &me);
     assert!(ParsedTransaction::parse(&wire).is_ok());
     // Trailing bytes.
     let mut long = wire.clone();

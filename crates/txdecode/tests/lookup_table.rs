@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use custos_txdecode::programs::{ADDRESS_LOOKUP_TABLE_PROGRAM, SYSTEM_PROGRAM};
-use custos_txdecode::{Assessment, Effect, LookupTableAction, Pubkey, Verdict};
+use custos_txdecode::{Effect, LookupTableAction, Pubkey, Verdict};
 use solana_message::{AccountMeta, Instruction};
 
 fn alt(tag: u32, rest: &[u8], accounts: Vec<AccountMeta>) -> Instruction {
@@ -65,13 +65,6 @@ fn close(table: &Pubkey, authority: &Pubkey, recipient: &Pubkey) -> Instruction 
             AccountMeta::new(*recipient, false),
         ],
     )
-}
-
-fn judge(ixs: &[Instruction], me: &Pubkey) -> Assessment {
-    let a = assess_as(&parse_legacy(ixs, me), *me, &[]);
-    assert!(!a.to_text().is_empty());
-    serde_json::to_string(&a).unwrap();
-    a
 }
 
 #[test]

@@ -5,69 +5,17 @@ mod common;
 
 use common::*;
 use custos_txdecode::policy::JITO_TIP_ACCOUNTS;
-use custos_txdecode::programs::{
-    ATA_PROGRAM, JUPITER_V6_PROGRAM, NATIVE_MINT, SYSTEM_PROGRAM, TOKEN_PROGRAM,
-};
+use custos_txdecode::programs::{JUPITER_V6_PROGRAM, NATIVE_MINT, TOKEN_PROGRAM};
 use custos_txdecode::tokens::Base58Address;
-use custos_txdecode::{
-    assess_with_intent, associated_token_address, Assessment, Context, Intent, LookupTables,
-    PolicyConfig, Pubkey, Verdict,
-};
+use custos_txdecode::{Intent, PolicyConfig, Pubkey, Verdict};
 use solana_message::{AccountMeta, Instruction};
 
-const USDC: Pubkey = Pubkey::from_str_const("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v");
 const EVENT_AUTHORITY: Pubkey =
     Pubkey::from_str_const("D8cy77BBepLMngZx6ZukaTff5hCt1HrWyKk3Hnd9oitf");
 
-fn rw(k: Pubkey) -> AccountMeta {
-    AccountMeta::new(k, false)
-}
-fn ro(k: Pubkey) -> AccountMeta {
-    AccountMeta::new_readonly(k, false)
-}
-fn ata(wallet: &Pubkey, mint: &Pubkey) -> Pubkey {
-    associated_token_address(wallet, mint, &TOKEN_PROGRAM).unwrap()
-}
-
-fn transfer(from: &Pubkey, to: &Pubkey, lamports: u64) -> Instruction {
-    let mut data = 2u32.to_le_bytes().to_vec();
-    data.extend_from_slice(&lamports.to_le_bytes());
-    Instruction::new_with_bytes(
-        SYSTEM_PROGRAM,
-        &data,
-        vec![AccountMeta::new(*from, true), rw(*to)],
-    )
-}
-
+/// A USDC TransferChecked.
 fn token_transfer(src: &Pubkey, dst: &Pubkey, owner: &Pubkey, amount: u64) -> Instruction {
-    let mut data = vec![12];
-    data.extend_from_slice(&amount.to_le_bytes());
-    data.push(6);
-    Instruction::new_with_bytes(
-        TOKEN_PROGRAM,
-        &data,
-        vec![
-            rw(*src),
-            ro(USDC),
-            rw(*dst),
-            AccountMeta::new_readonly(*owner, true),
-        ],
-    )
-}
-
-fn create_ata(payer: &Pubkey, wallet: &Pubkey, mint: &Pubkey) -> Instruction {
-    Instruction::new_with_bytes(
-        ATA_PROGRAM,
-        &[1],
-        vec![
-            AccountMeta::new(*payer, true),
-            rw(ata(wallet, mint)),
-            ro(*wallet),
-            ro(*mint),
-            ro(SYSTEM_PROGRAM),
-            ro(TOKEN_PROGRAM),
-        ],
-    )
+    transfer_checked(&TOKEN_PROGRAM, src, &USDC, dst, owner, amount, 6)
 }
 
 /// Jupiter `route`: 2_000_000 lamports of wSOL for at least 1_542_899 USDC (quote
@@ -100,41 +48,15 @@ fn route(me: &Pubkey) -> Instruction {
 fn swap_with(me: &Pubkey, extra: Vec<Instruction>) -> Vec<Instruction> {
     let wsol = ata(me, &NATIVE_MINT);
     let mut ixs = vec![
-        create_ata(me, me, &NATIVE_MINT),
-        transfer(me, &wsol, 2_000_000),
-        Instruction::new_with_bytes(TOKEN_PROGRAM, &[17], vec![rw(wsol)]),
-        create_ata(me, me, &USDC),
+        create_ata(me, me, &NATIVE_MINT, &TOKEN_PROGRAM),
+        sol_transfer(me, &wsol, 2_000_000),
+        sync_native(&TOKEN_PROGRAM, &wsol),
+        create_ata(me, me, &USDC, &TOKEN_PROGRAM),
         route(me),
-        Instruction::new_with_bytes(
-            TOKEN_PROGRAM,
-            &[9],
-            vec![rw(wsol), rw(*me), AccountMeta::new_readonly(*me, true)],
-        ),
+        close_token_account(&wsol, me, me),
     ];
     ixs.extend(extra);
     ixs
-}
-
-fn judge(
-    ixs: &[Instruction],
-    me: &Pubkey,
-    config: &PolicyConfig,
-    intent: Option<&Intent>,
-) -> Assessment {
-    let tables = LookupTables::empty();
-    let a = assess_with_intent(
-        &parse_legacy(ixs, me),
-        &Context {
-            signer: *me,
-            own_wallets: &[],
-            lookup_tables: &tables,
-            config,
-        },
-        intent,
-    );
-    assert!(!a.to_text().is_empty());
-    serde_json::to_string(&a).unwrap();
-    a
 }
 
 #[test]
@@ -152,8 +74,8 @@ fn a_tip_within_the_cap_is_signed_and_a_huge_one_is_put_to_the_user() {
     let me = key(1);
     let config = PolicyConfig::default();
     let tip = JITO_TIP_ACCOUNTS[3];
-    let a = judge(
-        &swap_with(&me, vec![transfer(&me, &tip, 100_000)]),
+    let a = judge_with(
+        &swap_with(&me, vec![sol_transfer(&me, &tip, 100_000)]),
         &me,
         &config,
         None,
@@ -169,10 +91,10 @@ fn a_tip_within_the_cap_is_signed_and_a_huge_one_is_put_to_the_user() {
 
     // Two tips adding up past the cap.
     let huge = vec![
-        transfer(&me, &tip, 6_000_000),
-        transfer(&me, &JITO_TIP_ACCOUNTS[0], 6_000_000),
+        sol_transfer(&me, &tip, 6_000_000),
+        sol_transfer(&me, &JITO_TIP_ACCOUNTS[0], 6_000_000),
     ];
-    let a = judge(&swap_with(&me, huge), &me, &config, None);
+    let a = judge_with(&swap_with(&me, huge), &me, &config, None);
     assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
     assert!(
         a.reasons[0].starts_with("Tips 0.012 SOL"),
@@ -181,8 +103,8 @@ fn a_tip_within_the_cap_is_signed_and_a_huge_one_is_put_to_the_user() {
     );
 
     // The same SOL to an address that is not a tip account is a withdrawal.
-    let a = judge(
-        &swap_with(&me, vec![transfer(&me, &key(9), 100_000)]),
+    let a = judge_with(
+        &swap_with(&me, vec![sol_transfer(&me, &key(9), 100_000)]),
         &me,
         &config,
         None,
@@ -199,8 +121,8 @@ fn operator_fees_are_capped_by_share_of_the_swap() {
         ..PolicyConfig::default()
     };
     // 1 % of the 2_000_000-lamport input is 20_000.
-    let ok = judge(
-        &swap_with(&me, vec![transfer(&me, &operator, 20_000)]),
+    let ok = judge_with(
+        &swap_with(&me, vec![sol_transfer(&me, &operator, 20_000)]),
         &me,
         &config,
         None,
@@ -210,8 +132,8 @@ fn operator_fees_are_capped_by_share_of_the_swap() {
         .warnings
         .iter()
         .any(|w| w.contains("operator fee of 0.00002 SOL")));
-    let over = judge(
-        &swap_with(&me, vec![transfer(&me, &operator, 20_001)]),
+    let over = judge_with(
+        &swap_with(&me, vec![sol_transfer(&me, &operator, 20_001)]),
         &me,
         &config,
         None,
@@ -220,20 +142,20 @@ fn operator_fees_are_capped_by_share_of_the_swap() {
 
     // A USDC fee to the operator's USDC ATA, against the 1_542_899 USDC minimum output.
     let fee = token_transfer(&ata(&me, &USDC), &ata(&operator, &USDC), &me, 15_428);
-    let a = judge(&swap_with(&me, vec![fee]), &me, &config, None);
+    let a = judge_with(&swap_with(&me, vec![fee]), &me, &config, None);
     assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
     let fee = token_transfer(&ata(&me, &USDC), &ata(&operator, &USDC), &me, 15_429);
     assert_eq!(
-        judge(&swap_with(&me, vec![fee]), &me, &config, None).verdict,
+        judge_with(&swap_with(&me, vec![fee]), &me, &config, None).verdict,
         Verdict::Confirm
     );
 
     // Without a swap there is nothing to take a share of: the user is asked.
-    let alone = judge(&[transfer(&me, &operator, 1)], &me, &config, None);
+    let alone = judge_with(&[sol_transfer(&me, &operator, 1)], &me, &config, None);
     assert_eq!(alone.verdict, Verdict::Confirm, "{:?}", alone.reasons);
     // An unconfigured operator is just a third party.
-    let a = judge(
-        &swap_with(&me, vec![transfer(&me, &operator, 20_000)]),
+    let a = judge_with(
+        &swap_with(&me, vec![sol_transfer(&me, &operator, 20_000)]),
         &me,
         &PolicyConfig::default(),
         None,
@@ -255,7 +177,7 @@ fn a_swap_matching_its_intent_is_auto_and_any_difference_is_refused() {
     let me = key(1);
     let config = PolicyConfig::default();
     let ixs = swap_with(&me, vec![]);
-    let a = judge(&ixs, &me, &config, Some(&swap_intent(1_542_899, 2_000_000)));
+    let a = judge_with(&ixs, &me, &config, Some(&swap_intent(1_542_899, 2_000_000)));
     assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
 
     for (intent, why) in [
@@ -279,7 +201,7 @@ fn a_swap_matching_its_intent_is_auto_and_any_difference_is_refused() {
             "0 transfers leave",
         ),
     ] {
-        let a = judge(&ixs, &me, &config, Some(&intent));
+        let a = judge_with(&ixs, &me, &config, Some(&intent));
         assert_eq!(a.verdict, Verdict::Reject, "{intent:?}");
         assert!(
             a.reasons[0].starts_with("Does not match the stated intent")
@@ -290,8 +212,8 @@ fn a_swap_matching_its_intent_is_auto_and_any_difference_is_refused() {
     }
 
     // A transfer appended to the intended swap: refused, not merely confirmed.
-    let a = judge(
-        &swap_with(&me, vec![transfer(&me, &key(9), 1_000)]),
+    let a = judge_with(
+        &swap_with(&me, vec![sol_transfer(&me, &key(9), 1_000)]),
         &me,
         &config,
         Some(&swap_intent(1_542_899, 2_000_000)),
@@ -303,8 +225,8 @@ fn a_swap_matching_its_intent_is_auto_and_any_difference_is_refused() {
         a.reasons
     );
     // A tip within the cap is part of trading, not beyond the intent.
-    let a = judge(
-        &swap_with(&me, vec![transfer(&me, &JITO_TIP_ACCOUNTS[1], 1_000)]),
+    let a = judge_with(
+        &swap_with(&me, vec![sol_transfer(&me, &JITO_TIP_ACCOUNTS[1], 1_000)]),
         &me,
         &config,
         Some(&swap_intent(1_542_899, 2_000_000)),
@@ -322,14 +244,17 @@ fn a_transfer_matching_its_intent_still_needs_the_user() {
         mint: None,
         amount: 5_000,
     };
-    let a = judge(&[transfer(&me, &to, 5_000)], &me, &config, Some(&sol));
+    let a = judge_with(&[sol_transfer(&me, &to, 5_000)], &me, &config, Some(&sol));
     assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
     for ixs in [
-        vec![transfer(&me, &to, 5_001)],
-        vec![transfer(&me, &key(10), 5_000)],
-        vec![transfer(&me, &to, 5_000), transfer(&me, &key(10), 1)],
+        vec![sol_transfer(&me, &to, 5_001)],
+        vec![sol_transfer(&me, &key(10), 5_000)],
+        vec![
+            sol_transfer(&me, &to, 5_000),
+            sol_transfer(&me, &key(10), 1),
+        ],
     ] {
-        let a = judge(&ixs, &me, &config, Some(&sol));
+        let a = judge_with(&ixs, &me, &config, Some(&sol));
         assert_eq!(a.verdict, Verdict::Reject, "{:?}", a.reasons);
     }
     // Tokens: to the recipient's ATA, or refused.
@@ -340,11 +265,11 @@ fn a_transfer_matching_its_intent_still_needs_the_user() {
     };
     let good = token_transfer(&ata(&me, &USDC), &ata(&to, &USDC), &me, 7);
     assert_eq!(
-        judge(&[good], &me, &config, Some(&usdc)).verdict,
+        judge_with(&[good], &me, &config, Some(&usdc)).verdict,
         Verdict::Confirm
     );
     let elsewhere = token_transfer(&ata(&me, &USDC), &ata(&key(10), &USDC), &me, 7);
-    let a = judge(&[elsewhere], &me, &config, Some(&usdc));
+    let a = judge_with(&[elsewhere], &me, &config, Some(&usdc));
     assert_eq!(a.verdict, Verdict::Reject);
     assert!(a.reasons[0].contains("not"), "{:?}", a.reasons);
 }

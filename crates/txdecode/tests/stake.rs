@@ -4,9 +4,7 @@ mod common;
 
 use common::*;
 use custos_txdecode::programs::STAKE_PROGRAM;
-use custos_txdecode::{
-    Assessment, Effect, ParsedTransaction, Pubkey, StakeAction, StakeRole, Verdict,
-};
+use custos_txdecode::{Effect, ParsedTransaction, Pubkey, StakeAction, StakeRole, Verdict};
 use solana_message::{AccountMeta, Instruction};
 
 fn stake(tag: u32, rest: &[u8], accounts: Vec<AccountMeta>) -> Instruction {
@@ -15,31 +13,16 @@ fn stake(tag: u32, rest: &[u8], accounts: Vec<AccountMeta>) -> Instruction {
     Instruction::new_with_bytes(STAKE_PROGRAM, &data, accounts)
 }
 
-fn ro(k: Pubkey) -> AccountMeta {
-    AccountMeta::new_readonly(k, false)
-}
-
-fn w(k: Pubkey) -> AccountMeta {
-    AccountMeta::new(k, false)
-}
-
-fn signer(k: Pubkey) -> AccountMeta {
-    AccountMeta::new_readonly(k, true)
-}
-
-fn judge(ixs: &[Instruction], me: &Pubkey) -> Assessment {
-    let a = assess_as(&parse_legacy(ixs, me), *me, &[]);
-    assert!(!a.to_text().is_empty());
-    serde_json::to_string(&a).unwrap();
-    a
-}
-
 const STAKE_ACCT: u8 = 40;
 
 fn authorize(me: &Pubkey, new: &Pubkey, role: u32) -> Instruction {
     let mut rest = new.to_bytes().to_vec();
     rest.extend_from_slice(&role.to_le_bytes());
-    stake(1, &rest, vec![w(key(STAKE_ACCT)), ro(key(80)), signer(*me)])
+    stake(
+        1,
+        &rest,
+        vec![rw(key(STAKE_ACCT)), ro(key(80)), ro_signer(*me)],
+    )
 }
 
 fn withdraw(me: &Pubkey, to: &Pubkey, lamports: u64) -> Instruction {
@@ -47,11 +30,11 @@ fn withdraw(me: &Pubkey, to: &Pubkey, lamports: u64) -> Instruction {
         4,
         &lamports.to_le_bytes(),
         vec![
-            w(key(STAKE_ACCT)),
-            w(*to),
+            rw(key(STAKE_ACCT)),
+            rw(*to),
             ro(key(80)),
             ro(key(81)),
-            signer(*me),
+            ro_signer(*me),
         ],
     )
 }
@@ -62,7 +45,7 @@ fn initialize(staker: &Pubkey, withdrawer: &Pubkey, lockup_epoch: u64) -> Instru
     rest.extend_from_slice(&0i64.to_le_bytes());
     rest.extend_from_slice(&lockup_epoch.to_le_bytes());
     rest.extend_from_slice(Pubkey::default().as_ref());
-    stake(0, &rest, vec![w(key(STAKE_ACCT)), ro(key(82))])
+    stake(0, &rest, vec![rw(key(STAKE_ACCT)), ro(key(82))])
 }
 
 #[test]
@@ -87,7 +70,12 @@ fn authorize_checked_and_with_seed_forms() {
     let checked = stake(
         10,
         &1u32.to_le_bytes(),
-        vec![w(key(STAKE_ACCT)), ro(key(80)), signer(me), signer(them)],
+        vec![
+            rw(key(STAKE_ACCT)),
+            ro(key(80)),
+            ro_signer(me),
+            ro_signer(them),
+        ],
     );
     let a = judge(&[checked], &me);
     assert_eq!(a.verdict, Verdict::Reject);
@@ -105,7 +93,11 @@ fn authorize_checked_and_with_seed_forms() {
     rest.extend_from_slice(&4u64.to_le_bytes());
     rest.extend_from_slice(b"seed");
     rest.extend_from_slice(STAKE_PROGRAM.as_ref());
-    let with_seed = stake(8, &rest, vec![w(key(STAKE_ACCT)), signer(me), ro(key(80))]);
+    let with_seed = stake(
+        8,
+        &rest,
+        vec![rw(key(STAKE_ACCT)), ro_signer(me), ro(key(80))],
+    );
     assert_eq!(judge(&[with_seed], &me).verdict, Verdict::Reject);
     // AuthorizeCheckedWithSeed { role, seed, owner }: [stake, base, clock, new]
     let mut rest = 1u32.to_le_bytes().to_vec();
@@ -114,7 +106,12 @@ fn authorize_checked_and_with_seed_forms() {
     let checked_seed = stake(
         11,
         &rest,
-        vec![w(key(STAKE_ACCT)), signer(me), ro(key(80)), signer(me)],
+        vec![
+            rw(key(STAKE_ACCT)),
+            ro_signer(me),
+            ro(key(80)),
+            ro_signer(me),
+        ],
     );
     assert_eq!(judge(&[checked_seed], &me).verdict, Verdict::Auto);
 }
@@ -156,7 +153,7 @@ fn initialize_with_own_or_foreign_authorities() {
     let checked = stake(
         9,
         &[],
-        vec![w(key(STAKE_ACCT)), ro(key(82)), ro(me), signer(me)],
+        vec![rw(key(STAKE_ACCT)), ro(key(82)), ro(me), ro_signer(me)],
     );
     assert_eq!(judge(&[checked], &me).verdict, Verdict::Auto);
 }
@@ -168,12 +165,12 @@ fn delegate_confirms_and_bookkeeping_is_auto() {
         2,
         &[],
         vec![
-            w(key(STAKE_ACCT)),
+            rw(key(STAKE_ACCT)),
             ro(key(90)),
             ro(key(80)),
             ro(key(81)),
             ro(key(83)),
-            signer(me),
+            ro_signer(me),
         ],
     );
     let a = judge(&[delegate], &me);
@@ -184,27 +181,31 @@ fn delegate_confirms_and_bookkeeping_is_auto() {
         a.reasons
     );
 
-    let deactivate = stake(5, &[], vec![w(key(STAKE_ACCT)), ro(key(80)), signer(me)]);
+    let deactivate = stake(
+        5,
+        &[],
+        vec![rw(key(STAKE_ACCT)), ro(key(80)), ro_signer(me)],
+    );
     let split = stake(
         3,
         &5u64.to_le_bytes(),
-        vec![w(key(STAKE_ACCT)), w(key(41)), signer(me)],
+        vec![rw(key(STAKE_ACCT)), rw(key(41)), ro_signer(me)],
     );
     let merge = stake(
         7,
         &[],
         vec![
-            w(key(STAKE_ACCT)),
-            w(key(41)),
+            rw(key(STAKE_ACCT)),
+            rw(key(41)),
             ro(key(80)),
             ro(key(81)),
-            signer(me),
+            ro_signer(me),
         ],
     );
     let move_lamports = stake(
         17,
         &5u64.to_le_bytes(),
-        vec![w(key(STAKE_ACCT)), w(key(41)), signer(me)],
+        vec![rw(key(STAKE_ACCT)), rw(key(41)), ro_signer(me)],
     );
     let a = judge(&[deactivate, split, merge, move_lamports], &me);
     assert_eq!(a.verdict, Verdict::Auto, "{a:?}");
@@ -246,7 +247,7 @@ fn set_lockup_with_foreign_custodian_rejects() {
             }
             None => rest.push(0),
         }
-        stake(6, &rest, vec![w(key(STAKE_ACCT)), signer(me)])
+        stake(6, &rest, vec![rw(key(STAKE_ACCT)), ro_signer(me)])
     };
     let a = judge(&[lockup(Some(&them), None)], &me);
     assert_eq!(a.verdict, Verdict::Reject);
@@ -263,11 +264,11 @@ fn set_lockup_with_foreign_custodian_rejects() {
     let checked = stake(
         12,
         &[0, 0],
-        vec![w(key(STAKE_ACCT)), signer(me), signer(them)],
+        vec![rw(key(STAKE_ACCT)), ro_signer(me), ro_signer(them)],
     );
     assert_eq!(judge(&[checked], &me).verdict, Verdict::Reject);
     // Invalid option tag.
-    let bad = stake(6, &[2, 0, 0], vec![w(key(STAKE_ACCT)), signer(me)]);
+    let bad = stake(6, &[2, 0, 0], vec![rw(key(STAKE_ACCT)), ro_signer(me)]);
     assert_eq!(judge(&[bad], &me).verdict, Verdict::Reject);
 }
 
@@ -276,12 +277,16 @@ fn malformed_stake_instructions_reject() {
     let me = key(1);
     let cases = [
         stake(13, &[], vec![]),
-        stake(15, &[], vec![w(key(STAKE_ACCT))]),
-        stake(99, &[], vec![w(key(STAKE_ACCT))]),
-        stake(4, &[1, 2], vec![w(key(STAKE_ACCT))]),
-        stake(5, &[0], vec![w(key(STAKE_ACCT)), ro(key(80)), signer(me)]),
+        stake(15, &[], vec![rw(key(STAKE_ACCT))]),
+        stake(99, &[], vec![rw(key(STAKE_ACCT))]),
+        stake(4, &[1, 2], vec![rw(key(STAKE_ACCT))]),
+        stake(
+            5,
+            &[0],
+            vec![rw(key(STAKE_ACCT)), ro(key(80)), ro_signer(me)],
+        ),
         // Withdraw with too few accounts.
-        stake(4, &1u64.to_le_bytes(), vec![w(key(STAKE_ACCT)), w(me)]),
+        stake(4, &1u64.to_le_bytes(), vec![rw(key(STAKE_ACCT)), rw(me)]),
         Instruction::new_with_bytes(STAKE_PROGRAM, &[1, 0], vec![]),
     ];
     for ix in cases {

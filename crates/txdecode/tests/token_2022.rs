@@ -19,13 +19,6 @@ fn ix(program: Pubkey, data: Vec<u8>, accounts: &[(Pubkey, bool)]) -> Instructio
     )
 }
 
-fn judge(ixs: &[Instruction], me: &Pubkey) -> custos_txdecode::Assessment {
-    let a = assess_as(&parse_legacy(ixs, me), *me, &[]);
-    assert!(!a.to_text().is_empty());
-    serde_json::to_string(&a).unwrap();
-    a
-}
-
 #[test]
 fn extension_initialisation_is_neutral_and_updates_by_the_user_are_confirmed() {
     let me = key(1);

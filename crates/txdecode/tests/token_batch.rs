@@ -21,29 +21,6 @@ fn batch(program: Pubkey, inner: &[Instruction]) -> Instruction {
     Instruction::new_with_bytes(program, &data, accounts)
 }
 
-fn transfer_checked(
-    program: Pubkey,
-    src: &Pubkey,
-    mint: &Pubkey,
-    dst: &Pubkey,
-    owner: &Pubkey,
-    amount: u64,
-) -> Instruction {
-    let mut data = vec![12];
-    data.extend_from_slice(&amount.to_le_bytes());
-    data.push(6);
-    Instruction::new_with_bytes(
-        program,
-        &data,
-        vec![
-            AccountMeta::new(*src, false),
-            AccountMeta::new_readonly(*mint, false),
-            AccountMeta::new(*dst, false),
-            AccountMeta::new_readonly(*owner, true),
-        ],
-    )
-}
-
 fn plain_transfer(program: Pubkey, src: &Pubkey, dst: &Pubkey, owner: &Pubkey) -> Instruction {
     let mut data = vec![3];
     data.extend_from_slice(&1_000u64.to_le_bytes());
@@ -56,17 +33,6 @@ fn plain_transfer(program: Pubkey, src: &Pubkey, dst: &Pubkey, owner: &Pubkey) -
             AccountMeta::new_readonly(*owner, true),
         ],
     )
-}
-
-fn sync_native(program: Pubkey, account: &Pubkey) -> Instruction {
-    Instruction::new_with_bytes(program, &[17], vec![AccountMeta::new(*account, false)])
-}
-
-fn judge(ixs: &[Instruction], me: &Pubkey, own: &[Pubkey]) -> Assessment {
-    let a = assess_as(&parse_legacy(ixs, me), *me, own);
-    assert!(!a.to_text().is_empty());
-    serde_json::to_string(&a).unwrap();
-    a
 }
 
 fn malformed_error(a: &Assessment) -> String {
@@ -88,11 +54,11 @@ fn batch_hiding_transfer_to_stranger_confirms() {
         let ix = batch(
             program,
             &[
-                sync_native(program, &mine),
-                transfer_checked(program, &mine, &mint, &theirs, &me, 5_000_000),
+                sync_native(&program, &mine),
+                transfer_checked(&program, &mine, &mint, &theirs, &me, 5_000_000, 6),
             ],
         );
-        let a = judge(&[ix], &me, &[]);
+        let a = judge(&[ix], &me);
         assert_eq!(a.verdict, Verdict::Confirm, "{a:?}");
         assert_eq!(a.effects.len(), 2);
         assert!(matches!(a.effects[1], Effect::TokenTransfer { .. }));
@@ -109,17 +75,26 @@ fn batch_of_own_to_own_transfers_is_auto() {
         p,
         &[
             transfer_checked(
-                p,
+                &p,
                 &ata(&me, &mint_a),
                 &mint_a,
                 &ata(&other_mine, &mint_a),
                 &me,
                 7,
+                6,
             ),
-            transfer_checked(p, &ata(&me, &mint_b), &mint_b, &ata(&me, &mint_b), &me, 9),
+            transfer_checked(
+                &p,
+                &ata(&me, &mint_b),
+                &mint_b,
+                &ata(&me, &mint_b),
+                &me,
+                9,
+                6,
+            ),
         ],
     );
-    let a = judge(&[ix], &me, &[other_mine]);
+    let a = judge_own(&[ix], &me, &[other_mine]);
     assert_eq!(a.verdict, Verdict::Auto, "{a:?}");
     assert_eq!(a.effects.len(), 2);
     for e in &a.effects {
@@ -144,11 +119,11 @@ fn batch_entries_use_consecutive_accounts() {
     let ix = batch(
         TOKEN_PROGRAM,
         &[
-            sync_native(TOKEN_PROGRAM, &key(62)),
+            sync_native(&TOKEN_PROGRAM, &key(62)),
             plain_transfer(TOKEN_PROGRAM, &src, &dst, &me),
         ],
     );
-    let a = judge(&[ix], &me, &[stranger]);
+    let a = judge_own(&[ix], &me, &[stranger]);
     let Effect::TokenTransfer {
         source,
         destination,
@@ -192,7 +167,7 @@ fn malformed_batches_reject() {
     ];
     for (data, accounts, want) in cases {
         let ix = Instruction::new_with_bytes(TOKEN_PROGRAM, &data, accounts);
-        let a = judge(&[ix], &me, &[]);
+        let a = judge(&[ix], &me);
         assert_eq!(a.verdict, Verdict::Reject, "{data:?}");
         let err = malformed_error(&a);
         assert!(err.contains(want), "{data:?}: {err}");
@@ -208,9 +183,9 @@ fn malformed_batches_reject() {
 fn nested_batch_rejects() {
     let me = key(1);
     let mine = associated_token_address(&me, &key(50), &TOKEN_PROGRAM).unwrap();
-    let inner = batch(TOKEN_PROGRAM, &[sync_native(TOKEN_PROGRAM, &mine)]);
-    let outer = batch(TOKEN_PROGRAM, &[sync_native(TOKEN_PROGRAM, &mine), inner]);
-    let a = judge(&[outer], &me, &[]);
+    let inner = batch(TOKEN_PROGRAM, &[sync_native(&TOKEN_PROGRAM, &mine)]);
+    let outer = batch(TOKEN_PROGRAM, &[sync_native(&TOKEN_PROGRAM, &mine), inner]);
+    let a = judge(&[outer], &me);
     assert_eq!(a.verdict, Verdict::Reject);
     assert_eq!(
         malformed_error(&a),
@@ -233,16 +208,16 @@ fn withdraw_excess_lamports_judged_by_destination() {
             ],
         )
     };
-    let a = judge(&[mk(key(9))], &me, &[]);
+    let a = judge(&[mk(key(9))], &me);
     assert_eq!(a.verdict, Verdict::Confirm, "{a:?}");
     assert!(
         a.reasons[0].contains("Withdraws excess SOL"),
         "{:?}",
         a.reasons
     );
-    assert_eq!(judge(&[mk(me)], &me, &[]).verdict, Verdict::Auto);
+    assert_eq!(judge(&[mk(me)], &me).verdict, Verdict::Auto);
     // Inside a batch the same rule applies.
-    let a = judge(&[batch(TOKEN_2022_PROGRAM, &[mk(key(9))])], &me, &[]);
+    let a = judge(&[batch(TOKEN_2022_PROGRAM, &[mk(key(9))])], &me);
     assert_eq!(a.verdict, Verdict::Confirm, "{a:?}");
 }
 
@@ -269,11 +244,11 @@ fn unwrap_lamports_amount_and_destination() {
             ],
         )
     };
-    let a = judge(&[mk(key(9), Some(2_000_000_000))], &me, &[]);
+    let a = judge(&[mk(key(9), Some(2_000_000_000))], &me);
     assert_eq!(a.verdict, Verdict::Confirm);
     assert!(a.reasons[0].contains("Unwraps 2 SOL"), "{:?}", a.reasons);
-    let a = judge(&[batch(TOKEN_PROGRAM, &[mk(key(9), None)])], &me, &[]);
+    let a = judge(&[batch(TOKEN_PROGRAM, &[mk(key(9), None)])], &me);
     assert_eq!(a.verdict, Verdict::Confirm);
     assert!(a.reasons[0].contains("all SOL"), "{:?}", a.reasons);
-    assert_eq!(judge(&[mk(me, None)], &me, &[]).verdict, Verdict::Auto);
+    assert_eq!(judge(&[mk(me, None)], &me).verdict, Verdict::Auto);
 }
