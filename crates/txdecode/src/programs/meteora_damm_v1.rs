@@ -17,7 +17,7 @@
 //! taken out of the input amount, not on top of it. Every other instruction is refused as
 //! unsupported.
 
-use super::{Accounts, Data, DexSwap, InstructionError};
+use super::{Accounts, DexSwap, InstructionError};
 use crate::effects::{Effect, SwapAmount};
 
 /// `sha256("global:swap")[..8]`.
@@ -34,10 +34,7 @@ pub(crate) fn decode(a: &Accounts<'_>, data: &[u8]) -> Result<Vec<Effect>, Instr
     if d != SWAP {
         return Err(super::unsupported_discriminator(d));
     }
-    let mut args = Data::new(args);
-    let in_amount = args.u64()?;
-    let minimum_out_amount = args.u64()?;
-    args.finish()?;
+    let (in_amount, minimum_out_amount) = super::two_u64(args)?;
     a.require(15)?;
     Ok(vec![DexSwap {
         instruction: "meteora damm v1 swap",

@@ -35,30 +35,9 @@ const SWAP: [u8; 8] = [0xf8, 0xc6, 0x9e, 0x91, 0xe1, 0x75, 0x87, 0xc8];
 /// `sha256("global:swap2")[..8]`.
 const SWAP2: [u8; 8] = [0x41, 0x4b, 0x3f, 0x4c, 0xeb, 0x5b, 0x5b, 0x88];
 
-/// `SwapMode::ExactIn`.
-const EXACT_IN: u8 = 0;
-/// `SwapMode::PartialFill`.
-const PARTIAL_FILL: u8 = 1;
-/// `SwapMode::ExactOut`.
-const EXACT_OUT: u8 = 2;
-
 /// The supported instructions as `(name, discriminator)`, for tests and docs.
 pub fn discriminators() -> impl Iterator<Item = (&'static str, [u8; 8])> {
     [("swap", SWAP), ("swap2", SWAP2)].into_iter()
-}
-
-/// Input and output bounds of `swap2` by mode.
-fn swap2_bounds(
-    amount_0: u64,
-    amount_1: u64,
-    mode: u8,
-) -> Result<(SwapAmount, SwapAmount), InstructionError> {
-    match mode {
-        EXACT_IN => Ok((SwapAmount::Exact(amount_0), SwapAmount::AtLeast(amount_1))),
-        PARTIAL_FILL => Ok((SwapAmount::AtMost(amount_0), SwapAmount::AtLeast(amount_1))),
-        EXACT_OUT => Ok((SwapAmount::AtMost(amount_1), SwapAmount::Exact(amount_0))),
-        other => Err(InstructionError::InvalidEnum(u32::from(other))),
-    }
 }
 
 /// Decodes one Meteora DAMM v2 instruction (swaps only).
@@ -83,7 +62,7 @@ pub(crate) fn decode(a: &Accounts<'_>, data: &[u8]) -> Result<Vec<Effect>, Instr
             let mode = args.u8()?;
             (
                 "meteora damm v2 swap2",
-                swap2_bounds(amount_0, amount_1, mode)?,
+                super::meteora_swap_mode_bounds(amount_0, amount_1, mode)?,
             )
         }
         _ => return Err(super::unsupported_discriminator(d)),

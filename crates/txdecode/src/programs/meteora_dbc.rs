@@ -30,7 +30,7 @@
 //! unsupported.
 
 use super::{Accounts, Data, DexSwap, InstructionError};
-use crate::effects::{Effect, SwapAmount};
+use crate::effects::Effect;
 
 /// `sha256("global:swap")[..8]`.
 const SWAP: [u8; 8] = [0xf8, 0xc6, 0x9e, 0x91, 0xe1, 0x75, 0x87, 0xc8];
@@ -44,11 +44,6 @@ const OUTPUT_TOKEN_ACCOUNT: usize = 4;
 const BASE_MINT: usize = 7;
 const QUOTE_MINT: usize = 8;
 const PAYER: usize = 9;
-
-/// `SwapMode` values of `swap2`.
-const MODE_EXACT_IN: u8 = 0;
-const MODE_PARTIAL_FILL: u8 = 1;
-const MODE_EXACT_OUT: u8 = 2;
 
 /// The supported swap instructions as `(name, discriminator)`, for tests and docs.
 pub fn swap_discriminators() -> impl Iterator<Item = (&'static str, [u8; 8])> {
@@ -67,14 +62,9 @@ pub(crate) fn decode(a: &Accounts<'_>, data: &[u8]) -> Result<Vec<Effect>, Instr
     let mut d = Data::new(args);
     let amount_0 = d.u64()?;
     let amount_1 = d.u64()?;
-    let mode = if v2 { d.u8()? } else { MODE_EXACT_IN };
+    let mode = if v2 { d.u8()? } else { super::METEORA_EXACT_IN };
     d.finish()?;
-    let (amount_in, amount_out) = match mode {
-        MODE_EXACT_IN => (SwapAmount::Exact(amount_0), SwapAmount::AtLeast(amount_1)),
-        MODE_PARTIAL_FILL => (SwapAmount::AtMost(amount_0), SwapAmount::AtLeast(amount_1)),
-        MODE_EXACT_OUT => (SwapAmount::AtMost(amount_1), SwapAmount::Exact(amount_0)),
-        other => return Err(InstructionError::InvalidEnum(u32::from(other))),
-    };
+    let (amount_in, amount_out) = super::meteora_swap_mode_bounds(amount_0, amount_1, mode)?;
     Ok(vec![DexSwap {
         instruction,
         authority: a.addr(PAYER)?,

@@ -151,21 +151,11 @@ fn remaining_accounts_info(d: &mut Data<'_>) -> Result<(), InstructionError> {
 fn bounds(layout: &Layout, args: &[u8]) -> Result<(SwapAmount, SwapAmount), InstructionError> {
     let mut d = Data::new(args);
     let bounds = match layout.mode {
-        Mode::ExactIn => {
-            let amount_in = d.u64()?;
-            let min_amount_out = d.u64()?;
-            (
-                SwapAmount::Exact(amount_in),
-                SwapAmount::AtLeast(min_amount_out),
-            )
-        }
-        Mode::ExactOut => {
-            let max_in_amount = d.u64()?;
-            let out_amount = d.u64()?;
-            (
-                SwapAmount::AtMost(max_in_amount),
-                SwapAmount::Exact(out_amount),
-            )
+        Mode::ExactIn | Mode::ExactOut => {
+            // (amount_in, min_amount_out) or (max_in_amount, out_amount)
+            let input = d.u64()?;
+            let output = d.u64()?;
+            super::one_side_exact(matches!(layout.mode, Mode::ExactIn), input, output)
         }
         Mode::PriceImpact => {
             let amount_in = d.u64()?;

@@ -22,7 +22,7 @@ pub mod stake;
 pub mod system;
 pub mod token;
 
-use crate::effects::{Addr, Effect, Party, TokenProgram};
+use crate::effects::{Addr, Effect, Party, SwapAmount, TokenProgram};
 use crate::Pubkey;
 
 /// System program.
@@ -236,6 +236,15 @@ impl<'a> Data<'a> {
 
     pub(crate) fn u16(&mut self) -> Result<u16, InstructionError> {
         Ok(u16::from_le_bytes(self.bytes::<2>()?))
+    }
+
+    /// A borsh `bool`: 0 or 1, anything else is refused (as Anchor's deserializer does).
+    pub(crate) fn bool(&mut self) -> Result<bool, InstructionError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(InstructionError::InvalidEnum(u32::from(other))),
+        }
     }
 
     /// Requires that all data was consumed.
@@ -452,9 +461,9 @@ pub(crate) struct DexSwap {
     /// Mints named without a side (the pool's two mints).
     pub pool_mints: Vec<Addr>,
     /// What may leave `source`.
-    pub amount_in: crate::effects::SwapAmount,
+    pub amount_in: SwapAmount,
     /// What must arrive in `destination`.
-    pub amount_out: crate::effects::SwapAmount,
+    pub amount_out: SwapAmount,
 }
 
 #[allow(dead_code)]
@@ -475,6 +484,47 @@ impl DexSwap {
             platform_fee_bps: 0,
             platform_fee_account: None,
         }
+    }
+}
+
+/// Arguments that are exactly two `u64`s, as most swap instructions take.
+pub(crate) fn two_u64(args: &[u8]) -> Result<(u64, u64), InstructionError> {
+    let mut d = Data::new(args);
+    let first = d.u64()?;
+    let second = d.u64()?;
+    d.finish()?;
+    Ok((first, second))
+}
+
+/// Input and output bounds of a swap that fixes one side: exactly `input` for at least
+/// `output` when `exact_in`, otherwise at most `input` for exactly `output`.
+pub(crate) fn one_side_exact(exact_in: bool, input: u64, output: u64) -> (SwapAmount, SwapAmount) {
+    if exact_in {
+        (SwapAmount::Exact(input), SwapAmount::AtLeast(output))
+    } else {
+        (SwapAmount::AtMost(input), SwapAmount::Exact(output))
+    }
+}
+
+/// Meteora's `SwapMode` (the `swap2` argument of DAMM v2 and the Dynamic Bonding Curve):
+/// `ExactIn`, `PartialFill`, `ExactOut`.
+pub(crate) const METEORA_EXACT_IN: u8 = 0;
+const METEORA_PARTIAL_FILL: u8 = 1;
+const METEORA_EXACT_OUT: u8 = 2;
+
+/// Input and output bounds of a Meteora swap by its `SwapMode`: exactly `amount_0` in for
+/// at least `amount_1` out; at most `amount_0` in (a partial fill) for at least `amount_1`
+/// out; at most `amount_1` in for exactly `amount_0` out.
+pub(crate) fn meteora_swap_mode_bounds(
+    amount_0: u64,
+    amount_1: u64,
+    mode: u8,
+) -> Result<(SwapAmount, SwapAmount), InstructionError> {
+    match mode {
+        METEORA_EXACT_IN => Ok(one_side_exact(true, amount_0, amount_1)),
+        METEORA_PARTIAL_FILL => Ok((SwapAmount::AtMost(amount_0), SwapAmount::AtLeast(amount_1))),
+        METEORA_EXACT_OUT => Ok(one_side_exact(false, amount_1, amount_0)),
+        other => Err(InstructionError::InvalidEnum(u32::from(other))),
     }
 }
 

@@ -89,15 +89,6 @@ pub fn discriminators() -> impl Iterator<Item = (&'static str, [u8; 8])> {
     .into_iter()
 }
 
-/// A borsh `bool`: 0 or 1, anything else is refused (as Anchor's deserializer does).
-fn bool(d: &mut Data<'_>) -> Result<bool, InstructionError> {
-    match d.u8()? {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(InstructionError::InvalidEnum(u32::from(other))),
-    }
-}
-
 /// A borsh `u128` (a sqrt price limit).
 fn u128(d: &mut Data<'_>) -> Result<u128, InstructionError> {
     Ok(u128::from_le_bytes(d.bytes::<16>()?))
@@ -166,8 +157,8 @@ fn decode_swap(a: &Accounts<'_>, args: &[u8], v2: bool) -> Result<Vec<Effect>, I
     let amount = d.u64()?;
     let threshold = d.u64()?;
     let sqrt_price_limit = u128(&mut d)?;
-    let is_input = bool(&mut d)?;
-    let a_to_b = bool(&mut d)?;
+    let is_input = d.bool()?;
+    let a_to_b = d.bool()?;
     if v2 {
         remaining_accounts_info(&mut d)?;
     }
@@ -235,9 +226,9 @@ impl TwoHopArgs {
 fn two_hop_args(d: &mut Data<'_>) -> Result<TwoHopArgs, InstructionError> {
     let amount = d.u64()?;
     let threshold = d.u64()?;
-    let is_input = bool(d)?;
-    let a_to_b_one = bool(d)?;
-    let a_to_b_two = bool(d)?;
+    let is_input = d.bool()?;
+    let a_to_b_one = d.bool()?;
+    let a_to_b_two = d.bool()?;
     let sqrt_price_limit_one = u128(d)?;
     let sqrt_price_limit_two = u128(d)?;
     Ok(TwoHopArgs {

@@ -239,11 +239,7 @@ fn option_bool(d: &mut Data<'_>) -> Result<Option<bool>, InstructionError> {
     if d.remaining() == 0 {
         return Ok(None);
     }
-    match d.u8()? {
-        0 => Ok(Some(false)),
-        1 => Ok(Some(true)),
-        other => Err(InstructionError::InvalidEnum(u32::from(other))),
-    }
+    d.bool().map(Some)
 }
 
 /// Decodes a trade with its layout.
@@ -290,31 +286,24 @@ fn decode_trade(
         (Kind::BuyExactIn, true) => (SwapAmount::AtMost(first), SwapAmount::AtLeast(0)),
         (Kind::Sell, _) => (SwapAmount::Exact(first), SwapAmount::AtLeast(second)),
     };
-    let swap = match layout.kind {
-        Kind::Buy | Kind::BuyExactIn => DexSwap {
-            instruction: layout.name,
-            authority: user,
-            source: quote_account,
-            destination: base_account,
-            source_mint: Some(quote_mint),
-            destination_mint: Some(base_mint),
-            pool_mints: Vec::new(),
-            amount_in,
-            amount_out,
-        },
-        Kind::Sell => DexSwap {
-            instruction: layout.name,
-            authority: user,
-            source: base_account,
-            destination: quote_account,
-            source_mint: Some(base_mint),
-            destination_mint: Some(quote_mint),
-            pool_mints: Vec::new(),
-            amount_in,
-            amount_out,
-        },
+    let base = (base_account, base_mint);
+    let quote = (quote_account, quote_mint);
+    let ((source, source_mint), (destination, destination_mint)) = match layout.kind {
+        Kind::Buy | Kind::BuyExactIn => (quote, base),
+        Kind::Sell => (base, quote),
     };
-    Ok(vec![swap.effect()])
+    Ok(vec![DexSwap {
+        instruction: layout.name,
+        authority: user,
+        source,
+        destination,
+        source_mint: Some(source_mint),
+        destination_mint: Some(destination_mint),
+        pool_mints: Vec::new(),
+        amount_in,
+        amount_out,
+    }
+    .effect()])
 }
 
 /// Decodes one Pump.fun bonding curve instruction (trades only).

@@ -168,19 +168,15 @@ fn decode_trade(
     let second = d.u64()?;
     if layout.track_volume && d.remaining() > 0 {
         // `track_volume: OptionBool`: bookkeeping for volume rewards only.
-        match d.u8()? {
-            0 | 1 => {}
-            other => return Err(InstructionError::InvalidEnum(u32::from(other))),
-        }
+        d.bool()?;
     }
     d.finish()?;
     let base = (a.addr(USER_BASE_TOKEN_ACCOUNT)?, a.addr(BASE_MINT)?);
     let quote = (a.addr(USER_QUOTE_TOKEN_ACCOUNT)?, a.addr(QUOTE_MINT)?);
     let (amount_in, amount_out) = match layout.kind {
-        Kind::Buy => (SwapAmount::AtMost(second), SwapAmount::Exact(first)),
-        Kind::BuyExactQuoteIn | Kind::Sell => {
-            (SwapAmount::Exact(first), SwapAmount::AtLeast(second))
-        }
+        // (base_amount_out, max_quote_amount_in)
+        Kind::Buy => super::one_side_exact(false, second, first),
+        Kind::BuyExactQuoteIn | Kind::Sell => super::one_side_exact(true, first, second),
     };
     let ((source, source_mint), (destination, destination_mint)) = match layout.kind {
         Kind::Buy | Kind::BuyExactQuoteIn => (quote, base),
@@ -211,10 +207,7 @@ fn decode_multi_hop(a: &Accounts<'_>, args: &[u8]) -> Result<Vec<Effect>, Instru
             got: a.len(),
         });
     }
-    let mut d = Data::new(args);
-    let amount_in = d.u64()?;
-    let min_amount_out = d.u64()?;
-    d.finish()?;
+    let (amount_in, min_amount_out) = super::two_u64(args)?;
     let mut pool_mints: Vec<Addr> = Vec::new();
     for hop in 0..hop_accounts / HOP_ACCOUNTS {
         let start = MULTI_HOP_FIXED + hop * HOP_ACCOUNTS;

@@ -23,8 +23,8 @@
 //! the two amounts; this decoder refuses them, as it does for every layout. Every other
 //! tag is unsupported.
 
-use super::{Accounts, Data, DexSwap, InstructionError};
-use crate::effects::{Effect, SwapAmount};
+use super::{Accounts, DexSwap, InstructionError};
+use crate::effects::Effect;
 
 /// `swap_base_in` tag.
 pub const SWAP_BASE_IN: u8 = 9;
@@ -83,17 +83,9 @@ pub(crate) fn decode(a: &Accounts<'_>, data: &[u8]) -> Result<Vec<Effect>, Instr
         }
         other => return Err(InstructionError::UnsupportedTag(u32::from(other))),
     };
-    let mut d = Data::new(args);
-    let first = d.u64()?;
-    let second = d.u64()?;
-    d.finish()?;
-    let (amount_in, amount_out) = if exact_in {
-        // (amount_in, minimum_amount_out)
-        (SwapAmount::Exact(first), SwapAmount::AtLeast(second))
-    } else {
-        // (max_amount_in, amount_out)
-        (SwapAmount::AtMost(first), SwapAmount::Exact(second))
-    };
+    // (amount_in, minimum_amount_out) or (max_amount_in, amount_out)
+    let (input, output) = super::two_u64(args)?;
+    let (amount_in, amount_out) = super::one_side_exact(exact_in, input, output);
     Ok(vec![DexSwap {
         instruction,
         authority: a.addr(user + 2)?,

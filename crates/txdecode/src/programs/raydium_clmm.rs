@@ -82,33 +82,18 @@ pub fn swap_discriminators() -> impl Iterator<Item = (&'static str, [u8; 8])> {
     .into_iter()
 }
 
-/// A borsh `bool`: one byte, 0 or 1.
-fn bool(d: &mut Data<'_>) -> Result<bool, InstructionError> {
-    match d.u8()? {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(InstructionError::InvalidEnum(u32::from(other))),
-    }
-}
-
 /// `swap` / `swap_v2` arguments as input and output bounds.
 fn single_amounts(args: &[u8]) -> Result<(SwapAmount, SwapAmount), InstructionError> {
     let mut d = Data::new(args);
     let amount = d.u64()?;
     let other_amount_threshold = d.u64()?;
     let _sqrt_price_limit_x64 = d.bytes::<16>()?;
-    let is_base_input = bool(&mut d)?;
+    let is_base_input = d.bool()?;
     d.finish()?;
     Ok(if is_base_input {
-        (
-            SwapAmount::Exact(amount),
-            SwapAmount::AtLeast(other_amount_threshold),
-        )
+        super::one_side_exact(true, amount, other_amount_threshold)
     } else {
-        (
-            SwapAmount::AtMost(other_amount_threshold),
-            SwapAmount::Exact(amount),
-        )
+        super::one_side_exact(false, other_amount_threshold, amount)
     })
 }
 
@@ -152,10 +137,7 @@ pub(crate) fn decode(a: &Accounts<'_>, data: &[u8]) -> Result<Vec<Effect>, Instr
                 // A second hop may follow: the final output account is not knowable.
                 return Err(super::unsupported_discriminator(d));
             }
-            let mut data = Data::new(args);
-            let amount_in = data.u64()?;
-            let amount_out_minimum = data.u64()?;
-            data.finish()?;
+            let (amount_in, amount_out_minimum) = super::two_u64(args)?;
             DexSwap {
                 instruction: "raydium clmm swap_router_base_in",
                 authority: a.addr(PAYER)?,

@@ -16,8 +16,8 @@
 //!
 //! Every other instruction is unsupported.
 
-use super::{Accounts, Data, DexSwap, InstructionError};
-use crate::effects::{Effect, SwapAmount};
+use super::{Accounts, DexSwap, InstructionError};
+use crate::effects::Effect;
 
 /// `swap_base_input` discriminator.
 const SWAP_BASE_INPUT: [u8; 8] = [0x8f, 0xbe, 0x5a, 0xda, 0xc4, 0x1e, 0x33, 0xde];
@@ -50,17 +50,9 @@ pub(crate) fn decode(a: &Accounts<'_>, data: &[u8]) -> Result<Vec<Effect>, Instr
         other => return Err(super::unsupported_discriminator(other)),
     };
     a.require(ACCOUNTS)?;
-    let mut d = Data::new(args);
-    let first = d.u64()?;
-    let second = d.u64()?;
-    d.finish()?;
-    let (amount_in, amount_out) = if exact_in {
-        // (amount_in, minimum_amount_out)
-        (SwapAmount::Exact(first), SwapAmount::AtLeast(second))
-    } else {
-        // (max_amount_in, amount_out)
-        (SwapAmount::AtMost(first), SwapAmount::Exact(second))
-    };
+    // (amount_in, minimum_amount_out) or (max_amount_in, amount_out)
+    let (input, output) = super::two_u64(args)?;
+    let (amount_in, amount_out) = super::one_side_exact(exact_in, input, output);
     Ok(vec![DexSwap {
         instruction,
         authority: a.addr(PAYER)?,

@@ -30,7 +30,7 @@
 //! Every other instruction is unsupported.
 
 use super::{Accounts, Data, InstructionError};
-use crate::effects::{Effect, Party, SwapAmount};
+use crate::effects::{Effect, Party};
 
 /// `buy_exact_in` discriminator.
 const BUY_EXACT_IN: [u8; 8] = [0xfa, 0xea, 0x0d, 0x7b, 0xd5, 0x9c, 0x13, 0xec];
@@ -88,10 +88,10 @@ pub(crate) fn decode(a: &Accounts<'_>, data: &[u8]) -> Result<Vec<Effect>, Instr
     data.finish()?;
     let (amount_in, amount_out) = if exact_in {
         // (amount_in, minimum_amount_out)
-        (SwapAmount::Exact(first), SwapAmount::AtLeast(second))
+        super::one_side_exact(true, first, second)
     } else {
         // (amount_out, maximum_amount_in)
-        (SwapAmount::AtMost(second), SwapAmount::Exact(first))
+        super::one_side_exact(false, second, first)
     };
     let (source, destination, source_mint, destination_mint) = if buy {
         (
