@@ -83,6 +83,17 @@ fn seen(a: &Assessment) -> Seen {
 /// The instruction is refused as malformed (not as merely unsupported), with `why` in the
 /// reason.
 fn assert_malformed(ixs: &[Instruction], me: &Pubkey, why: &str) {
+    assert_refused(ixs, me, why, false, "is malformed");
+}
+
+/// The instruction is opaque: well-formed as far as read, but not one Custos decodes.
+fn assert_unsupported(ixs: &[Instruction], me: &Pubkey, why: &str) {
+    assert_refused(ixs, me, why, true, "not one Custos decodes");
+}
+
+/// Refused, with no swap, a Malformed effect of the given kind whose error contains `why`,
+/// and a reason containing `reason`.
+fn assert_refused(ixs: &[Instruction], me: &Pubkey, why: &str, unsupported: bool, reason: &str) {
     let a = judge(ixs, me);
     assert_eq!(a.verdict, Verdict::Reject, "{why}: {:?}", a.reasons);
     assert!(swaps(&a).is_empty());
@@ -90,42 +101,16 @@ fn assert_malformed(ixs: &[Instruction], me: &Pubkey, why: &str) {
         a.effects.iter().any(|e| matches!(
             e,
             Effect::Malformed {
-                unsupported: false,
+                unsupported: u,
                 error,
                 ..
-            } if error.contains(why)
+            } if *u == unsupported && error.contains(why)
         )),
         "{why}: {:#?}",
         a.effects
     );
     assert!(
-        a.reasons.iter().any(|r| r.contains("is malformed")),
-        "{:?}",
-        a.reasons
-    );
-}
-
-/// The instruction is opaque: well-formed as far as read, but not one Custos decodes.
-fn assert_unsupported(ixs: &[Instruction], me: &Pubkey, why: &str) {
-    let a = judge(ixs, me);
-    assert_eq!(a.verdict, Verdict::Reject, "{:?}", a.reasons);
-    assert!(swaps(&a).is_empty());
-    assert!(
-        a.effects.iter().any(|e| matches!(
-            e,
-            Effect::Malformed {
-                unsupported: true,
-                error,
-                ..
-            } if error.contains(why)
-        )),
-        "{why}: {:#?}",
-        a.effects
-    );
-    assert!(
-        a.reasons
-            .iter()
-            .any(|r| r.contains("not one Custos decodes")),
+        a.reasons.iter().any(|r| r.contains(reason)),
         "{:?}",
         a.reasons
     );
