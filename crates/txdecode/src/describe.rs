@@ -623,9 +623,10 @@ impl Assessment {
                 out.push('\n');
             }
         }
-        if !self.descriptions.is_empty() {
+        let descriptions = self.descriptions();
+        if !descriptions.is_empty() {
             out.push_str("\n<b>What it does</b>\n");
-            for d in &self.descriptions {
+            for d in &descriptions {
                 out.push_str("• ");
                 out.push_str(&html_escape(d));
                 out.push('\n');

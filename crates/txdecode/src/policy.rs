@@ -174,8 +174,10 @@ pub struct FeeSummary {
     pub tip_lamports: u64,
 }
 
-/// The result of judging a transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The result of judging a transaction. Its JSON form adds `descriptions` (one line
+/// per effect, see [`Assessment::descriptions`]), rendered when serialised: the
+/// signer's hot path never pays for text it does not show.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assessment {
     /// What to do.
     pub verdict: Verdict,
@@ -187,10 +189,46 @@ pub struct Assessment {
     pub warnings: Vec<String>,
     /// Everything the transaction does, in instruction order.
     pub effects: Vec<Effect>,
-    /// One line per effect, same order, as shown to the user.
-    pub descriptions: Vec<String>,
     /// Fees and who pays them.
     pub fee: FeeSummary,
+    /// The token names the policy configured, for rendering descriptions.
+    pub tokens: Vec<TokenEntry>,
+}
+
+impl Assessment {
+    /// One line per effect, same order, as shown to the user.
+    pub fn descriptions(&self) -> Vec<String> {
+        let tokens = Tokens::new(&self.tokens);
+        self.effects
+            .iter()
+            .map(|e| describe_effect(e, &tokens))
+            .collect()
+    }
+}
+
+impl Serialize for Assessment {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            verdict: Verdict,
+            summary: &'a str,
+            reasons: &'a [String],
+            warnings: &'a [String],
+            effects: &'a [Effect],
+            descriptions: Vec<String>,
+            fee: &'a FeeSummary,
+        }
+        View {
+            verdict: self.verdict,
+            summary: &self.summary,
+            reasons: &self.reasons,
+            warnings: &self.warnings,
+            effects: &self.effects,
+            descriptions: self.descriptions(),
+            fee: &self.fee,
+        }
+        .serialize(s)
+    }
 }
 
 struct Findings {
@@ -1267,10 +1305,7 @@ pub fn assess_with_intent(
     Assessment {
         verdict,
         summary: summary(&effects, worst, &tokens),
-        descriptions: effects
-            .iter()
-            .map(|e| describe_effect(e, &tokens))
-            .collect(),
+        tokens: ctx.config.tokens.clone(),
         reasons,
         warnings,
         effects,

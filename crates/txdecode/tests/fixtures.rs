@@ -39,7 +39,7 @@ fn run_all() -> BTreeMap<String, serde_json::Value> {
                     "summary": a.summary,
                     "reasons": a.reasons,
                     "warnings": a.warnings,
-                    "descriptions": a.descriptions,
+                    "descriptions": a.descriptions(),
                 })
             }
         };

@@ -131,7 +131,7 @@ pub fn parse_legacy(instructions: &[Instruction], payer: &Pubkey) -> ParsedTrans
 pub fn check(a: &Assessment) {
     assert!(!a.to_text().is_empty());
     serde_json::to_string(a).unwrap();
-    assert_eq!(a.descriptions.len(), a.effects.len());
+    assert_eq!(a.descriptions().len(), a.effects.len());
 }
 
 /// A legacy transaction of `ixs` paid and signed by `me`, assessed with the default policy,
