@@ -102,6 +102,16 @@ fn a_tip_within_the_cap_is_signed_and_a_huge_one_is_put_to_the_user() {
         a.reasons
     );
 
+    // Nozomi's tip accounts are known too.
+    let nozomi = custos_txdecode::policy::NOZOMI_TIP_ACCOUNTS[16];
+    let a = judge_with(
+        &swap_with(&me, vec![sol_transfer(&me, &nozomi, 1_000_000)]),
+        &me,
+        &config,
+        None,
+    );
+    assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
+
     // The same SOL to an address that is not a tip account is a withdrawal.
     let a = judge_with(
         &swap_with(&me, vec![sol_transfer(&me, &key(9), 100_000)]),
@@ -303,7 +313,7 @@ fn policy_files_set_the_new_knobs_and_reject_bad_addresses() {
     let c: PolicyConfig = toml::from_str(text).unwrap();
     assert_eq!(c.max_tip_lamports, 5);
     assert_eq!(c.max_operator_fee_bps, 50);
-    assert_eq!(c.tip_accounts.len(), 8, "defaults stay for knobs not set");
+    assert_eq!(c.tip_accounts.len(), 25, "defaults stay for knobs not set");
     let bad: Result<PolicyConfig, _> = toml::from_str("operator_fee_accounts = [\"zz\"]");
     assert!(bad.unwrap_err().to_string().contains("invalid"));
 }
