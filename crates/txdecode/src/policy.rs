@@ -152,6 +152,7 @@ impl Default for PolicyConfig {
             tokens: Vec::new(),
             tip_accounts: JITO_TIP_ACCOUNTS
                 .iter()
+                .chain(NOZOMI_TIP_ACCOUNTS.iter())
                 .copied()
                 .map(Base58Address)
                 .collect(),
