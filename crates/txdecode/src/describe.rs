@@ -10,6 +10,9 @@ use crate::programs::program_name;
 use crate::tokens::Tokens;
 use crate::Pubkey;
 
+/// Most effect lines listed in a description.
+pub const MAX_LISTED_EFFECTS: usize = 16;
+
 /// Most full addresses listed at the end of a description.
 pub const MAX_LISTED_ADDRESSES: usize = 12;
 
@@ -626,10 +629,18 @@ impl Assessment {
         let descriptions = self.descriptions();
         if !descriptions.is_empty() {
             out.push_str("\n<b>What it does</b>\n");
-            for d in &descriptions {
+            for d in descriptions.iter().take(MAX_LISTED_EFFECTS) {
                 out.push_str("• ");
                 out.push_str(&html_escape(d));
                 out.push('\n');
+            }
+            if descriptions.len() > MAX_LISTED_EFFECTS {
+                // Keeps a message within Telegram's 4096 characters; the reasons above
+                // already name everything that needs the user.
+                out.push_str(&format!(
+                    "• … and {} more actions\n",
+                    descriptions.len() - MAX_LISTED_EFFECTS
+                ));
             }
         }
         let f = &self.fee;
