@@ -31,6 +31,12 @@ fn run_all() -> BTreeMap<String, serde_json::Value> {
                 );
                 let text = a.to_text();
                 assert!(!text.is_empty());
+                // Every description fits in one Telegram message.
+                assert!(
+                    text.chars().count() <= 4096,
+                    "{key}: {} chars",
+                    text.chars().count()
+                );
                 let json = serde_json::to_string(&a).expect("assessment serialises");
                 assert!(json.contains("\"verdict\""));
                 serde_json::json!({
