@@ -576,14 +576,22 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             payer,
             account,
             lamports,
+            space,
             owner_program,
-            ..
         } => {
             if is_wallet(&account.address) && owner_program.known() != Some(&SYSTEM_PROGRAM) {
                 f.reject(format!(
                     "Would turn your wallet {} into an account of program {}",
                     party(account),
                     program_label(owner_program)
+                ));
+            } else if is_wallet(&account.address) && *space > 0 {
+                // CreateAccountAllowPrefund works on an account that already holds
+                // lamports: a System account with data can neither pay fees nor send a
+                // System Transfer, so everything in the wallet would be locked for good.
+                f.reject(format!(
+                    "Allocates data in your wallet {}, which would lock its SOL for good",
+                    party(account)
                 ));
             } else if let Some(p) = payer {
                 if p.own && !account.own && *lamports > 0 {

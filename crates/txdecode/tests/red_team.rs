@@ -1,0 +1,334 @@
+//! Red-team transactions: what a compromised bot backend could build to get value moved
+//! away from the user signed without asking. Each test states the attack; tests of
+//! attacks that turned out to be blocked keep the (correct) verdict as a regression, with
+//! the reason it is sound.
+
+#![allow(unused_imports, dead_code)] // the remaining helpers serve the later fixes
+
+mod common;
+
+use common::*;
+use custos_txdecode::policy::JITO_TIP_ACCOUNTS;
+use custos_txdecode::programs::{
+    ADDRESS_LOOKUP_TABLE_PROGRAM, ATA_PROGRAM, NATIVE_MINT, STAKE_PROGRAM, SYSTEM_PROGRAM,
+    TOKEN_2022_PROGRAM, TOKEN_PROGRAM,
+};
+use custos_txdecode::{Assessment, Pubkey, Verdict};
+use solana_message::{AccountMeta, Instruction};
+
+fn system(tag: u32, rest: &[u8], accounts: Vec<AccountMeta>) -> Instruction {
+    let mut data = tag.to_le_bytes().to_vec();
+    data.extend_from_slice(rest);
+    Instruction::new_with_bytes(SYSTEM_PROGRAM, &data, accounts)
+}
+
+fn stake(tag: u32, rest: &[u8], accounts: Vec<AccountMeta>) -> Instruction {
+    let mut data = tag.to_le_bytes().to_vec();
+    data.extend_from_slice(rest);
+    Instruction::new_with_bytes(STAKE_PROGRAM, &data, accounts)
+}
+
+/// `lamports, space, owner` as the System program encodes them.
+fn create_args(lamports: u64, space: u64, owner: &Pubkey) -> Vec<u8> {
+    let mut rest = lamports.to_le_bytes().to_vec();
+    rest.extend_from_slice(&space.to_le_bytes());
+    rest.extend_from_slice(owner.as_ref());
+    rest
+}
+
+/// System CreateAccount of `new`, funded by `payer`.
+fn create_account(
+    payer: &Pubkey,
+    new: &Pubkey,
+    lamports: u64,
+    space: u64,
+    owner: &Pubkey,
+) -> Instruction {
+    system(
+        0,
+        &create_args(lamports, space, owner),
+        vec![signer(*payer), signer(*new)],
+    )
+}
+
+/// Token InitializeAccount3 of `account` for `mint`, owned by `owner`.
+fn initialize_account3(account: &Pubkey, mint: &Pubkey, owner: &Pubkey) -> Instruction {
+    let mut data = vec![18];
+    data.extend_from_slice(owner.as_ref());
+    Instruction::new_with_bytes(TOKEN_PROGRAM, &data, vec![rw(*account), ro(*mint)])
+}
+
+/// Token SetAuthority of `account` (type `kind`) from `current` to `new`.
+fn set_authority(account: &Pubkey, current: &Pubkey, kind: u8, new: &Pubkey) -> Instruction {
+    let mut data = vec![6, kind, 1];
+    data.extend_from_slice(new.as_ref());
+    Instruction::new_with_bytes(
+        TOKEN_PROGRAM,
+        &data,
+        vec![rw(*account), ro_signer(*current)],
+    )
+}
+
+fn verdict(a: &Assessment) -> Verdict {
+    a.verdict
+}
+
+fn stranger() -> Pubkey {
+    key(0xEE)
+}
+
+fn attacker_mint() -> Pubkey {
+    key(0xAA)
+}
+
+// ---------------------------------------------------------------------------------------
+// Wallet bricking.
+
+/// CreateAccountAllowPrefund (SIMD-0312) works on an account that already holds lamports:
+/// that is its point. Aimed at the user's wallet (which signs anyway) with the System
+/// program as owner, it gives the wallet data, and a System account with data can neither
+/// pay fees nor send a System Transfer: every lamport in it is locked for good. The owner
+/// stays the System program, so the "turns your wallet into an account of program ..."
+/// rule did not fire.
+#[test]
+fn prefunded_create_account_with_data_on_the_wallet_is_refused() {
+    let me = key(1);
+    let ix = system(13, &create_args(0, 10, &SYSTEM_PROGRAM), vec![signer(me)]);
+    let a = judge(&[ix], &me);
+    assert_eq!(verdict(&a), Verdict::Reject, "{a:?}");
+    // Funded by the wallet itself too.
+    let ix = system(
+        13,
+        &create_args(1, 10, &SYSTEM_PROGRAM),
+        vec![signer(me), signer(me)],
+    );
+    let a = judge(&[ix], &me);
+    assert_eq!(verdict(&a), Verdict::Reject, "{a:?}");
+}
+
+/// The same against the user's other (empty) wallet with plain CreateAccount: the other
+/// wallet becomes a System account with data, so whatever is sent to it later is stuck.
+/// (The backend would need that wallet's signature too: a second sign request.)
+#[test]
+fn create_account_with_data_on_another_own_wallet_is_refused() {
+    let (me, other) = (key(1), key(2));
+    let ix = create_account(&me, &other, 1_000_000, 10, &SYSTEM_PROGRAM);
+    let a = judge_own(&[ix], &me, &[other]);
+    assert_eq!(verdict(&a), Verdict::Reject, "{a:?}");
+}
+
+/// Sound: a prefunded create of a fresh account (not a wallet) with no data is plain
+/// bookkeeping, and funding the user's other wallet with no data is a transfer between
+/// own wallets.
+#[test]
+fn create_account_without_data_for_an_own_wallet_is_auto() {
+    let (me, other) = (key(1), key(2));
+    let ix = create_account(&me, &other, 1_000_000, 0, &SYSTEM_PROGRAM);
+    assert_eq!(judge_own(&[ix], &me, &[other]).verdict, Verdict::Auto);
+}
+
+// ---------------------------------------------------------------------------------------
+// Authority handed to an address that is "the user's" but has no key.
+
+// ---------------------------------------------------------------------------------------
+// SOL sent into addresses that are "the user's" but not wallets.
+
+/// Sound: wrapping SOL into the user's wSOL ATA, or a temporary wSOL account the
+/// transaction creates and initialises for the user (the usual swap set-up), keeps the
+/// SOL with the user: the native mint has no freeze authority, and closing returns it.
+/// A token account of another mint funded with its rent only is fine too.
+#[test]
+fn wrapping_sol_and_rent_funded_token_accounts_stay_auto() {
+    let (me, x) = (key(1), key(60));
+    let wsol = ata(&me, &NATIVE_MINT);
+    let ixs = [
+        create_own_ata(&me, &NATIVE_MINT, &TOKEN_PROGRAM),
+        sol_transfer(&me, &wsol, 5_000_000_000),
+        sync_native(&TOKEN_PROGRAM, &wsol),
+    ];
+    assert_eq!(judge(&ixs, &me).verdict, Verdict::Auto);
+    let ixs = [
+        create_account(&me, &x, 5_002_039_280, 165, &TOKEN_PROGRAM),
+        initialize_account3(&x, &NATIVE_MINT, &me),
+        close_token_account(&x, &me, &me),
+    ];
+    assert_eq!(judge(&ixs, &me).verdict, Verdict::Auto);
+    let ixs = [
+        create_account(&me, &x, 2_039_280, 165, &TOKEN_PROGRAM),
+        initialize_account3(&x, &USDC, &me),
+    ];
+    assert_eq!(judge(&ixs, &me).verdict, Verdict::Auto);
+}
+
+// ---------------------------------------------------------------------------------------
+// Ownership granted by account creation and initialisation.
+
+/// Sound: an account the transaction initialises for the user and then closes to a
+/// stranger: the close is judged like any close of the user's account.
+#[test]
+fn initialise_then_close_to_a_stranger_confirms() {
+    let (me, x) = (key(1), key(60));
+    let ixs = [
+        create_account(&me, &x, 2_039_280, 165, &TOKEN_PROGRAM),
+        initialize_account3(&x, &NATIVE_MINT, &me),
+        close_token_account(&x, &stranger(), &me),
+    ];
+    assert_eq!(judge(&ixs, &me).verdict, Verdict::Confirm);
+}
+
+/// Sound: initialised for the user, then its close authority handed to a stranger: a
+/// hand-over of the user's account, refused.
+#[test]
+fn initialise_then_hand_close_authority_over_rejects() {
+    let (me, x) = (key(1), key(60));
+    let ixs = [
+        create_account(&me, &x, 2_039_280, 165, &TOKEN_PROGRAM),
+        initialize_account3(&x, &USDC, &me),
+        set_authority(&x, &me, 3, &stranger()),
+    ];
+    assert_eq!(judge(&ixs, &me).verdict, Verdict::Reject);
+}
+
+/// Sound: a token account initialised for a stranger is the stranger's; funding it and
+/// sending tokens into it both need the user.
+#[test]
+fn account_initialised_for_a_stranger_is_foreign() {
+    let (me, x) = (key(1), key(60));
+    let ixs = [
+        create_account(&me, &x, 2_039_280, 165, &TOKEN_PROGRAM),
+        initialize_account3(&x, &USDC, &stranger()),
+    ];
+    assert_eq!(judge(&ixs, &me).verdict, Verdict::Confirm);
+    let ixs = [
+        initialize_account3(&x, &USDC, &stranger()),
+        transfer_checked(&TOKEN_PROGRAM, &ata(&me, &USDC), &USDC, &x, &me, 1, 6),
+    ];
+    assert_eq!(judge(&ixs, &me).verdict, Verdict::Confirm);
+}
+
+// ---------------------------------------------------------------------------------------
+// System instructions with seeds.
+
+/// Sound: a seed-derived account based on the user is not provably the user's; moving
+/// SOL out of it to a stranger, or reassigning it, needs the user.
+#[test]
+fn seed_instructions_based_on_the_user_are_not_auto() {
+    let me = key(1);
+    let derived = key(61);
+    let seed = |s: &str| {
+        let mut v = (s.len() as u64).to_le_bytes().to_vec();
+        v.extend_from_slice(s.as_bytes());
+        v
+    };
+    // TransferWithSeed { lamports, from_seed, from_owner }: [from, base, to]
+    let mut rest = 1_000_000u64.to_le_bytes().to_vec();
+    rest.extend_from_slice(&seed("s"));
+    rest.extend_from_slice(SYSTEM_PROGRAM.as_ref());
+    let ix = system(11, &rest, vec![rw(derived), ro_signer(me), rw(stranger())]);
+    assert_eq!(judge(&[ix], &me).verdict, Verdict::Confirm);
+    // AssignWithSeed { base, seed, owner }: [account, base]
+    let mut rest = me.to_bytes().to_vec();
+    rest.extend_from_slice(&seed("s"));
+    rest.extend_from_slice(key(0x77).as_ref());
+    let ix = system(10, &rest, vec![rw(derived), ro_signer(me)]);
+    assert_ne!(judge(&[ix], &me).verdict, Verdict::Auto);
+    // AllocateWithSeed { base, seed, space, owner }: [account, base] (allocates and assigns)
+    let mut rest = me.to_bytes().to_vec();
+    rest.extend_from_slice(&seed("s"));
+    rest.extend_from_slice(&10u64.to_le_bytes());
+    rest.extend_from_slice(SYSTEM_PROGRAM.as_ref());
+    let ix = system(9, &rest, vec![rw(derived), ro_signer(me)]);
+    assert_ne!(judge(&[ix], &me).verdict, Verdict::Auto);
+}
+
+// ---------------------------------------------------------------------------------------
+// Stake.
+
+/// Sound: Split gives the new stake account the source's authorities and lockup (stake
+/// program `split`: the destination must be Uninitialized and receives the source's
+/// `Meta`), so the split lamports stay under the user's authorities whoever created the
+/// destination.
+#[test]
+fn stake_split_into_a_stranger_created_account_stays_auto() {
+    let me = key(1);
+    let ix = stake(
+        3,
+        &1_000_000_000u64.to_le_bytes(),
+        vec![rw(key(40)), rw(key(41)), ro_signer(me)],
+    );
+    assert_eq!(judge(&[ix], &me).verdict, Verdict::Auto);
+}
+
+/// Sound: a stake Withdraw to a stranger is a SOL transfer out.
+#[test]
+fn stake_withdraw_to_a_stranger_confirms() {
+    let me = key(1);
+    let ix = stake(
+        4,
+        &1_000_000_000u64.to_le_bytes(),
+        vec![
+            rw(key(40)),
+            rw(stranger()),
+            ro(key(80)),
+            ro(key(81)),
+            ro_signer(me),
+        ],
+    );
+    assert_eq!(judge(&[ix], &me).verdict, Verdict::Confirm);
+}
+
+// ---------------------------------------------------------------------------------------
+// Tips.
+
+/// Sound: tips are added up over every instruction before the cap is applied.
+#[test]
+fn tips_split_over_instructions_are_summed() {
+    let me = key(1);
+    let tip = JITO_TIP_ACCOUNTS[0];
+    let ixs: Vec<Instruction> = (0..3).map(|_| sol_transfer(&me, &tip, 4_000_000)).collect();
+    let a = judge(&ixs, &me);
+    assert_eq!(a.verdict, Verdict::Confirm, "{a:?}");
+    assert_eq!(a.fee.tip_lamports, 12_000_000);
+}
+
+/// Sound: tokens sent to a tip account are not a tip, just a transfer to a stranger.
+#[test]
+fn tokens_to_a_tip_account_are_a_transfer() {
+    let me = key(1);
+    let tip = JITO_TIP_ACCOUNTS[0];
+    let ix = transfer_checked(
+        &TOKEN_PROGRAM,
+        &ata(&me, &USDC),
+        &USDC,
+        &ata(&tip, &USDC),
+        &me,
+        1_000,
+        6,
+    );
+    assert_eq!(judge(&[ix], &me).verdict, Verdict::Confirm);
+}
+
+/// Sound: a Token-2022 account of the user's is as much the user's as an SPL one, and a
+/// Batch carrying a transfer to a stranger is judged entry by entry.
+#[test]
+fn batch_entry_to_a_stranger_confirms() {
+    let me = key(1);
+    let mut data = vec![255];
+    let mut entry = vec![12];
+    entry.extend_from_slice(&7u64.to_le_bytes());
+    entry.push(6);
+    data.push(4);
+    data.push(entry.len() as u8);
+    data.extend_from_slice(&entry);
+    let ix = Instruction::new_with_bytes(
+        TOKEN_2022_PROGRAM,
+        &data,
+        vec![
+            rw(ata_2022(&me, &USDC)),
+            ro(USDC),
+            rw(ata_2022(&stranger(), &USDC)),
+            ro_signer(me),
+        ],
+    );
+    assert_eq!(judge(&[ix], &me).verdict, Verdict::Confirm);
+}
