@@ -384,9 +384,11 @@ fn judge_swap(e: &Effect, config: &PolicyConfig, f: &mut Findings) {
 /// rent deposit, which whoever is the table's authority can recover by deactivating and
 /// closing it. The program has no instruction that hands the authority to someone else;
 /// freezing removes it for good. So:
-/// - Create / Extend paid by the user for a table whose authority is the user's keeps the
-///   deposit with the user (auto); for someone else's table the user funds a deposit that
-///   someone else can recover (confirm).
+/// - Create / Extend paid by the user for a table whose authority is one of the user's
+///   wallets keeps the deposit with the user (auto); for someone else's table the user
+///   funds a deposit that someone else can recover, and for a table whose authority is an
+///   address of the user's without a key (a token account) a deposit nobody can recover
+///   (confirm).
 /// - Close sends the deposit to `recipient`: the user's (auto) or not (confirm, when the
 ///   table is the user's).
 /// - Freeze of the user's table locks its deposit forever (confirm).
@@ -394,7 +396,7 @@ fn judge_swap(e: &Effect, config: &PolicyConfig, f: &mut Findings) {
 ///
 /// Writing addresses into a table cannot move value: the signer is shown resolved
 /// addresses from caller-supplied table contents, not from what a table will hold later.
-fn judge_lookup_table(e: &Effect, f: &mut Findings) {
+fn judge_lookup_table(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, f: &mut Findings) {
     let Effect::LookupTable {
         action,
         table,
@@ -408,11 +410,11 @@ fn judge_lookup_table(e: &Effect, f: &mut Findings) {
     };
     match action {
         LookupTableAction::Create | LookupTableAction::Extend => {
-            if payer.as_ref().is_some_and(|p| p.own) && !authority.own {
+            if payer.as_ref().is_some_and(|p| p.own) && !is_wallet(&authority.address) {
                 f.confirm(format!(
                     "Pays the rent of lookup table {}, controlled by {}",
                     party(table),
-                    party(authority)
+                    holder(authority, is_wallet)
                 ));
             }
         }
@@ -439,6 +441,19 @@ fn judge_lookup_table(e: &Effect, f: &mut Findings) {
     }
 }
 
+/// Who receives an authority, for messages: an address of the user's that is not a wallet
+/// (an associated or other token account) is said to have no key.
+fn holder(p: &Party, is_wallet: &dyn Fn(&Addr) -> bool) -> String {
+    if p.own && !is_wallet(&p.address) {
+        format!(
+            "{}, an account of yours that has no key to sign with",
+            party(p)
+        )
+    } else {
+        party(p)
+    }
+}
+
 fn role_name(role: StakeRole) -> &'static str {
     match role {
         StakeRole::Staker => "stake",
@@ -449,7 +464,9 @@ fn role_name(role: StakeRole) -> &'static str {
 /// Judges the Stake program effects (Withdraw is a [`Effect::SolTransfer`], judged as one).
 ///
 /// Stake accounts are never provably the user's by address; what makes one the user's is
-/// that the user holds its authorities. So:
+/// that the user holds its authorities. Authorities, delegates and custodians count as the
+/// user's only when they are one of the user's wallets: an associated token account is the
+/// user's for receiving, but nobody can sign for it. So:
 /// - Authorize (any form) handing the stake or withdraw authority of a stake account the
 ///   user controls (signing authority is the user's) to someone else: reject, as token
 ///   SetAuthority. The stake authority alone cannot withdraw, but can split, merge and
@@ -467,7 +484,7 @@ fn role_name(role: StakeRole) -> &'static str {
 ///   stake program gives a split account the source's authorities and lockup, and refuses
 ///   Merge / MoveStake / MoveLamports between accounts whose authorities or lockups differ,
 ///   so the lamports stay under the same authorities.
-fn judge_stake(e: &Effect, f: &mut Findings) {
+fn judge_stake(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, f: &mut Findings) {
     match e {
         Effect::StakeAuthorize {
             stake_account,
@@ -476,12 +493,12 @@ fn judge_stake(e: &Effect, f: &mut Findings) {
             new_authority,
         } => {
             let role = role_name(*role);
-            if new_authority.own {
+            if is_wallet(&new_authority.address) {
             } else if authority.own || stake_account.own {
                 f.reject(format!(
                     "Hands the {role} authority of stake account {} to {}",
                     party(stake_account),
-                    party(new_authority)
+                    holder(new_authority, is_wallet)
                 ));
             } else {
                 f.confirm(format!(
@@ -500,11 +517,11 @@ fn judge_stake(e: &Effect, f: &mut Findings) {
             ..
         } => {
             for (who, role) in [(staker, "stake"), (withdrawer, "withdraw")] {
-                if !who.own {
+                if !is_wallet(&who.address) {
                     f.confirm(format!(
                         "Stake account {} gets {} as {role} authority",
                         party(stake_account),
-                        party(who)
+                        holder(who, is_wallet)
                     ));
                 }
             }
@@ -531,10 +548,10 @@ fn judge_stake(e: &Effect, f: &mut Findings) {
             custodian,
             ..
         } => {
-            if let Some(c) = custodian.as_ref().filter(|c| !c.own) {
+            if let Some(c) = custodian.as_ref().filter(|c| !is_wallet(&c.address)) {
                 f.reject(format!(
                     "Makes {} the lockup custodian of stake account {}",
-                    party(c),
+                    holder(c, is_wallet),
                     party(stake_account)
                 ));
             }
@@ -689,11 +706,11 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             owner,
             ..
         } => {
-            if delegate.own {
+            if is_wallet(&delegate.address) {
             } else if source.own || owner.own {
                 f.reject(format!(
                     "Gives {} spending rights over your token account {}",
-                    party(delegate),
+                    holder(delegate, is_wallet),
                     party(source)
                 ));
             } else {
@@ -714,11 +731,13 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             new_authority,
             ..
         } => match new_authority {
-            Some(n) if n.own => {}
+            // Only a wallet can sign: an authority handed to one of the user's token
+            // accounts (which count as the user's for receiving) is lost for good.
+            Some(n) if is_wallet(&n.address) => {}
             Some(n) if account.own || current_authority.own => f.reject(format!(
                 "Hands {authority_name} authority of {} to {}",
                 party(account),
-                party(n)
+                holder(n, is_wallet)
             )),
             Some(n) => f.confirm(format!(
                 "Changes {authority_name} authority of {} to {}",
@@ -864,12 +883,12 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
                 ));
             }
         }
-        Effect::LookupTable { .. } => judge_lookup_table(e, f),
+        Effect::LookupTable { .. } => judge_lookup_table(e, is_wallet, f),
         Effect::StakeInitialize { .. }
         | Effect::StakeAuthorize { .. }
         | Effect::StakeDelegate { .. }
         | Effect::StakeSetLockup { .. }
-        | Effect::StakeOperation { .. } => judge_stake(e, f),
+        | Effect::StakeOperation { .. } => judge_stake(e, is_wallet, f),
         Effect::ProgramUpgrade { .. } => f.reject(
             "BPF upgradeable loader instruction (program deploy/upgrade): refused".to_owned(),
         ),

@@ -130,6 +130,87 @@ fn create_account_without_data_for_an_own_wallet_is_auto() {
 // ---------------------------------------------------------------------------------------
 // Authority handed to an address that is "the user's" but has no key.
 
+/// An associated token account counts as the user's for receiving tokens, but nobody can
+/// sign for it (the ATA program signs only inside RecoverNested, for nested ATAs). Making
+/// it the owner of the user's token account locks the tokens for good.
+#[test]
+fn token_owner_handed_to_an_own_ata_is_refused() {
+    let me = key(1);
+    let usdc_ata = ata(&me, &USDC);
+    let wsol_ata = ata(&me, &NATIVE_MINT);
+    // AccountOwner (2) and CloseAccount (3) authorities.
+    for kind in [2, 3] {
+        let a = judge(&[set_authority(&usdc_ata, &me, kind, &wsol_ata)], &me);
+        assert_eq!(verdict(&a), Verdict::Reject, "kind {kind}: {a:?}");
+    }
+    // Still fine to another wallet of the user's.
+    let other = key(2);
+    let a = judge_own(&[set_authority(&usdc_ata, &me, 2, &other)], &me, &[other]);
+    assert_eq!(verdict(&a), Verdict::Auto, "{a:?}");
+}
+
+/// The withdraw authority of a stake account handed to the user's ATA: the stake can
+/// never be withdrawn again.
+#[test]
+fn stake_authority_handed_to_an_own_ata_is_refused() {
+    let me = key(1);
+    let target = ata(&me, &USDC);
+    for role in [0u32, 1] {
+        let mut rest = target.to_bytes().to_vec();
+        rest.extend_from_slice(&role.to_le_bytes());
+        let ix = stake(1, &rest, vec![rw(key(40)), ro(key(80)), ro_signer(me)]);
+        // Name USDC so the ATA is provably the user's.
+        let a = judge(&[create_own_ata(&me, &USDC, &TOKEN_PROGRAM), ix], &me);
+        assert_eq!(verdict(&a), Verdict::Reject, "role {role}: {a:?}");
+    }
+}
+
+/// A delegate that cannot sign spends nothing, but an approval to anything but a wallet
+/// is not what a trading bot does: refused like any other delegate.
+#[test]
+fn delegate_to_an_own_ata_is_not_auto() {
+    let me = key(1);
+    let mut data = vec![4];
+    data.extend_from_slice(&5u64.to_le_bytes());
+    let ix = Instruction::new_with_bytes(
+        TOKEN_PROGRAM,
+        &data,
+        vec![
+            rw(ata(&me, &USDC)),
+            ro(ata(&me, &NATIVE_MINT)),
+            ro_signer(me),
+        ],
+    );
+    let a = judge(&[create_own_ata(&me, &USDC, &TOKEN_PROGRAM), ix], &me);
+    assert_ne!(verdict(&a), Verdict::Auto, "{a:?}");
+}
+
+/// CreateLookupTable no longer needs the authority's signature. A table whose authority
+/// is the user's ATA can never be extended, deactivated or closed: the rent the user pays
+/// for it is gone.
+#[test]
+fn lookup_table_with_a_keyless_authority_is_not_auto() {
+    let me = key(1);
+    let mut rest = 123_456u64.to_le_bytes().to_vec();
+    rest.push(254);
+    let ix = Instruction::new_with_bytes(
+        ADDRESS_LOOKUP_TABLE_PROGRAM,
+        &{
+            let mut d = 0u32.to_le_bytes().to_vec();
+            d.extend_from_slice(&rest);
+            d
+        },
+        vec![
+            rw(key(50)),
+            ro(ata(&me, &NATIVE_MINT)),
+            signer(me),
+            ro(SYSTEM_PROGRAM),
+        ],
+    );
+    let a = judge(&[ix], &me);
+    assert_ne!(verdict(&a), Verdict::Auto, "{a:?}");
+}
+
 // ---------------------------------------------------------------------------------------
 // SOL sent into addresses that are "the user's" but not wallets.
 
