@@ -1279,13 +1279,21 @@ pub fn assess_with_intent(
             } => ownership.add_initialised(&account.address, &owner.address, mint),
             // The associated token program refuses an account that is not the derived
             // address of (wallet, token program, mint), so this proves ownership even
-            // when the mint sits in a lookup table nobody resolved.
+            // when the mint sits in a lookup table nobody resolved. Only for the two token
+            // programs: the account belongs to the token program named, and the proof
+            // does not rest on the ATA program refusing any other.
             Effect::CreateAssociatedTokenAccount {
                 account,
                 wallet,
                 mint,
+                token_program,
                 ..
-            } => ownership.add_initialised(&account.address, &wallet.address, mint),
+            } if token_program
+                .known()
+                .is_some_and(|p| *p == TOKEN_PROGRAM || *p == TOKEN_2022_PROGRAM) =>
+            {
+                ownership.add_initialised(&account.address, &wallet.address, mint)
+            }
             _ => {}
         }
     }

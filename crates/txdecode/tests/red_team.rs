@@ -244,6 +244,34 @@ fn wrapping_sol_and_rent_funded_token_accounts_stay_auto() {
 // ---------------------------------------------------------------------------------------
 // Ownership granted by account creation and initialisation.
 
+/// An "associated token account" derived with a token program that is not one of the two
+/// token programs. The ATA program itself refuses other token programs (its CPIs go
+/// through spl-token-2022's instruction builders, which check the program id), but the
+/// ownership proof must not rest on that: such an address is not the user's.
+#[test]
+fn ata_created_under_a_foreign_token_program_is_not_own() {
+    let me = key(1);
+    let evil = key(0x77);
+    let (addr, _) = Pubkey::find_program_address(
+        &[me.as_ref(), evil.as_ref(), attacker_mint().as_ref()],
+        &ATA_PROGRAM,
+    );
+    let create = Instruction::new_with_bytes(
+        ATA_PROGRAM,
+        &[1],
+        vec![
+            signer(me),
+            rw(addr),
+            ro(me),
+            ro(attacker_mint()),
+            ro(SYSTEM_PROGRAM),
+            ro(evil),
+        ],
+    );
+    let a = judge(&[create, sol_transfer(&me, &addr, 1_000_000_000)], &me);
+    assert_ne!(verdict(&a), Verdict::Auto, "{a:?}");
+}
+
 /// Sound: an account the transaction initialises for the user and then closes to a
 /// stranger: the close is judged like any close of the user's account.
 #[test]
