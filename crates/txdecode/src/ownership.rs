@@ -134,6 +134,23 @@ impl Ownership {
         })
     }
 
+    /// True when SOL credited to `addr` stays spendable by the user: `addr` is one of the
+    /// wallets, or one of their wrapped-SOL token accounts (the Token program's associated
+    /// account for the native mint, or one this transaction initialises with it). Any
+    /// other token account of the user's can be frozen by its mint's freeze authority with
+    /// a balance in it (so it can no longer be closed), and an associated address that can
+    /// never be created (Token-2022 for an SPL Token mint, a mint that does not exist)
+    /// keeps whatever is sent to it for good. The native mint has no freeze authority.
+    pub(crate) fn holds_sol(&self, addr: &Addr) -> bool {
+        addr.known().is_some_and(|k| {
+            self.wallets.contains(k)
+                || self.initialised.get(k) == Some(&Some(NATIVE_MINT))
+                || self.wallets.iter().any(|w| {
+                    associated_token_address(w, &NATIVE_MINT, &TOKEN_PROGRAM).as_ref() == Some(k)
+                })
+        })
+    }
+
     /// The mint of a token account proven to be the user's (an associated token account
     /// or one initialised by this transaction).
     pub(crate) fn token_account_mint(&self, addr: &Addr) -> Option<Pubkey> {

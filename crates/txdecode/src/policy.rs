@@ -396,7 +396,12 @@ fn judge_swap(e: &Effect, config: &PolicyConfig, f: &mut Findings) {
 ///
 /// Writing addresses into a table cannot move value: the signer is shown resolved
 /// addresses from caller-supplied table contents, not from what a table will hold later.
-fn judge_lookup_table(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, f: &mut Findings) {
+fn judge_lookup_table(
+    e: &Effect,
+    is_wallet: &dyn Fn(&Addr) -> bool,
+    holds_sol: &dyn Fn(&Addr) -> bool,
+    f: &mut Findings,
+) {
     let Effect::LookupTable {
         action,
         table,
@@ -420,11 +425,11 @@ fn judge_lookup_table(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, f: &mut Fin
         }
         LookupTableAction::Close => {
             if let Some(r) = recipient {
-                if !r.own && (authority.own || table.own) {
+                if (!r.own || keyless_sink(r, holds_sol)) && (authority.own || table.own) {
                     f.confirm(format!(
                         "Closes lookup table {} and sends its SOL to {}",
                         party(table),
-                        party(r)
+                        sol_destination(r, holds_sol)
                     ));
                 }
             }
@@ -566,8 +571,42 @@ fn judge_stake(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, f: &mut Findings) 
     }
 }
 
-/// Judges one effect. `wallets` are the user's wallet addresses (not their token accounts).
-fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f: &mut Findings) {
+/// Rent-exempt minimum of an account of `space` bytes at the rent in force since genesis
+/// (3480 lamports per byte-year, two years, 128 bytes of overhead). Rent can only have
+/// gone down, so this is an upper bound.
+fn rent_exempt_minimum(space: u64) -> u64 {
+    space.saturating_add(128).saturating_mul(3_480 * 2)
+}
+
+/// Where SOL is credited: `p` is an address of the user's that cannot hold SOL safely (a
+/// token account of a mint other than wrapped SOL, or an address that may never exist).
+fn keyless_sink(p: &Party, holds_sol: &dyn Fn(&Addr) -> bool) -> bool {
+    p.own && !holds_sol(&p.address)
+}
+
+/// [`party`] of a SOL destination, saying why an own one that is not a wallet or a
+/// wrapped-SOL account is a problem.
+fn sol_destination(p: &Party, holds_sol: &dyn Fn(&Addr) -> bool) -> String {
+    if keyless_sink(p, holds_sol) {
+        format!(
+            "{}, a token account of yours that is not wrapped SOL (SOL there can be frozen in or lost)",
+            party(p)
+        )
+    } else {
+        party(p)
+    }
+}
+
+/// Judges one effect. `is_wallet` tells the user's wallet addresses (not their token
+/// accounts); `holds_sol` the wallets and wrapped-SOL accounts of the user's, where SOL
+/// stays spendable.
+fn judge(
+    e: &Effect,
+    is_wallet: &dyn Fn(&Addr) -> bool,
+    holds_sol: &dyn Fn(&Addr) -> bool,
+    config: &PolicyConfig,
+    f: &mut Findings,
+) {
     match e {
         Effect::SolTransfer {
             from,
@@ -575,7 +614,13 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             authority,
             lamports,
         } => {
-            if *lamports > 0 && !to.own && (from.own || authority.own) {
+            if *lamports > 0 && keyless_sink(to, holds_sol) && (from.own || authority.own) {
+                f.confirm(format!(
+                    "Sends {} into {}",
+                    sol(*lamports),
+                    sol_destination(to, holds_sol)
+                ));
+            } else if *lamports > 0 && !to.own && (from.own || authority.own) {
                 let to_key = to.address.known();
                 if let Some(k) = to_key.filter(|k| config.tip_accounts.iter().any(|t| t.0 == **k)) {
                     f.payouts.tips = f.payouts.tips.saturating_add(*lamports);
@@ -616,6 +661,15 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
                         "Pays {} to fund new account {}",
                         sol(*lamports),
                         party(account)
+                    ));
+                } else if p.own
+                    && keyless_sink(account, holds_sol)
+                    && *lamports > rent_exempt_minimum(*space)
+                {
+                    f.confirm(format!(
+                        "Pays {} to fund new account {}, more than its rent",
+                        sol(*lamports),
+                        sol_destination(account, holds_sol)
                     ));
                 }
             }
@@ -782,11 +836,13 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             authority,
             ..
         } => {
-            if !destination.own && (account.own || authority.own) {
+            if (!destination.own || keyless_sink(destination, holds_sol))
+                && (account.own || authority.own)
+            {
                 f.confirm(format!(
                     "Closes {} and sends its SOL to {}",
                     party(account),
-                    party(destination)
+                    sol_destination(destination, holds_sol)
                 ));
             }
         }
@@ -805,12 +861,15 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             ..
         } => {
             let moves = lamports.is_none_or(|l| l > 0);
-            if moves && !destination.own && (source.own || authority.own) {
+            if moves
+                && (!destination.own || keyless_sink(destination, holds_sol))
+                && (source.own || authority.own)
+            {
                 f.confirm(format!(
                     "Unwraps {} from {} to {}",
                     lamports.map(sol).unwrap_or_else(|| "all SOL".to_owned()),
                     party(source),
-                    party(destination)
+                    sol_destination(destination, holds_sol)
                 ));
             }
         }
@@ -820,11 +879,13 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
             authority,
             ..
         } => {
-            if !destination.own && (source.own || authority.own) {
+            if (!destination.own || keyless_sink(destination, holds_sol))
+                && (source.own || authority.own)
+            {
                 f.confirm(format!(
                     "Withdraws excess SOL from {} to {}",
                     party(source),
-                    party(destination)
+                    sol_destination(destination, holds_sol)
                 ));
             }
         }
@@ -883,7 +944,7 @@ fn judge(e: &Effect, is_wallet: &dyn Fn(&Addr) -> bool, config: &PolicyConfig, f
                 ));
             }
         }
-        Effect::LookupTable { .. } => judge_lookup_table(e, is_wallet, f),
+        Effect::LookupTable { .. } => judge_lookup_table(e, is_wallet, holds_sol, f),
         Effect::StakeInitialize { .. }
         | Effect::StakeAuthorize { .. }
         | Effect::StakeDelegate { .. }
@@ -1315,9 +1376,10 @@ pub fn assess_with_intent(
         a.known()
             .is_some_and(|k| *k == ctx.signer || ctx.own_wallets.contains(k))
     };
+    let holds_sol = |a: &Addr| ownership.holds_sol(a);
     for (i, e) in effects.iter().enumerate() {
         f.current = Some(i);
-        judge(e, &is_wallet, ctx.config, &mut f);
+        judge(e, &is_wallet, &holds_sol, ctx.config, &mut f);
     }
     f.current = None;
     judge_payouts(&effects, ctx.config, &mut f);

@@ -3,8 +3,6 @@
 //! attacks that turned out to be blocked keep the (correct) verdict as a regression, with
 //! the reason it is sound.
 
-#![allow(unused_imports, dead_code)] // the remaining helpers serve the later fixes
-
 mod common;
 
 use common::*;
@@ -213,6 +211,56 @@ fn lookup_table_with_a_keyless_authority_is_not_auto() {
 
 // ---------------------------------------------------------------------------------------
 // SOL sent into addresses that are "the user's" but not wallets.
+
+/// The user's Token-2022 "associated token account" for USDC (an SPL Token mint) can
+/// never be created: the ATA program refuses it. It still counts as the user's, so SOL
+/// sent there looked like a transfer between own accounts, and is lost for good.
+#[test]
+fn sol_into_an_ata_that_can_never_exist_is_not_auto() {
+    let me = key(1);
+    let sink = ata_2022(&me, &USDC);
+    let ixs = [
+        create_own_ata(&me, &USDC, &TOKEN_PROGRAM),
+        sol_transfer(&me, &sink, 5_000_000_000),
+    ];
+    let a = judge(&ixs, &me);
+    assert_ne!(verdict(&a), Verdict::Auto, "{a:?}");
+    // Closing the user's token account into it.
+    let ixs = [
+        create_own_ata(&me, &USDC, &TOKEN_PROGRAM),
+        close_token_account(&ata(&me, &USDC), &sink, &me),
+    ];
+    let a = judge(&ixs, &me);
+    assert_ne!(verdict(&a), Verdict::Auto, "{a:?}");
+}
+
+/// SOL into the user's token account of a mint the attacker controls: the attacker mints
+/// one token into it and freezes it, and the account can no longer be emptied or closed,
+/// so its lamports are held hostage.
+#[test]
+fn sol_into_an_own_token_account_of_a_foreign_mint_is_not_auto() {
+    let me = key(1);
+    let hostage = ata(&me, &attacker_mint());
+    let ixs = [
+        create_own_ata(&me, &attacker_mint(), &TOKEN_PROGRAM),
+        sol_transfer(&me, &hostage, 5_000_000_000),
+    ];
+    let a = judge(&ixs, &me);
+    assert_ne!(verdict(&a), Verdict::Auto, "{a:?}");
+}
+
+/// The same through CreateAccount: a token account initialised for the user but funded
+/// with far more than its rent.
+#[test]
+fn overfunded_token_account_of_a_foreign_mint_is_not_auto() {
+    let (me, x) = (key(1), key(60));
+    let ixs = [
+        create_account(&me, &x, 100_000_000_000, 165, &TOKEN_PROGRAM),
+        initialize_account3(&x, &attacker_mint(), &me),
+    ];
+    let a = judge(&ixs, &me);
+    assert_ne!(verdict(&a), Verdict::Auto, "{a:?}");
+}
 
 /// Sound: wrapping SOL into the user's wSOL ATA, or a temporary wSOL account the
 /// transaction creates and initialises for the user (the usual swap set-up), keeps the
