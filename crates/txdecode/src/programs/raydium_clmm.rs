@@ -15,9 +15,16 @@
 //!   token_program_2022, memo_program, input_vault_mint, output_vault_mint, (bitmap
 //!   extension, tick arrays)...].
 //!
-//!   With `is_base_input` the swap spends exactly `amount` (less if `sqrt_price_limit_x64`
-//!   stops it early) for at least `other_amount_threshold`; without it, it buys exactly
-//!   `amount` for at most `other_amount_threshold`.
+//!   With `is_base_input` the swap spends `amount` for at least `other_amount_threshold`;
+//!   without it, it buys `amount` for at most `other_amount_threshold`. The swap stops
+//!   when the price reaches `sqrt_price_limit_x64`, and the program requires a complete
+//!   fill only when that limit is 0 (`exact_internal`, `exact_internal_v2`: "Does't allow
+//!   partial filled without specified limit_price"). So with a limit (the mainnet
+//!   exact-output `swap_v2` in `tests/dex/raydium` sends one) an exact-input swap spends
+//!   at most `amount` (the minimum output still holds) and an exact-output swap delivers
+//!   any amount up to `amount` for at most `other_amount_threshold` (reported as at least
+//!   0: nothing bounds the output). Without a limit both `amount`s are exact. The router
+//!   passes no limit.
 //! - `swap_router_base_in(amount_in: u64, amount_out_minimum: u64)`: [payer,
 //!   input_token_account, input_token_mint, token_program, token_program_2022,
 //!   memo_program], then one group per hop: [amm_config, pool_state, output_token_account,
@@ -82,18 +89,30 @@ pub fn swap_discriminators() -> impl Iterator<Item = (&'static str, [u8; 8])> {
     .into_iter()
 }
 
+/// `sqrt_price_limit_x64` of 0: the program uses the extreme price and refuses a partial
+/// fill.
+const NO_PRICE_LIMIT: u128 = 0;
+
 /// `swap` / `swap_v2` arguments as input and output bounds.
 fn single_amounts(args: &[u8]) -> Result<(SwapAmount, SwapAmount), InstructionError> {
     let mut d = Data::new(args);
     let amount = d.u64()?;
     let other_amount_threshold = d.u64()?;
-    let _sqrt_price_limit_x64 = d.bytes::<16>()?;
+    let sqrt_price_limit_x64 = u128::from_le_bytes(d.bytes::<16>()?);
     let is_base_input = d.bool()?;
     d.finish()?;
-    Ok(if is_base_input {
-        super::one_side_exact(true, amount, other_amount_threshold)
-    } else {
-        super::one_side_exact(false, other_amount_threshold, amount)
+    let complete_fill = sqrt_price_limit_x64 == NO_PRICE_LIMIT;
+    Ok(match (is_base_input, complete_fill) {
+        (true, true) => super::one_side_exact(true, amount, other_amount_threshold),
+        (true, false) => (
+            SwapAmount::AtMost(amount),
+            SwapAmount::AtLeast(other_amount_threshold),
+        ),
+        (false, true) => super::one_side_exact(false, other_amount_threshold, amount),
+        (false, false) => (
+            SwapAmount::AtMost(other_amount_threshold),
+            SwapAmount::AtLeast(0),
+        ),
     })
 }
 
