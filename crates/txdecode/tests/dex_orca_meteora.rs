@@ -11,6 +11,7 @@ use custos_txdecode::programs::{
     METEORA_DAMM_V1_PROGRAM, METEORA_DAMM_V2_PROGRAM, METEORA_DLMM_PROGRAM, NATIVE_MINT,
     ORCA_WHIRLPOOL_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM,
 };
+use custos_txdecode::SwapAmount::{AtLeast, AtMost, Exact};
 use custos_txdecode::{Assessment, Effect, Pubkey, SwapAmount, Verdict};
 use solana_message::{AccountMeta, Instruction};
 
@@ -60,6 +61,35 @@ struct View {
     pool_mints: Vec<Pubkey>,
     amount_in: SwapAmount,
     amount_out: SwapAmount,
+}
+
+/// The view of a swap the user signs, from `source` to `destination`, each with its mint.
+fn my_view(
+    instruction: &'static str,
+    (source, source_mint): (Pubkey, Option<Pubkey>),
+    (destination, destination_mint): (Pubkey, Option<Pubkey>),
+    pool_mints: Vec<Pubkey>,
+    (amount_in, amount_out): (SwapAmount, SwapAmount),
+) -> View {
+    View {
+        instruction,
+        authority: me(),
+        source,
+        destination,
+        source_mint,
+        destination_mint,
+        pool_mints,
+        amount_in,
+        amount_out,
+    }
+}
+
+/// Asserts the only swap is `want`, into an account proven the user's, and the verdict
+/// is Auto; `what` names the case.
+fn assert_own_auto(a: &Assessment, want: View, what: &str) {
+    assert_eq!(only_view(a), want, "{what}");
+    assert!(destination_is_own(a), "{what}");
+    assert_eq!(a.verdict, Verdict::Auto, "{what}: {:?}", a.reasons);
 }
 
 fn views(a: &Assessment) -> Vec<View> {
@@ -119,6 +149,17 @@ fn destination_is_own(a: &Assessment) -> bool {
         .collect();
     assert_eq!(own.len(), 1, "{:#?}", a.effects);
     own[0]
+}
+
+/// Judges `ix` for the user after instructions creating the user's own (Token program)
+/// associated token accounts for `mints`, which proves those accounts the user's.
+fn judge_with_own_atas(mints: &[Pubkey], ix: Instruction) -> Assessment {
+    let mut ixs: Vec<Instruction> = mints
+        .iter()
+        .map(|m| create_own_ata(&me(), m, &TOKEN_PROGRAM))
+        .collect();
+    ixs.push(ix);
+    judge(&ixs, &me())
 }
 
 /// Asserts the transaction is refused as malformed (not merely unsupported).
@@ -222,42 +263,19 @@ fn discriminators_are_anchor_hashes() {
         }
     }
     // The values in the shared notes.
-    assert_eq!(
-        hex::encode(anchor_discriminator("swap")),
-        "f8c69e91e17587c8"
-    );
-    assert_eq!(
-        hex::encode(anchor_discriminator("swap_v2")),
-        "2b04ed0b1ac91e62"
-    );
-    assert_eq!(
-        hex::encode(anchor_discriminator("two_hop_swap")),
-        "c360ed6c44a2dbe6"
-    );
-    assert_eq!(
-        hex::encode(anchor_discriminator("two_hop_swap_v2")),
-        "ba8fd11dfe02c275"
-    );
-    assert_eq!(
-        hex::encode(anchor_discriminator("swap2")),
-        "414b3f4ceb5b5b88"
-    );
-    assert_eq!(
-        hex::encode(anchor_discriminator("swap_exact_out")),
-        "fa49652126cf4bb8"
-    );
-    assert_eq!(
-        hex::encode(anchor_discriminator("swap_exact_out2")),
-        "2bd7f784893cf351"
-    );
-    assert_eq!(
-        hex::encode(anchor_discriminator("swap_with_price_impact")),
-        "38ade6d0ade49ccd"
-    );
-    assert_eq!(
-        hex::encode(anchor_discriminator("swap_with_price_impact2")),
-        "4a62c0d6b1334b33"
-    );
+    for (name, hex) in [
+        ("swap", "f8c69e91e17587c8"),
+        ("swap_v2", "2b04ed0b1ac91e62"),
+        ("two_hop_swap", "c360ed6c44a2dbe6"),
+        ("two_hop_swap_v2", "ba8fd11dfe02c275"),
+        ("swap2", "414b3f4ceb5b5b88"),
+        ("swap_exact_out", "fa49652126cf4bb8"),
+        ("swap_exact_out2", "2bd7f784893cf351"),
+        ("swap_with_price_impact", "38ade6d0ade49ccd"),
+        ("swap_with_price_impact2", "4a62c0d6b1334b33"),
+    ] {
+        assert_eq!(hex::encode(anchor_discriminator(name)), hex, "{name}");
+    }
 }
 
 #[test]
@@ -293,6 +311,17 @@ struct OrcaArgs {
     a_to_b: bool,
     /// `sqrt_price_limit`: 0 for none (the current SDKs), or an explicit limit.
     limit: u128,
+}
+
+/// `OrcaArgs` without an explicit price limit.
+fn orca_args(amount: u64, threshold: u64, is_input: bool, a_to_b: bool) -> OrcaArgs {
+    OrcaArgs {
+        amount,
+        threshold,
+        is_input,
+        a_to_b,
+        limit: NO_LIMIT,
+    }
 }
 
 /// No explicit sqrt price limit.
@@ -387,13 +416,7 @@ fn orca_swap_v2(
 
 #[test]
 fn orca_swap_a_to_b_exact_in_into_own_ata_is_auto() {
-    let args = OrcaArgs {
-        amount: 1_000_000,
-        threshold: 990_000,
-        is_input: true,
-        a_to_b: true,
-        limit: NO_LIMIT,
-    };
+    let args = orca_args(1_000_000, 990_000, true, true);
     let ix = orca_swap(me(), ata(&me(), &mint_a()), ata(&me(), &mint_b()), args);
     let a = judge(
         &[
@@ -403,44 +426,30 @@ fn orca_swap_a_to_b_exact_in_into_own_ata_is_auto() {
         ],
         &me(),
     );
-    assert_eq!(
-        only_view(&a),
-        View {
-            instruction: "orca whirlpool swap",
-            authority: me(),
-            source: ata(&me(), &mint_a()),
-            destination: ata(&me(), &mint_b()),
-            // Not named by the instruction: inferred by the policy from the proven ATA.
-            source_mint: None,
-            destination_mint: Some(mint_b()),
-            pool_mints: vec![],
-            amount_in: SwapAmount::Exact(1_000_000),
-            amount_out: SwapAmount::AtLeast(990_000),
-        }
+    // Not named by the instruction: inferred by the policy from the proven ATA.
+    assert_own_auto(
+        &a,
+        my_view(
+            "orca whirlpool swap",
+            (ata(&me(), &mint_a()), None),
+            (ata(&me(), &mint_b()), Some(mint_b())),
+            vec![],
+            (Exact(1_000_000), AtLeast(990_000)),
+        ),
+        "orca whirlpool swap",
     );
-    assert!(destination_is_own(&a));
-    assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
 }
 
 #[test]
 fn orca_swap_b_to_a_exact_out_follows_the_flags() {
-    let args = OrcaArgs {
-        amount: 5_000,
-        threshold: 7_777,
-        is_input: false,
-        a_to_b: false,
-        limit: NO_LIMIT,
-    };
+    let args = orca_args(5_000, 7_777, false, false);
     let ix = orca_swap(me(), ata(&me(), &mint_a()), ata(&me(), &mint_b()), args);
-    let a = judge(
-        &[create_own_ata(&me(), &mint_a(), &TOKEN_PROGRAM), ix],
-        &me(),
-    );
+    let a = judge_with_own_atas(&[mint_a()], ix);
     let v = only_view(&a);
     assert_eq!(v.source, ata(&me(), &mint_b()));
     assert_eq!(v.destination, ata(&me(), &mint_a()));
-    assert_eq!(v.amount_in, SwapAmount::AtMost(7_777));
-    assert_eq!(v.amount_out, SwapAmount::Exact(5_000));
+    assert_eq!(v.amount_in, AtMost(7_777));
+    assert_eq!(v.amount_out, Exact(5_000));
     assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
 
     // The same instruction read with the other flag would pay into the B account: the
@@ -450,10 +459,7 @@ fn orca_swap_b_to_a_exact_out_follows_the_flags() {
         ..args
     };
     let ix = orca_swap(me(), ata(&me(), &mint_a()), ata(&me(), &mint_b()), args);
-    let a = judge(
-        &[create_own_ata(&me(), &mint_a(), &TOKEN_PROGRAM), ix],
-        &me(),
-    );
+    let a = judge_with_own_atas(&[mint_a()], ix);
     assert_eq!(only_view(&a).destination, ata(&me(), &mint_b()));
     assert!(!destination_is_own(&a));
     assert_eq!(a.verdict, Verdict::Confirm);
@@ -461,13 +467,7 @@ fn orca_swap_b_to_a_exact_out_follows_the_flags() {
 
 #[test]
 fn orca_swap_without_a_named_output_mint_needs_confirmation() {
-    let args = OrcaArgs {
-        amount: 1_000,
-        threshold: 900,
-        is_input: true,
-        a_to_b: true,
-        limit: NO_LIMIT,
-    };
+    let args = orca_args(1_000, 900, true, true);
     let ix = orca_swap(me(), ata(&me(), &mint_a()), ata(&me(), &mint_b()), args);
     let a = judge(&[ix], &me());
     assert!(!destination_is_own(&a));
@@ -476,19 +476,10 @@ fn orca_swap_without_a_named_output_mint_needs_confirmation() {
 
 #[test]
 fn orca_swap_into_a_foreign_account_is_confirm() {
-    let args = OrcaArgs {
-        amount: 1_000,
-        threshold: 900,
-        is_input: true,
-        a_to_b: true,
-        limit: NO_LIMIT,
-    };
+    let args = orca_args(1_000, 900, true, true);
     let theirs = ata(&stranger(), &mint_b());
     let ix = orca_swap(me(), ata(&me(), &mint_a()), theirs, args);
-    let a = judge(
-        &[create_own_ata(&me(), &mint_b(), &TOKEN_PROGRAM), ix],
-        &me(),
-    );
+    let a = judge_with_own_atas(&[mint_b()], ix);
     assert_eq!(only_view(&a).destination, theirs);
     assert!(!destination_is_own(&a));
     assert_eq!(a.verdict, Verdict::Confirm);
@@ -501,13 +492,7 @@ fn orca_swap_into_a_foreign_account_is_confirm() {
 
 #[test]
 fn orca_swap_v2_names_its_mints_by_direction() {
-    let args = OrcaArgs {
-        amount: 2_500_000,
-        threshold: 1,
-        is_input: true,
-        a_to_b: false,
-        limit: NO_LIMIT,
-    };
+    let args = orca_args(2_500_000, 1, true, false);
     // B (classic) -> A (Token-2022); one supplemental tick array as a trailing account.
     let mut ix = orca_swap_v2(
         me(),
@@ -518,33 +503,22 @@ fn orca_swap_v2_names_its_mints_by_direction() {
     );
     ix.accounts.push(rw(pool_account(7)));
     let a = judge(&[ix], &me());
-    assert_eq!(
-        only_view(&a),
-        View {
-            instruction: "orca whirlpool swap_v2",
-            authority: me(),
-            source: ata(&me(), &mint_b()),
-            destination: ata_2022(&me(), &mint_a()),
-            source_mint: Some(mint_b()),
-            destination_mint: Some(mint_a()),
-            pool_mints: vec![],
-            amount_in: SwapAmount::Exact(2_500_000),
-            amount_out: SwapAmount::AtLeast(1),
-        }
+    assert_own_auto(
+        &a,
+        my_view(
+            "orca whirlpool swap_v2",
+            (ata(&me(), &mint_b()), Some(mint_b())),
+            (ata_2022(&me(), &mint_a()), Some(mint_a())),
+            vec![],
+            (Exact(2_500_000), AtLeast(1)),
+        ),
+        "orca whirlpool swap_v2",
     );
-    assert!(destination_is_own(&a));
-    assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
 }
 
 #[test]
 fn orca_swap_v2_exact_out_and_foreign_destination() {
-    let args = OrcaArgs {
-        amount: 42,
-        threshold: 1_000,
-        is_input: false,
-        a_to_b: true,
-        limit: NO_LIMIT,
-    };
+    let args = orca_args(42, 1_000, false, true);
     let ix = orca_swap_v2(
         me(),
         (mint_a(), ata(&me(), &mint_a())),
@@ -558,8 +532,8 @@ fn orca_swap_v2_exact_out_and_foreign_destination() {
     assert_eq!(v.destination, ata(&stranger(), &mint_b()));
     assert_eq!(v.source_mint, Some(mint_a()));
     assert_eq!(v.destination_mint, Some(mint_b()));
-    assert_eq!(v.amount_in, SwapAmount::AtMost(1_000));
-    assert_eq!(v.amount_out, SwapAmount::Exact(42));
+    assert_eq!(v.amount_in, AtMost(1_000));
+    assert_eq!(v.amount_out, Exact(42));
     assert_eq!(a.verdict, Verdict::Confirm);
 }
 
@@ -568,48 +542,12 @@ fn orca_explicit_price_limits_allow_partial_fills() {
     let (x, y) = (ata(&me(), &mint_a()), ata(&me(), &mint_b()));
     // (is_input, a_to_b, limit, amount_in, amount_out)
     let cases = [
-        (
-            true,
-            true,
-            NO_LIMIT,
-            SwapAmount::Exact(1_000),
-            SwapAmount::AtLeast(900),
-        ),
-        (
-            true,
-            true,
-            MIN_SQRT_PRICE,
-            SwapAmount::AtMost(1_000),
-            SwapAmount::AtLeast(900),
-        ),
-        (
-            true,
-            false,
-            MAX_SQRT_PRICE,
-            SwapAmount::AtMost(1_000),
-            SwapAmount::AtLeast(900),
-        ),
-        (
-            false,
-            true,
-            NO_LIMIT,
-            SwapAmount::AtMost(900),
-            SwapAmount::Exact(1_000),
-        ),
-        (
-            false,
-            true,
-            MIN_SQRT_PRICE,
-            SwapAmount::AtMost(900),
-            SwapAmount::AtLeast(0),
-        ),
-        (
-            false,
-            false,
-            12_345,
-            SwapAmount::AtMost(900),
-            SwapAmount::AtLeast(0),
-        ),
+        (true, true, NO_LIMIT, Exact(1_000), AtLeast(900)),
+        (true, true, MIN_SQRT_PRICE, AtMost(1_000), AtLeast(900)),
+        (true, false, MAX_SQRT_PRICE, AtMost(1_000), AtLeast(900)),
+        (false, true, NO_LIMIT, AtMost(900), Exact(1_000)),
+        (false, true, MIN_SQRT_PRICE, AtMost(900), AtLeast(0)),
+        (false, false, 12_345, AtMost(900), AtLeast(0)),
     ];
     for (is_input, a_to_b, limit, amount_in, amount_out) in cases {
         let args = OrcaArgs {
@@ -625,14 +563,7 @@ fn orca_explicit_price_limits_allow_partial_fills() {
             } else {
                 orca_swap(me(), x, y, args)
             };
-            let a = judge(
-                &[
-                    create_own_ata(&me(), &mint_a(), &TOKEN_PROGRAM),
-                    create_own_ata(&me(), &mint_b(), &TOKEN_PROGRAM),
-                    ix,
-                ],
-                &me(),
-            );
+            let a = judge_with_own_atas(&[mint_a(), mint_b()], ix);
             let v = only_view(&a);
             let what = format!("is_input {is_input} limit {limit} v2 {v2}");
             assert_eq!(
@@ -644,7 +575,7 @@ fn orca_explicit_price_limits_allow_partial_fills() {
             assert_eq!(a.verdict, Verdict::Auto, "{what}: {:?}", a.reasons);
             assert_eq!(
                 a.warnings.iter().any(|w| w.contains("no minimum output")),
-                amount_out == SwapAmount::AtLeast(0),
+                amount_out == AtLeast(0),
                 "{what}: {:?}",
                 a.warnings
             );
@@ -656,27 +587,12 @@ fn orca_explicit_price_limits_allow_partial_fills() {
         (
             true,
             (MIN_SQRT_PRICE, NO_LIMIT),
-            SwapAmount::AtMost(1_000),
-            SwapAmount::AtLeast(900),
+            AtMost(1_000),
+            AtLeast(900),
         ),
-        (
-            true,
-            (NO_LIMIT, MIN_SQRT_PRICE),
-            SwapAmount::Exact(1_000),
-            SwapAmount::AtLeast(900),
-        ),
-        (
-            false,
-            (MIN_SQRT_PRICE, NO_LIMIT),
-            SwapAmount::AtMost(900),
-            SwapAmount::Exact(1_000),
-        ),
-        (
-            false,
-            (NO_LIMIT, MIN_SQRT_PRICE),
-            SwapAmount::AtMost(900),
-            SwapAmount::AtLeast(0),
-        ),
+        (true, (NO_LIMIT, MIN_SQRT_PRICE), Exact(1_000), AtLeast(900)),
+        (false, (MIN_SQRT_PRICE, NO_LIMIT), AtMost(900), Exact(1_000)),
+        (false, (NO_LIMIT, MIN_SQRT_PRICE), AtMost(900), AtLeast(0)),
     ];
     for (is_input, limits, amount_in, amount_out) in two_hop_cases {
         for v2 in [None, Some(None)] {
@@ -692,10 +608,7 @@ fn orca_explicit_price_limits_allow_partial_fills() {
             } else {
                 orca_two_hop(me(), owners, data)
             };
-            let a = judge(
-                &[create_own_ata(&me(), &mint_c(), &TOKEN_PROGRAM), ix],
-                &me(),
-            );
+            let a = judge_with_own_atas(&[mint_c()], ix);
             let v = only_view(&a);
             assert_eq!(
                 (v.amount_in, v.amount_out),
@@ -813,25 +726,18 @@ fn orca_two_hop_swap_is_one_swap_from_first_input_to_last_output() {
             let owners = two_hop_owners(input, mid, mid, output, a_to_b_one, a_to_b_two);
             let data = two_hop_data(None, 110_000, 194_634_640, true, a_to_b_one, a_to_b_two);
             let ix = orca_two_hop(me(), owners, data);
-            let a = judge(
-                &[create_own_ata(&me(), &mint_c(), &TOKEN_PROGRAM), ix],
-                &me(),
-            );
+            let a = judge_with_own_atas(&[mint_c()], ix);
             let what = format!("a_to_b_one {a_to_b_one}, a_to_b_two {a_to_b_two}");
             assert_eq!(
                 only_view(&a),
-                View {
-                    instruction: "orca whirlpool two_hop_swap",
-                    authority: me(),
-                    source: input,
-                    destination: output,
-                    // Inferred from the proven output ATA.
-                    source_mint: None,
-                    destination_mint: Some(mint_c()),
-                    pool_mints: vec![],
-                    amount_in: SwapAmount::Exact(110_000),
-                    amount_out: SwapAmount::AtLeast(194_634_640),
-                },
+                // Inferred from the proven output ATA.
+                my_view(
+                    "orca whirlpool two_hop_swap",
+                    (input, None),
+                    (output, Some(mint_c())),
+                    vec![],
+                    (Exact(110_000), AtLeast(194_634_640))
+                ),
                 "{what}"
             );
             assert_eq!(a.verdict, Verdict::Auto, "{what}: {:?}", a.reasons);
@@ -841,48 +747,23 @@ fn orca_two_hop_swap_is_one_swap_from_first_input_to_last_output() {
 
 #[test]
 fn orca_two_hop_swap_exact_out_bounds_the_first_input() {
-    let owners = two_hop_owners(
-        ata(&me(), &mint_a()),
-        ata(&me(), &mint_b()),
-        ata(&me(), &mint_b()),
-        ata(&me(), &mint_c()),
-        false,
-        true,
-    );
-    let ix = orca_two_hop(
-        me(),
-        owners,
-        two_hop_data(None, 500, 9_000, false, false, true),
-    );
-    let a = judge(
-        &[create_own_ata(&me(), &mint_c(), &TOKEN_PROGRAM), ix],
-        &me(),
-    );
+    // An exact-out two-hop swap from the user's mint A account to `output` (mint C).
+    let judge_exact_out = |output: Pubkey, a_to_b_one: bool| {
+        let (input, mid) = (ata(&me(), &mint_a()), ata(&me(), &mint_b()));
+        let owners = two_hop_owners(input, mid, mid, output, a_to_b_one, true);
+        let data = two_hop_data(None, 500, 9_000, false, a_to_b_one, true);
+        judge_with_own_atas(&[mint_c()], orca_two_hop(me(), owners, data))
+    };
+    let a = judge_exact_out(ata(&me(), &mint_c()), false);
     let v = only_view(&a);
     assert_eq!(v.source, ata(&me(), &mint_a()));
     assert_eq!(v.destination, ata(&me(), &mint_c()));
-    assert_eq!(v.amount_in, SwapAmount::AtMost(9_000));
-    assert_eq!(v.amount_out, SwapAmount::Exact(500));
+    assert_eq!(v.amount_in, AtMost(9_000));
+    assert_eq!(v.amount_out, Exact(500));
     assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
 
     // Output into someone else's account.
-    let owners = two_hop_owners(
-        ata(&me(), &mint_a()),
-        ata(&me(), &mint_b()),
-        ata(&me(), &mint_b()),
-        ata(&stranger(), &mint_c()),
-        true,
-        true,
-    );
-    let ix = orca_two_hop(
-        me(),
-        owners,
-        two_hop_data(None, 500, 9_000, false, true, true),
-    );
-    let a = judge(
-        &[create_own_ata(&me(), &mint_c(), &TOKEN_PROGRAM), ix],
-        &me(),
-    );
+    let a = judge_exact_out(ata(&stranger(), &mint_c()), true);
     assert_eq!(only_view(&a).destination, ata(&stranger(), &mint_c()));
     assert_eq!(a.verdict, Verdict::Confirm);
 }
@@ -905,41 +786,26 @@ fn orca_two_hop_swap_with_split_intermediate_accounts_is_two_swaps() {
         owners,
         two_hop_data(None, 1_000, 2_000, true, true, false),
     );
-    let a = judge(
-        &[
-            create_own_ata(&me(), &mint_b(), &TOKEN_PROGRAM),
-            create_own_ata(&me(), &mint_c(), &TOKEN_PROGRAM),
-            ix,
-        ],
-        &me(),
-    );
+    let a = judge_with_own_atas(&[mint_b(), mint_c()], ix);
     let v = views(&a);
     assert_eq!(
         v,
         vec![
-            View {
-                instruction: "orca whirlpool two_hop_swap (first hop)",
-                authority: me(),
-                source: ata(&me(), &mint_a()),
-                destination: foreign_mid,
-                source_mint: None,
-                destination_mint: None,
-                pool_mints: vec![],
-                amount_in: SwapAmount::Exact(1_000),
-                amount_out: SwapAmount::AtLeast(0),
-            },
-            View {
-                instruction: "orca whirlpool two_hop_swap (second hop)",
-                authority: me(),
-                source: ata(&me(), &mint_b()),
-                destination: ata(&me(), &mint_c()),
-                // Inferred from the proven ATAs.
-                source_mint: Some(mint_b()),
-                destination_mint: Some(mint_c()),
-                pool_mints: vec![],
-                amount_in: SwapAmount::AtMost(u64::MAX),
-                amount_out: SwapAmount::AtLeast(2_000),
-            },
+            my_view(
+                "orca whirlpool two_hop_swap (first hop)",
+                (ata(&me(), &mint_a()), None),
+                (foreign_mid, None),
+                vec![],
+                (Exact(1_000), AtLeast(0))
+            ),
+            // Inferred from the proven ATAs.
+            my_view(
+                "orca whirlpool two_hop_swap (second hop)",
+                (ata(&me(), &mint_b()), Some(mint_b())),
+                (ata(&me(), &mint_c()), Some(mint_c())),
+                vec![],
+                (AtMost(u64::MAX), AtLeast(2_000))
+            ),
         ]
     );
     assert_eq!(a.verdict, Verdict::Confirm);
@@ -1007,23 +873,19 @@ fn orca_two_hop_swap_v2_uses_the_named_input_and_output() {
         ix.accounts.push(rw(pool_account(20)));
         let a = judge(&[ix], &me());
         let (amount_in, amount_out) = if is_input {
-            (SwapAmount::Exact(40_139_172), SwapAmount::AtLeast(35_000))
+            (Exact(40_139_172), AtLeast(35_000))
         } else {
-            (SwapAmount::AtMost(35_000), SwapAmount::Exact(40_139_172))
+            (AtMost(35_000), Exact(40_139_172))
         };
         assert_eq!(
             only_view(&a),
-            View {
-                instruction: "orca whirlpool two_hop_swap_v2",
-                authority: me(),
-                source: ata(&me(), &mint_a()),
-                destination: ata(&me(), &mint_c()),
-                source_mint: Some(mint_a()),
-                destination_mint: Some(mint_c()),
-                pool_mints: vec![],
-                amount_in,
-                amount_out,
-            }
+            my_view(
+                "orca whirlpool two_hop_swap_v2",
+                (ata(&me(), &mint_a()), Some(mint_a())),
+                (ata(&me(), &mint_c()), Some(mint_c())),
+                vec![],
+                (amount_in, amount_out)
+            )
         );
         assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
     }
@@ -1042,13 +904,7 @@ fn orca_two_hop_swap_v2_uses_the_named_input_and_output() {
 
 #[test]
 fn orca_malformed_instructions_are_refused() {
-    let args = OrcaArgs {
-        amount: 1,
-        threshold: 1,
-        is_input: true,
-        a_to_b: true,
-        limit: NO_LIMIT,
-    };
+    let args = orca_args(1, 1, true, true);
     let (x, y) = (ata(&me(), &mint_a()), ata(&me(), &mint_b()));
     let swap = orca_swap(me(), x, y, args);
     assert_strict(&swap, 11, "swap");
@@ -1205,8 +1061,8 @@ fn dlmm_cases() -> Vec<(DlmmArgs, &'static str, SwapAmount, SwapAmount)> {
                 min_out: 1_234,
             },
             "swap",
-            SwapAmount::Exact(60_165_522),
-            SwapAmount::AtLeast(1_234),
+            Exact(60_165_522),
+            AtLeast(1_234),
         ),
         (
             DlmmArgs::ExactOut {
@@ -1214,8 +1070,8 @@ fn dlmm_cases() -> Vec<(DlmmArgs, &'static str, SwapAmount, SwapAmount)> {
                 out: 4_891_000_000_000,
             },
             "swap_exact_out",
-            SwapAmount::AtMost(3_826_290_145),
-            SwapAmount::Exact(4_891_000_000_000),
+            AtMost(3_826_290_145),
+            Exact(4_891_000_000_000),
         ),
         (
             DlmmArgs::PriceImpact {
@@ -1224,8 +1080,8 @@ fn dlmm_cases() -> Vec<(DlmmArgs, &'static str, SwapAmount, SwapAmount)> {
                 bps: 1_000,
             },
             "swap_with_price_impact",
-            SwapAmount::Exact(58_823),
-            SwapAmount::AtLeast(0),
+            Exact(58_823),
+            AtLeast(0),
         ),
         (
             DlmmArgs::PriceImpact {
@@ -1234,8 +1090,8 @@ fn dlmm_cases() -> Vec<(DlmmArgs, &'static str, SwapAmount, SwapAmount)> {
                 bps: 50,
             },
             "swap_with_price_impact",
-            SwapAmount::Exact(7),
-            SwapAmount::AtLeast(0),
+            Exact(7),
+            AtLeast(0),
         ),
     ]
 }
@@ -1263,25 +1119,20 @@ fn dlmm_every_variant_decodes_into_own_accounts_as_auto() {
                 let a = judge(&[ix], &me());
                 let v = only_view(&a);
                 assert_eq!(v.instruction, instruction);
-                assert_eq!(
-                    v,
-                    View {
-                        instruction: v.instruction,
-                        authority: me(),
-                        source: ata(&me(), &mint_b()),
-                        destination: ata(&me(), &mint_a()),
-                        // Inferred from the proven ATAs.
-                        source_mint: Some(mint_b()),
-                        destination_mint: Some(mint_a()),
-                        pool_mints: vec![mint_a(), mint_b()],
-                        amount_in,
-                        amount_out,
-                    },
-                    "{instruction}"
+                // Inferred from the proven ATAs.
+                let mints = (Some(mint_b()), Some(mint_a()));
+                assert_own_auto(
+                    &a,
+                    my_view(
+                        v.instruction,
+                        (ata(&me(), &mint_b()), mints.0),
+                        (ata(&me(), &mint_a()), mints.1),
+                        vec![mint_a(), mint_b()],
+                        (amount_in, amount_out),
+                    ),
+                    &instruction,
                 );
-                assert!(destination_is_own(&a));
-                assert_eq!(a.verdict, Verdict::Auto, "{instruction}: {:?}", a.reasons);
-                if amount_out == SwapAmount::AtLeast(0) {
+                if amount_out == AtLeast(0) {
                     assert!(
                         a.warnings.iter().any(|w| w.contains("no minimum output")),
                         "{:?}",
@@ -1410,33 +1261,23 @@ fn damm_v1_swap_into_own_ata_is_auto() {
         1_000_000_000,
         150_000_000,
     );
-    let a = judge(
-        &[create_own_ata(&me(), &USDC, &TOKEN_PROGRAM), ix.clone()],
-        &me(),
-    );
+    let a = judge_with_own_atas(&[USDC], ix.clone());
     assert_eq!(
         only_view(&a),
-        View {
-            instruction: "meteora damm v1 swap",
-            authority: me(),
-            source: ata(&me(), &NATIVE_MINT),
-            destination: ata(&me(), &USDC),
-            // Inferred from the proven ATAs.
-            source_mint: Some(NATIVE_MINT),
-            destination_mint: Some(USDC),
-            pool_mints: vec![],
-            amount_in: SwapAmount::Exact(1_000_000_000),
-            amount_out: SwapAmount::AtLeast(150_000_000),
-        }
+        // Inferred from the proven ATAs.
+        my_view(
+            "meteora damm v1 swap",
+            (ata(&me(), &NATIVE_MINT), Some(NATIVE_MINT)),
+            (ata(&me(), &USDC), Some(USDC)),
+            vec![],
+            (Exact(1_000_000_000), AtLeast(150_000_000))
+        )
     );
     assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
     // Trailing accounts are allowed.
     let mut longer = ix.clone();
     longer.accounts.push(rw(pool_account(11)));
-    let a = judge(
-        &[create_own_ata(&me(), &USDC, &TOKEN_PROGRAM), longer],
-        &me(),
-    );
+    let a = judge_with_own_atas(&[USDC], longer);
     assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
     // Without a named output mint, ownership cannot be proven.
     let a = judge(&[ix], &me());
@@ -1453,7 +1294,7 @@ fn damm_v1_swap_into_a_foreign_account_is_confirm() {
         10,
         9,
     );
-    let a = judge(&[create_own_ata(&me(), &USDC, &TOKEN_PROGRAM), ix], &me());
+    let a = judge_with_own_atas(&[USDC], ix);
     assert_eq!(only_view(&a).destination, ata(&stranger(), &USDC));
     assert_eq!(a.verdict, Verdict::Confirm);
 }
@@ -1520,26 +1361,26 @@ fn damm_v2_swap_and_every_swap2_mode() {
         (
             damm_v2_swap_data(1_000, 900),
             "meteora damm v2 swap",
-            SwapAmount::Exact(1_000),
-            SwapAmount::AtLeast(900),
+            Exact(1_000),
+            AtLeast(900),
         ),
         (
             damm_v2_swap2_data(1_000, 900, 0),
             "meteora damm v2 swap2",
-            SwapAmount::Exact(1_000),
-            SwapAmount::AtLeast(900),
+            Exact(1_000),
+            AtLeast(900),
         ),
         (
             damm_v2_swap2_data(1_000, 900, 1),
             "meteora damm v2 swap2",
-            SwapAmount::AtMost(1_000),
-            SwapAmount::AtLeast(900),
+            AtMost(1_000),
+            AtLeast(900),
         ),
         (
             damm_v2_swap2_data(1_000, 900, 2),
             "meteora damm v2 swap2",
-            SwapAmount::AtMost(900),
-            SwapAmount::Exact(1_000),
+            AtMost(900),
+            Exact(1_000),
         ),
     ];
     for (data, instruction, amount_in, amount_out) in cases {
@@ -1555,18 +1396,14 @@ fn damm_v2_swap_and_every_swap2_mode() {
             let a = judge(&[ix], &me());
             assert_eq!(
                 only_view(&a),
-                View {
+                // Inferred from the proven ATAs.
+                my_view(
                     instruction,
-                    authority: me(),
-                    source: ata_2022(&me(), &mint_b()),
-                    destination: ata(&me(), &mint_a()),
-                    // Inferred from the proven ATAs.
-                    source_mint: Some(mint_b()),
-                    destination_mint: Some(mint_a()),
-                    pool_mints: vec![mint_a(), mint_b()],
-                    amount_in,
-                    amount_out,
-                }
+                    (ata_2022(&me(), &mint_b()), Some(mint_b())),
+                    (ata(&me(), &mint_a()), Some(mint_a())),
+                    vec![mint_a(), mint_b()],
+                    (amount_in, amount_out)
+                )
             );
             assert_eq!(a.verdict, Verdict::Auto, "{instruction}: {:?}", a.reasons);
         }
@@ -1675,8 +1512,8 @@ const EXPECTED: &[Expected] = &[
         destination_mint: None,
         pool_mints: &[],
         // Explicit (extreme) price limit: may fill partially.
-        amount_in: SwapAmount::AtMost(85_373_619),
-        amount_out: SwapAmount::AtLeast(0),
+        amount_in: AtMost(85_373_619),
+        amount_out: AtLeast(0),
         own: false,
     },
     Expected {
@@ -1690,8 +1527,8 @@ const EXPECTED: &[Expected] = &[
         source_mint: Some(WSOL),
         destination_mint: Some("7GCihgDB8fe6KNjn2MYtkzZcRjQy3t9GHdC8uHYmW2hr"),
         pool_mints: &[],
-        amount_in: SwapAmount::AtMost(367_897_999),
-        amount_out: SwapAmount::AtLeast(1),
+        amount_in: AtMost(367_897_999),
+        amount_out: AtLeast(1),
         own: false,
     },
     Expected {
@@ -1706,8 +1543,8 @@ const EXPECTED: &[Expected] = &[
         source_mint: None,
         destination_mint: None,
         pool_mints: &[],
-        amount_in: SwapAmount::AtMost(110_000),
-        amount_out: SwapAmount::AtLeast(194_634_640),
+        amount_in: AtMost(110_000),
+        amount_out: AtLeast(194_634_640),
         own: false,
     },
     Expected {
@@ -1719,8 +1556,8 @@ const EXPECTED: &[Expected] = &[
         source_mint: Some("J1toso1uCk3RLmjorhTtrVwY9HJ7X8V9yYac6Y7kGCPn"),
         destination_mint: Some(USDC_STR),
         pool_mints: &[],
-        amount_in: SwapAmount::AtMost(40_139_172),
-        amount_out: SwapAmount::AtLeast(0),
+        amount_in: AtMost(40_139_172),
+        amount_out: AtLeast(0),
         own: true,
     },
     Expected {
@@ -1732,8 +1569,8 @@ const EXPECTED: &[Expected] = &[
         source_mint: Some(WSOL),
         destination_mint: Some("Cy1GS2FqefgaMbi45UunrUzin1rfEmTUYnomddzBpump"),
         pool_mints: &["Cy1GS2FqefgaMbi45UunrUzin1rfEmTUYnomddzBpump", WSOL],
-        amount_in: SwapAmount::Exact(60_165_522),
-        amount_out: SwapAmount::AtLeast(0),
+        amount_in: Exact(60_165_522),
+        amount_out: AtLeast(0),
         own: true,
     },
     Expected {
@@ -1745,8 +1582,8 @@ const EXPECTED: &[Expected] = &[
         source_mint: Some("27G8MtK7VtTcCHkpASjSDdkWWYfoqT6ggEuKidVJidD4"),
         destination_mint: Some(USDC_STR),
         pool_mints: &["27G8MtK7VtTcCHkpASjSDdkWWYfoqT6ggEuKidVJidD4", USDC_STR],
-        amount_in: SwapAmount::Exact(217_206_901),
-        amount_out: SwapAmount::AtLeast(0),
+        amount_in: Exact(217_206_901),
+        amount_out: AtLeast(0),
         own: true,
     },
     Expected {
@@ -1760,8 +1597,8 @@ const EXPECTED: &[Expected] = &[
         source_mint: None,
         destination_mint: None,
         pool_mints: &[WSOL, USDC_STR],
-        amount_in: SwapAmount::AtMost(u64::MAX),
-        amount_out: SwapAmount::Exact(5_950_000),
+        amount_in: AtMost(u64::MAX),
+        amount_out: Exact(5_950_000),
         own: false,
     },
     Expected {
@@ -1773,8 +1610,8 @@ const EXPECTED: &[Expected] = &[
         source_mint: Some(WSOL),
         destination_mint: Some("Ey59PH7Z4BFU4HjyKnyMdWt5GGN76KazTAwQihoUXRnk"),
         pool_mints: &["Ey59PH7Z4BFU4HjyKnyMdWt5GGN76KazTAwQihoUXRnk", WSOL],
-        amount_in: SwapAmount::AtMost(3_826_290_145),
-        amount_out: SwapAmount::Exact(4_891_000_000_000),
+        amount_in: AtMost(3_826_290_145),
+        amount_out: Exact(4_891_000_000_000),
         own: true,
     },
     Expected {
@@ -1786,8 +1623,8 @@ const EXPECTED: &[Expected] = &[
         source_mint: Some(WSOL),
         destination_mint: Some("7VnT8zHzorYS92snKC4CZU2veigEVnVVBSxTw7G1pump"),
         pool_mints: &["7VnT8zHzorYS92snKC4CZU2veigEVnVVBSxTw7G1pump", WSOL],
-        amount_in: SwapAmount::Exact(58_823),
-        amount_out: SwapAmount::AtLeast(0),
+        amount_in: Exact(58_823),
+        amount_out: AtLeast(0),
         own: true,
     },
 ];
