@@ -10,6 +10,7 @@ use custos_txdecode::programs::{
     RAYDIUM_AMM_V4_PROGRAM, RAYDIUM_CLMM_PROGRAM, RAYDIUM_CPMM_PROGRAM, RAYDIUM_LAUNCHPAD_PROGRAM,
     SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM,
 };
+use custos_txdecode::SwapAmount::{AtLeast, AtMost, Exact};
 use custos_txdecode::{Addr, Assessment, Effect, ParsedTransaction, Pubkey, SwapAmount, Verdict};
 use solana_message::{AccountMeta, Instruction};
 
@@ -35,6 +36,29 @@ struct Seen {
     amount_out: SwapAmount,
     platform_fee_bps: u16,
     platform_fee_account: Option<(Pubkey, bool)>,
+}
+
+/// A swap's fields when it pays no platform fee; each party is `(address, own)`.
+fn no_fee(
+    instruction: &'static str,
+    authority: (Pubkey, bool),
+    source: (Pubkey, bool),
+    destination: (Pubkey, bool),
+    (source_mint, destination_mint): (Option<Pubkey>, Option<Pubkey>),
+    (amount_in, amount_out): (SwapAmount, SwapAmount),
+) -> Seen {
+    Seen {
+        instruction,
+        authority,
+        source,
+        destination,
+        source_mint,
+        destination_mint,
+        amount_in,
+        amount_out,
+        platform_fee_bps: 0,
+        platform_fee_account: None,
+    }
 }
 
 fn known(a: &Addr) -> Pubkey {
@@ -78,6 +102,34 @@ fn seen(a: &Assessment) -> Seen {
         }
         _ => unreachable!(),
     }
+}
+
+/// Asserts the only swap is `instruction`, signed by `s.payer` and between the accounts of
+/// `s` (all proven the payer's, both mints known), for `amounts` with no platform fee,
+/// and that the verdict is Auto; `what` names the case.
+fn assert_own_swap_auto(
+    a: &Assessment,
+    instruction: &'static str,
+    s: &Sides,
+    (amount_in, amount_out): (SwapAmount, SwapAmount),
+    what: &str,
+) {
+    let want = no_fee(
+        instruction,
+        (s.payer, true),
+        (s.source, true),
+        (s.destination, true),
+        (Some(s.input_mint), Some(s.output_mint)),
+        (amount_in, amount_out),
+    );
+    assert_eq!(seen(a), want, "{what}");
+    assert_eq!(a.verdict, Verdict::Auto, "{what}: {:?}", a.reasons);
+}
+
+/// Judges `ix` for `me` after `me`'s idempotent creation of its own (Token program)
+/// associated token account for `mint`, which proves that account `me`'s.
+fn judge_with_own_ata(me: &Pubkey, mint: &Pubkey, ix: Instruction) -> Assessment {
+    judge(&[create_own_ata(me, mint, &TOKEN_PROGRAM), ix], me)
 }
 
 /// The instruction is refused as malformed (not as merely unsupported), with `why` in the
@@ -132,6 +184,14 @@ fn bad_lengths(data: &[u8]) -> Vec<(Vec<u8>, &'static str)> {
     long.push(0);
     v.push((long, "unexpected trailing instruction data"));
     v
+}
+
+/// Every `bad_lengths` cut of `good`'s data, with `good`'s accounts, is malformed.
+fn assert_bad_lengths_malformed(good: &Instruction, me: &Pubkey) {
+    for (data, why) in bad_lengths(&good.data) {
+        let ix = Instruction::new_with_bytes(good.program_id, &data, good.accounts.clone());
+        assert_malformed(&[ix], me, why);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -274,25 +334,18 @@ fn amm_v4_swap_into_own_ata_is_auto_only_when_the_mint_is_named() {
         let ix = amm_v1(9, 1_000_000, 250, target_orders, src, dst, me);
         // With the bot's CreateIdempotent for the output mint, the destination is
         // provably the user's ATA.
-        let a = judge(
-            &[create_own_ata(&me, &mint, &TOKEN_PROGRAM), ix.clone()],
-            &me,
-        );
+        let a = judge_with_own_ata(&me, &mint, ix.clone());
         assert_eq!(
             seen(&a),
-            Seen {
-                instruction: "raydium amm v4 swap_base_in",
-                authority: (me, true),
-                source: (src, true),
-                destination: (dst, true),
+            no_fee(
+                "raydium amm v4 swap_base_in",
+                (me, true),
+                (src, true),
+                (dst, true),
                 // Not named by the instruction: inferred from the proven ATAs.
-                source_mint: Some(NATIVE_MINT),
-                destination_mint: Some(mint),
-                amount_in: SwapAmount::Exact(1_000_000),
-                amount_out: SwapAmount::AtLeast(250),
-                platform_fee_bps: 0,
-                platform_fee_account: None,
-            },
+                (Some(NATIVE_MINT), Some(mint)),
+                (Exact(1_000_000), AtLeast(250)),
+            ),
             "target orders {target_orders}"
         );
         assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
@@ -319,12 +372,10 @@ fn amm_v4_swap_to_a_foreign_account_is_confirm() {
     let (me, them) = (key(1), key(9));
     let mint = key(40);
     let foreign = ata(&them, &mint);
-    let a = judge(
-        &[
-            create_own_ata(&me, &mint, &TOKEN_PROGRAM),
-            amm_v1(9, 1_000, 1, true, ata(&me, &NATIVE_MINT), foreign, me),
-        ],
+    let a = judge_with_own_ata(
         &me,
+        &mint,
+        amm_v1(9, 1_000, 1, true, ata(&me, &NATIVE_MINT), foreign, me),
     );
     assert_eq!(seen(&a).destination, (foreign, false));
     assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
@@ -336,8 +387,8 @@ fn amm_v4_each_variant_decodes() {
     let mint = key(40);
     // Selling the token for wSOL: the wSOL ATA is always provable.
     let (src, dst) = (ata(&me, &mint), ata(&me, &NATIVE_MINT));
-    let exact_in = (SwapAmount::Exact(7_000), SwapAmount::AtLeast(3_000));
-    let exact_out = (SwapAmount::AtMost(7_000), SwapAmount::Exact(3_000));
+    let exact_in = (Exact(7_000), AtLeast(3_000));
+    let exact_out = (AtMost(7_000), Exact(3_000));
     let mut v2_long = amm_v2(16, 7_000, 3_000, src, dst, me);
     v2_long.accounts.push(ro(pool(20))); // ignored by the program
     let cases = [
@@ -392,10 +443,7 @@ fn amm_v4_malformed_swaps_reject() {
     let (src, dst) = (ata(&me, &NATIVE_MINT), ata(&me, &USDC));
     for tag in [9, 11] {
         let good = amm_v1(tag, 5, 6, true, src, dst, me);
-        for (data, why) in bad_lengths(&good.data) {
-            let ix = Instruction::new_with_bytes(AMM, &data, good.accounts.clone());
-            assert_malformed(&[ix], &me, why);
-        }
+        assert_bad_lengths_malformed(&good, &me);
         // 16 accounts: fewer than the program's 17.
         let mut short = amm_v1(tag, 5, 6, false, src, dst, me);
         short.accounts.remove(3);
@@ -407,10 +455,7 @@ fn amm_v4_malformed_swaps_reject() {
     }
     for tag in [16, 17] {
         let good = amm_v2(tag, 5, 6, src, dst, me);
-        for (data, why) in bad_lengths(&good.data) {
-            let ix = Instruction::new_with_bytes(AMM, &data, good.accounts.clone());
-            assert_malformed(&[ix], &me, why);
-        }
+        assert_bad_lengths_malformed(&good, &me);
         let mut short = good.clone();
         short.accounts.pop();
         assert_malformed(&[short], &me, "needs 8 accounts, has 7");
@@ -445,6 +490,17 @@ struct Sides {
     output_mint: Pubkey,
 }
 
+/// `owner` swaps from its ATA for `input_mint` into its ATA for `output_mint`.
+fn sides(owner: Pubkey, input_mint: Pubkey, output_mint: Pubkey) -> Sides {
+    Sides {
+        payer: owner,
+        source: ata(&owner, &input_mint),
+        destination: ata(&owner, &output_mint),
+        input_mint,
+        output_mint,
+    }
+}
+
 fn cpmm(disc: [u8; 8], x: u64, y: u64, s: &Sides, output_program: Pubkey) -> Instruction {
     Instruction::new_with_bytes(
         CPMM,
@@ -471,37 +527,20 @@ fn cpmm(disc: [u8; 8], x: u64, y: u64, s: &Sides, output_program: Pubkey) -> Ins
 fn cpmm_swaps_decode_and_judge() {
     let (me, them) = (key(1), key(9));
     let mint = key(40);
-    let buy = Sides {
-        payer: me,
-        source: ata(&me, &NATIVE_MINT),
-        destination: ata(&me, &mint),
-        input_mint: NATIVE_MINT,
-        output_mint: mint,
-    };
+    let buy = sides(me, NATIVE_MINT, mint);
     // swap_base_input into the user's ATA, which the bot creates first.
-    let a = judge(
-        &[
-            create_own_ata(&me, &mint, &TOKEN_PROGRAM),
-            cpmm(SWAP_BASE_INPUT, 1_000_000, 42_000, &buy, TOKEN_PROGRAM),
-        ],
+    let a = judge_with_own_ata(
         &me,
+        &mint,
+        cpmm(SWAP_BASE_INPUT, 1_000_000, 42_000, &buy, TOKEN_PROGRAM),
     );
-    assert_eq!(
-        seen(&a),
-        Seen {
-            instruction: "raydium cpmm swap_base_input",
-            authority: (me, true),
-            source: (buy.source, true),
-            destination: (buy.destination, true),
-            source_mint: Some(NATIVE_MINT),
-            destination_mint: Some(mint),
-            amount_in: SwapAmount::Exact(1_000_000),
-            amount_out: SwapAmount::AtLeast(42_000),
-            platform_fee_bps: 0,
-            platform_fee_account: None,
-        }
+    assert_own_swap_auto(
+        &a,
+        "raydium cpmm swap_base_input",
+        &buy,
+        (Exact(1_000_000), AtLeast(42_000)),
+        "raydium cpmm swap_base_input",
     );
-    assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
 
     // The instruction names both mints: no ATA creation needed to prove the output.
     let a = judge(
@@ -518,7 +557,7 @@ fn cpmm_swaps_decode_and_judge() {
     assert_eq!(s.instruction, "raydium cpmm swap_base_output");
     assert_eq!(
         (s.amount_in, s.amount_out),
-        (SwapAmount::AtMost(1_000_000), SwapAmount::Exact(42_000))
+        (AtMost(1_000_000), Exact(42_000))
     );
     assert_eq!(s.destination, (buy.destination, true));
     assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
@@ -550,13 +589,7 @@ fn cpmm_swaps_decode_and_judge() {
     }
 
     // Someone else's swap into their own account: neutral for the fee payer.
-    let s = Sides {
-        payer: them,
-        source: ata(&them, &NATIVE_MINT),
-        destination: ata(&them, &mint),
-        input_mint: NATIVE_MINT,
-        output_mint: mint,
-    };
+    let s = sides(them, NATIVE_MINT, mint);
     let a = judge(&[cpmm(SWAP_BASE_INPUT, 5, 4, &s, TOKEN_PROGRAM)], &me);
     assert_eq!(seen(&a).authority, (them, false));
     assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
@@ -565,19 +598,10 @@ fn cpmm_swaps_decode_and_judge() {
 #[test]
 fn cpmm_malformed_swaps_reject() {
     let me = key(1);
-    let s = Sides {
-        payer: me,
-        source: ata(&me, &NATIVE_MINT),
-        destination: ata(&me, &USDC),
-        input_mint: NATIVE_MINT,
-        output_mint: USDC,
-    };
+    let s = sides(me, NATIVE_MINT, USDC);
     for disc in [SWAP_BASE_INPUT, SWAP_BASE_OUTPUT] {
         let good = cpmm(disc, 5, 6, &s, TOKEN_PROGRAM);
-        for (data, why) in bad_lengths(&good.data) {
-            let ix = Instruction::new_with_bytes(CPMM, &data, good.accounts.clone());
-            assert_malformed(&[ix], &me, why);
-        }
+        assert_bad_lengths_malformed(&good, &me);
         let mut short = good.clone();
         short.accounts.pop();
         assert_malformed(&[short], &me, "needs 13 accounts, has 12");
@@ -684,34 +708,16 @@ fn clmm_router(amount_in: u64, min_out: u64, s: &Sides, extra: u8) -> Instructio
 fn clmm_swap_names_no_mint_so_needs_the_ata_creation() {
     let me = key(1);
     let mint = key(40);
-    let s = Sides {
-        payer: me,
-        source: ata(&me, &NATIVE_MINT),
-        destination: ata(&me, &mint),
-        input_mint: NATIVE_MINT,
-        output_mint: mint,
-    };
+    let s = sides(me, NATIVE_MINT, mint);
     let ix = clmm_swap(clmm_args(CLMM_SWAP, 2_000, 1_500, 1), &s, 2);
-    let a = judge(
-        &[create_own_ata(&me, &mint, &TOKEN_PROGRAM), ix.clone()],
-        &me,
+    let a = judge_with_own_ata(&me, &mint, ix.clone());
+    assert_own_swap_auto(
+        &a,
+        "raydium clmm swap",
+        &s,
+        (Exact(2_000), AtLeast(1_500)),
+        "raydium clmm swap",
     );
-    assert_eq!(
-        seen(&a),
-        Seen {
-            instruction: "raydium clmm swap",
-            authority: (me, true),
-            source: (s.source, true),
-            destination: (s.destination, true),
-            source_mint: Some(NATIVE_MINT),
-            destination_mint: Some(mint),
-            amount_in: SwapAmount::Exact(2_000),
-            amount_out: SwapAmount::AtLeast(1_500),
-            platform_fee_bps: 0,
-            platform_fee_account: None,
-        }
-    );
-    assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
     // Alone, the output account cannot be proven the user's.
     let a = judge(&[ix], &me);
     assert_eq!(seen(&a).destination, (s.destination, false));
@@ -719,17 +725,15 @@ fn clmm_swap_names_no_mint_so_needs_the_ata_creation() {
 
     // Exact output (is_base_input false): `amount` is the output, the threshold the most
     // that may be paid. Only the one named tick array.
-    let a = judge(
-        &[
-            create_own_ata(&me, &mint, &TOKEN_PROGRAM),
-            clmm_swap(clmm_args(CLMM_SWAP, 2_000, 1_500, 0), &s, 0),
-        ],
+    let a = judge_with_own_ata(
         &me,
+        &mint,
+        clmm_swap(clmm_args(CLMM_SWAP, 2_000, 1_500, 0), &s, 0),
     );
     let got = seen(&a);
     assert_eq!(
         (got.amount_in, got.amount_out),
-        (SwapAmount::AtMost(1_500), SwapAmount::Exact(2_000))
+        (AtMost(1_500), Exact(2_000))
     );
     assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
 }
@@ -746,8 +750,8 @@ fn clmm_swap_v2_names_its_mints() {
         output_mint: NATIVE_MINT,
     };
     for (base_input, amounts) in [
-        (1, (SwapAmount::Exact(900), SwapAmount::AtLeast(10))),
-        (0, (SwapAmount::AtMost(10), SwapAmount::Exact(900))),
+        (1, (Exact(900), AtLeast(10))),
+        (0, (AtMost(10), Exact(900))),
     ] {
         let a = judge(
             &[clmm_swap_v2(
@@ -756,22 +760,13 @@ fn clmm_swap_v2_names_its_mints() {
             )],
             &me,
         );
-        assert_eq!(
-            seen(&a),
-            Seen {
-                instruction: "raydium clmm swap_v2",
-                authority: (me, true),
-                source: (sell.source, true),
-                destination: (sell.destination, true),
-                source_mint: Some(mint),
-                destination_mint: Some(NATIVE_MINT),
-                amount_in: amounts.0,
-                amount_out: amounts.1,
-                platform_fee_bps: 0,
-                platform_fee_account: None,
-            }
+        assert_own_swap_auto(
+            &a,
+            "raydium clmm swap_v2",
+            &sell,
+            amounts,
+            &format!("swap_v2 is_base_input {base_input}"),
         );
-        assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
     }
     let to_them = Sides {
         destination: ata(&them, &NATIVE_MINT),
@@ -789,34 +784,18 @@ fn clmm_swap_v2_names_its_mints() {
 fn clmm_router_single_hop_decodes_multi_hop_is_unsupported() {
     let (me, them) = (key(1), key(9));
     let mint = key(40);
-    let s = Sides {
-        payer: me,
-        source: ata(&me, &NATIVE_MINT),
-        destination: ata(&me, &mint),
-        input_mint: NATIVE_MINT,
-        output_mint: mint,
-    };
+    let s = sides(me, NATIVE_MINT, mint);
     // One hop group plus 0 to 6 accounts (bitmap extension, tick arrays): no room for a
     // second hop's seven accounts.
     for extra in 0..=6 {
         let a = judge(&[clmm_router(3_000, 2_500, &s, extra)], &me);
-        assert_eq!(
-            seen(&a),
-            Seen {
-                instruction: "raydium clmm swap_router_base_in",
-                authority: (me, true),
-                source: (s.source, true),
-                destination: (s.destination, true),
-                source_mint: Some(NATIVE_MINT),
-                destination_mint: Some(mint),
-                amount_in: SwapAmount::Exact(3_000),
-                amount_out: SwapAmount::AtLeast(2_500),
-                platform_fee_bps: 0,
-                platform_fee_account: None,
-            },
-            "extra {extra}"
+        assert_own_swap_auto(
+            &a,
+            "raydium clmm swap_router_base_in",
+            &s,
+            (Exact(3_000), AtLeast(2_500)),
+            &format!("extra {extra}"),
         );
-        assert_eq!(a.verdict, Verdict::Auto, "{:?}", a.reasons);
     }
     let foreign = Sides {
         destination: ata(&them, &mint),
@@ -837,23 +816,14 @@ fn clmm_router_single_hop_decodes_multi_hop_is_unsupported() {
 #[test]
 fn clmm_malformed_swaps_reject() {
     let me = key(1);
-    let s = Sides {
-        payer: me,
-        source: ata(&me, &NATIVE_MINT),
-        destination: ata(&me, &USDC),
-        input_mint: NATIVE_MINT,
-        output_mint: USDC,
-    };
+    let s = sides(me, NATIVE_MINT, USDC);
     let cases = [
         (clmm_swap(clmm_args(CLMM_SWAP, 5, 6, 1), &s, 0), 10),
         (clmm_swap_v2(clmm_args(CLMM_SWAP_V2, 5, 6, 1), &s), 13),
         (clmm_router(5, 6, &s, 0), 13),
     ];
     for (good, needed) in cases {
-        for (data, why) in bad_lengths(&good.data) {
-            let ix = Instruction::new_with_bytes(CLMM, &data, good.accounts.clone());
-            assert_malformed(&[ix], &me, why);
-        }
+        assert_bad_lengths_malformed(&good, &me);
         let mut short = good.clone();
         short.accounts.truncate(needed - 1);
         assert_malformed(
@@ -936,62 +906,32 @@ fn launchpad_buys_and_sells_decode() {
     let me = key(1);
     let mint = key(40);
     let t = my_trade(me, mint);
+    let exact_in = (Exact(1_000), AtLeast(77));
+    // The exact-out forms take (amount_out, maximum_amount_in).
+    let exact_out = (AtMost(77), Exact(1_000));
+    // (instruction, discriminator, buys the token, amounts)
+    #[rustfmt::skip]
     let cases = [
-        (
-            "raydium launchpad buy_exact_in",
-            BUY_EXACT_IN,
-            true,
-            (SwapAmount::Exact(1_000), SwapAmount::AtLeast(77)),
-        ),
-        (
-            "raydium launchpad buy_exact_out",
-            BUY_EXACT_OUT,
-            true,
-            // (amount_out, maximum_amount_in)
-            (SwapAmount::AtMost(77), SwapAmount::Exact(1_000)),
-        ),
-        (
-            "raydium launchpad sell_exact_in",
-            SELL_EXACT_IN,
-            false,
-            (SwapAmount::Exact(1_000), SwapAmount::AtLeast(77)),
-        ),
-        (
-            "raydium launchpad sell_exact_out",
-            SELL_EXACT_OUT,
-            false,
-            (SwapAmount::AtMost(77), SwapAmount::Exact(1_000)),
-        ),
+        ("raydium launchpad buy_exact_in", BUY_EXACT_IN, true, exact_in),
+        ("raydium launchpad buy_exact_out", BUY_EXACT_OUT, true, exact_out),
+        ("raydium launchpad sell_exact_in", SELL_EXACT_IN, false, exact_in),
+        ("raydium launchpad sell_exact_out", SELL_EXACT_OUT, false, exact_out),
     ];
-    for (name, disc, buy, (amount_in, amount_out)) in cases {
-        let (source, destination, source_mint, destination_mint) = if buy {
+    for (name, disc, buy, amounts) in cases {
+        let (source, destination, input_mint, output_mint) = if buy {
             (t.user_quote, t.user_base, NATIVE_MINT, mint)
         } else {
             (t.user_base, t.user_quote, mint, NATIVE_MINT)
         };
-        let a = judge(
-            &[
-                create_own_ata(&me, &mint, &TOKEN_PROGRAM),
-                launchpad(disc, 1_000, 77, 0, &t),
-            ],
-            &me,
-        );
-        assert_eq!(
-            seen(&a),
-            Seen {
-                instruction: name,
-                authority: (me, true),
-                source: (source, true),
-                destination: (destination, true),
-                source_mint: Some(source_mint),
-                destination_mint: Some(destination_mint),
-                amount_in,
-                amount_out,
-                platform_fee_bps: 0,
-                platform_fee_account: None,
-            }
-        );
-        assert_eq!(a.verdict, Verdict::Auto, "{name}: {:?}", a.reasons);
+        let sides = Sides {
+            payer: me,
+            source,
+            destination,
+            input_mint,
+            output_mint,
+        };
+        let a = judge_with_own_ata(&me, &mint, launchpad(disc, 1_000, 77, 0, &t));
+        assert_own_swap_auto(&a, name, &sides, amounts, name);
     }
 
     // Tokens bought into someone else's account: confirm.
@@ -1097,10 +1037,7 @@ fn launchpad_malformed_trades_reject() {
     let t = my_trade(me, USDC);
     for disc in [BUY_EXACT_IN, BUY_EXACT_OUT, SELL_EXACT_IN, SELL_EXACT_OUT] {
         let good = launchpad(disc, 5, 6, 0, &t);
-        for (data, why) in bad_lengths(&good.data) {
-            let ix = Instruction::new_with_bytes(LAUNCHPAD, &data, good.accounts.clone());
-            assert_malformed(&[ix], &me, why);
-        }
+        assert_bad_lengths_malformed(&good, &me);
         let mut short = good.clone();
         short.accounts.truncate(14);
         assert_malformed(&[short], &me, "needs 15 accounts, has 14");
@@ -1147,20 +1084,16 @@ fn mainnet_clmm_swap_decodes() {
     let a = judge(&[ix], &payer);
     assert_eq!(
         seen(&a),
-        Seen {
-            instruction: "raydium clmm swap",
-            authority: (payer, true),
+        no_fee(
+            "raydium clmm swap",
+            (payer, true),
             // The input mint is named nowhere: not provable (nor needed).
-            source: (pk("E7p2yWDZZDErC4hNsYKazgLfjqBwcnYohNno4fSpGWhv"), false),
+            (pk("E7p2yWDZZDErC4hNsYKazgLfjqBwcnYohNno4fSpGWhv"), false),
             // The payer's wSOL ATA (the wrapped-SOL mint is always considered).
-            destination: (out, true),
-            source_mint: None,
-            destination_mint: Some(NATIVE_MINT),
-            amount_in: SwapAmount::Exact(1_863_648),
-            amount_out: SwapAmount::AtLeast(0),
-            platform_fee_bps: 0,
-            platform_fee_account: None,
-        }
+            (out, true),
+            (None, Some(NATIVE_MINT)),
+            (Exact(1_863_648), AtLeast(0)),
+        )
     );
     // Checked independently of the decoder.
     assert_eq!(ata(&payer, &NATIVE_MINT), out);
@@ -1188,20 +1121,16 @@ fn mainnet_clmm_swap_v2_decodes() {
     let a = judge(&[ix], &payer);
     assert_eq!(
         seen(&a),
-        Seen {
-            instruction: "raydium clmm swap_v2",
-            authority: (payer, true),
-            source: (src, true),
+        no_fee(
+            "raydium clmm swap_v2",
+            (payer, true),
+            (src, true),
             // Not the payer's ATA: a wSOL account the original transaction set up
             // outside this one instruction, so alone it is not provably the payer's.
-            destination: (out, false),
-            source_mint: Some(token),
-            destination_mint: Some(NATIVE_MINT),
-            amount_in: SwapAmount::AtMost(500_000_000_000_000),
-            amount_out: SwapAmount::AtLeast(0),
-            platform_fee_bps: 0,
-            platform_fee_account: None,
-        }
+            (out, false),
+            (Some(token), Some(NATIVE_MINT)),
+            (AtMost(500_000_000_000_000), AtLeast(0)),
+        )
     );
     // Checked independently of the decoder: a price limit, and exact output.
     assert_ne!(data[24..40], [0u8; 16]);
@@ -1231,19 +1160,15 @@ fn mainnet_agavesim_clmm_transaction_decodes() {
     let out = pk("GG7wqYHurrpmME4fBouwwHDkT81kdeUXqhayTybVdJkr");
     assert_eq!(
         seen(&a),
-        Seen {
-            instruction: "raydium clmm swap_v2",
-            authority: (payer, true),
+        no_fee(
+            "raydium clmm swap_v2",
+            (payer, true),
             // Initialised for the payer by this transaction.
-            source: (pk("FXCF9YobD2zEzMV3rBxMds5BJKgnQoBoSx6PYvDQqDG6"), true),
-            destination: (out, true),
-            source_mint: Some(NATIVE_MINT),
-            destination_mint: Some(token),
-            amount_in: SwapAmount::Exact(300_000_000),
-            amount_out: SwapAmount::AtLeast(800_313_332_326),
-            platform_fee_bps: 0,
-            platform_fee_account: None,
-        }
+            (pk("FXCF9YobD2zEzMV3rBxMds5BJKgnQoBoSx6PYvDQqDG6"), true),
+            (out, true),
+            (Some(NATIVE_MINT), Some(token)),
+            (Exact(300_000_000), AtLeast(800_313_332_326)),
+        )
     );
     // Checked independently of the decoder: the output is the payer's ATA.
     assert_eq!(ata(&payer, &token), out);
