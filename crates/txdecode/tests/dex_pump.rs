@@ -9,6 +9,7 @@ use custos_txdecode::programs::{
     meteora_dbc, pump_fun, pump_swap, ATA_PROGRAM, METEORA_DBC_PROGRAM, NATIVE_MINT,
     PUMP_FUN_PROGRAM, PUMP_SWAP_PROGRAM, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM,
 };
+use custos_txdecode::SwapAmount::{AtLeast, AtMost, Exact};
 use custos_txdecode::{
     assess, Addr, Assessment, Context, Effect, ParsedTransaction, PolicyConfig, Pubkey, SwapAmount,
     Verdict,
@@ -48,6 +49,47 @@ struct Want {
     pool_mints: Vec<Pubkey>,
     amount_in: SwapAmount,
     amount_out: SwapAmount,
+}
+
+/// A `Want` from `source` to `destination`, each with its mint.
+fn wanted(
+    instruction: &'static str,
+    authority: Pubkey,
+    (source, source_mint): (Pubkey, Option<Pubkey>),
+    (destination, destination_mint): (Pubkey, Option<Pubkey>),
+    pool_mints: Vec<Pubkey>,
+    (amount_in, amount_out): (SwapAmount, SwapAmount),
+) -> Want {
+    Want {
+        instruction,
+        authority,
+        source,
+        destination,
+        source_mint,
+        destination_mint,
+        pool_mints,
+        amount_in,
+        amount_out,
+    }
+}
+
+/// A trade by `authority` between a coin side and a quote side, each `(account, mint)`:
+/// a buy pays from the quote side into the coin side, a sell the other way round.
+fn trade_want(
+    instruction: &'static str,
+    authority: Pubkey,
+    sell: bool,
+    ((coin_account, coin), (quote_account, quote_mint)): ((Pubkey, Pubkey), (Pubkey, Pubkey)),
+    amounts: (SwapAmount, SwapAmount),
+) -> Want {
+    let coin_side = (coin_account, Some(coin));
+    let quote_side = (quote_account, Some(quote_mint));
+    let (source, destination) = if sell {
+        (coin_side, quote_side)
+    } else {
+        (quote_side, coin_side)
+    };
+    wanted(instruction, authority, source, destination, vec![], amounts)
 }
 
 /// Asserts the only swap of `a` is `w`, its ownership flags, and the verdict.
@@ -217,60 +259,116 @@ fn discriminators_are_anchor_hashes() {
 /// user_volume_accumulator, fee_config, fee_program]; `sell` (14) has creator_vault before
 /// token_program and no volume accumulators. Positions 2, 5 and 6 are the same in both.
 fn pump_legacy(user: Pubkey, mint: Pubkey, associated_user: Pubkey, n: usize) -> Vec<AccountMeta> {
-    let mut v: Vec<AccountMeta> = (0..16).map(|i| rw(filler(i))).collect();
-    v[2] = ro(mint);
-    v[5] = rw(associated_user);
-    v[6] = signer(user);
-    v[7] = ro(SYSTEM_PROGRAM);
-    v[8] = ro(TOKEN_PROGRAM);
-    v[11] = ro(PUMP);
-    v.truncate(n);
-    v
+    placed(
+        16,
+        [
+            (2, ro(mint)),
+            (5, rw(associated_user)),
+            (6, signer(user)),
+            (7, ro(SYSTEM_PROGRAM)),
+            (8, ro(TOKEN_PROGRAM)),
+            (11, ro(PUMP)),
+        ],
+        n,
+    )
+}
+
+/// Where a trade's accounts stand: `len` in all, the user (signer), base and quote mints
+/// (read-only), the user's base and quote token accounts (writable), and read-only
+/// programs; every other position is a filler account.
+struct Layout {
+    len: usize,
+    user: usize,
+    base_mint: usize,
+    quote_mint: usize,
+    base_user: usize,
+    quote_user: usize,
+    programs: &'static [(usize, Pubkey)],
 }
 
 /// v2 accounts (27 for buys, 26 for sells): base_mint 1, quote_mint 2, user 13,
 /// associated_base_user 14, associated_quote_user 15.
-fn pump_v2(
-    user: Pubkey,
-    base_mint: Pubkey,
-    quote_mint: Pubkey,
-    base_user: Pubkey,
-    quote_user: Pubkey,
-    n: usize,
-) -> Vec<AccountMeta> {
-    let mut v: Vec<AccountMeta> = (0..27).map(|i| rw(filler(i))).collect();
-    v[1] = ro(base_mint);
-    v[2] = ro(quote_mint);
-    v[3] = ro(TOKEN_2022_PROGRAM);
-    v[4] = ro(TOKEN_PROGRAM);
-    v[5] = ro(ATA_PROGRAM);
-    v[13] = signer(user);
-    v[14] = rw(base_user);
-    v[15] = rw(quote_user);
-    v.truncate(n);
-    v
-}
+const PUMP_V2: Layout = Layout {
+    len: 27,
+    user: 13,
+    base_mint: 1,
+    quote_mint: 2,
+    base_user: 14,
+    quote_user: 15,
+    programs: &[
+        (3, TOKEN_2022_PROGRAM),
+        (4, TOKEN_PROGRAM),
+        (5, ATA_PROGRAM),
+    ],
+};
 
 /// v3 accounts (17): base_mint 1, quote_mint 2, user 8, associated_base_user 9,
 /// associated_quote_user 10.
-fn pump_v3(
-    user: Pubkey,
-    base_mint: Pubkey,
-    quote_mint: Pubkey,
-    base_user: Pubkey,
-    quote_user: Pubkey,
+const PUMP_V3: Layout = Layout {
+    len: 17,
+    user: 8,
+    base_mint: 1,
+    quote_mint: 2,
+    base_user: 9,
+    quote_user: 10,
+    programs: &[
+        (3, TOKEN_2022_PROGRAM),
+        (4, TOKEN_PROGRAM),
+        (14, SYSTEM_PROGRAM),
+        (16, PUMP),
+    ],
+};
+
+/// v1 accounts (23 for buys, 21 for sells): [pool, user, global_config, base_mint,
+/// quote_mint, user_base_token_account, user_quote_token_account, pool_base_token_account,
+/// pool_quote_token_account, protocol_fee_recipient, protocol_fee_recipient_token_account,
+/// base_token_program, quote_token_program, system_program, associated_token_program,
+/// event_authority, program, coin_creator_vault_ata, coin_creator_vault_authority,
+/// global_volume_accumulator, user_volume_accumulator, fee_config, fee_program]. v2 trades
+/// have 17 accounts with the same first 9.
+const AMM_V1: Layout = Layout {
+    len: 23,
+    user: 1,
+    base_mint: 3,
+    quote_mint: 4,
+    base_user: 5,
+    quote_user: 6,
+    programs: &[(11, TOKEN_PROGRAM), (12, TOKEN_PROGRAM), (16, AMM)],
+};
+
+impl Layout {
+    /// The accounts of a trade in this layout, cut to the first `n`.
+    fn accounts(
+        &self,
+        user: Pubkey,
+        base_mint: Pubkey,
+        quote_mint: Pubkey,
+        base_user: Pubkey,
+        quote_user: Pubkey,
+        n: usize,
+    ) -> Vec<AccountMeta> {
+        let mut at: Vec<(usize, AccountMeta)> = vec![
+            (self.user, signer(user)),
+            (self.base_mint, ro(base_mint)),
+            (self.quote_mint, ro(quote_mint)),
+            (self.base_user, rw(base_user)),
+            (self.quote_user, rw(quote_user)),
+        ];
+        at.extend(self.programs.iter().map(|&(i, p)| (i, ro(p))));
+        placed(self.len, at, n)
+    }
+}
+
+/// `len` filler accounts with `at`'s accounts at their positions, cut to the first `n`.
+fn placed(
+    len: usize,
+    at: impl IntoIterator<Item = (usize, AccountMeta)>,
     n: usize,
 ) -> Vec<AccountMeta> {
-    let mut v: Vec<AccountMeta> = (0..17).map(|i| rw(filler(i))).collect();
-    v[1] = ro(base_mint);
-    v[2] = ro(quote_mint);
-    v[3] = ro(TOKEN_2022_PROGRAM);
-    v[4] = ro(TOKEN_PROGRAM);
-    v[8] = signer(user);
-    v[9] = rw(base_user);
-    v[10] = rw(quote_user);
-    v[14] = ro(SYSTEM_PROGRAM);
-    v[16] = ro(PUMP);
+    let mut v: Vec<AccountMeta> = (0..len).map(|i| rw(filler(i))).collect();
+    for (i, account) in at {
+        v[i] = account;
+    }
     v.truncate(n);
     v
 }
@@ -290,26 +388,25 @@ fn pump_legacy_buy_every_data_form() {
     let me = key(1);
     let coin = key(COIN);
     let dst = ata(&me, &coin);
-    let want = |amount_out| Want {
-        instruction: "pump.fun buy",
-        authority: me,
-        source: me,
-        destination: dst,
-        source_mint: Some(NATIVE_MINT),
-        destination_mint: Some(coin),
-        pool_mints: vec![],
-        amount_in: SwapAmount::AtMost(50_000_000),
-        amount_out,
+    let want = |amount_out| {
+        wanted(
+            "pump.fun buy",
+            me,
+            (me, Some(NATIVE_MINT)),
+            (dst, Some(coin)),
+            vec![],
+            (AtMost(50_000_000), amount_out),
+        )
     };
     // 24 bytes (no OptionBools), track_volume only, both; the account list of every era.
     for (tail, accounts, out) in [
-        (&[][..], 12, SwapAmount::Exact(1_000_000)),
-        (&[][..], 16, SwapAmount::Exact(1_000_000)),
-        (&[1][..], 14, SwapAmount::Exact(1_000_000)),
-        (&[0][..], 16, SwapAmount::Exact(1_000_000)),
-        (&[1, 0][..], 16, SwapAmount::Exact(1_000_000)),
-        (&[0, 1][..], 16, SwapAmount::AtMost(1_000_000)),
-        (&[1, 1][..], 17, SwapAmount::AtMost(1_000_000)),
+        (&[][..], 12, Exact(1_000_000)),
+        (&[][..], 16, Exact(1_000_000)),
+        (&[1][..], 14, Exact(1_000_000)),
+        (&[0][..], 16, Exact(1_000_000)),
+        (&[1, 0][..], 16, Exact(1_000_000)),
+        (&[0, 1][..], 16, AtMost(1_000_000)),
+        (&[1, 1][..], 17, AtMost(1_000_000)),
     ] {
         let ix = pump(
             data("buy", 1_000_000, 50_000_000, tail),
@@ -346,17 +443,14 @@ fn pump_legacy_buy_to_foreign_account_is_confirm() {
             pump_legacy(me, coin, dst, 16),
         );
         let a = judge(&[ix], &me);
-        let want = Want {
-            instruction: "pump.fun buy",
-            authority: me,
-            source: me,
-            destination: dst,
-            source_mint: Some(NATIVE_MINT),
-            destination_mint: Some(coin),
-            pool_mints: vec![],
-            amount_in: SwapAmount::AtMost(50_000_000),
-            amount_out: SwapAmount::Exact(1_000_000),
-        };
+        let want = wanted(
+            "pump.fun buy",
+            me,
+            (me, Some(NATIVE_MINT)),
+            (dst, Some(coin)),
+            vec![],
+            (AtMost(50_000_000), Exact(1_000_000)),
+        );
         expect(&a, &want, false, Verdict::Confirm);
     }
 }
@@ -366,21 +460,17 @@ fn pump_buy_exact_sol_in() {
     let (me, them) = (key(1), key(9));
     let coin = key(COIN);
     let dst = ata(&me, &coin);
-    let want = |destination, amount_in, amount_out| Want {
-        instruction: "pump.fun buy_exact_sol_in",
-        authority: me,
-        source: me,
-        destination,
-        source_mint: Some(NATIVE_MINT),
-        destination_mint: Some(coin),
-        pool_mints: vec![],
-        amount_in,
-        amount_out,
+    let want = |destination, amount_in, amount_out| {
+        wanted(
+            "pump.fun buy_exact_sol_in",
+            me,
+            (me, Some(NATIVE_MINT)),
+            (destination, Some(coin)),
+            vec![],
+            (amount_in, amount_out),
+        )
     };
-    let exact = (
-        SwapAmount::Exact(100_000_000),
-        SwapAmount::AtLeast(3_000_000),
-    );
+    let exact = (Exact(100_000_000), AtLeast(3_000_000));
     for tail in [&[][..], &[1], &[1, 0]] {
         let ix = pump(
             data("buy_exact_sol_in", 100_000_000, 3_000_000, tail),
@@ -398,7 +488,7 @@ fn pump_buy_exact_sol_in() {
     let a = judge(&[create_ata(&me, &me, &coin, &TOKEN_PROGRAM), ix], &me);
     expect(
         &a,
-        &want(dst, SwapAmount::AtMost(100_000_000), SwapAmount::AtLeast(0)),
+        &want(dst, AtMost(100_000_000), AtLeast(0)),
         true,
         Verdict::Auto,
     );
@@ -432,17 +522,14 @@ fn pump_legacy_sell() {
     let me = key(1);
     let coin = key(COIN);
     let src = ata(&me, &coin);
-    let want = Want {
-        instruction: "pump.fun sell",
-        authority: me,
-        source: src,
-        destination: me,
-        source_mint: Some(coin),
-        destination_mint: Some(NATIVE_MINT),
-        pool_mints: vec![],
-        amount_in: SwapAmount::Exact(5_000_000),
-        amount_out: SwapAmount::AtLeast(20_000),
-    };
+    let want = wanted(
+        "pump.fun sell",
+        me,
+        (src, Some(coin)),
+        (me, Some(NATIVE_MINT)),
+        vec![],
+        (Exact(5_000_000), AtLeast(20_000)),
+    );
     // 12 accounts (before fee_config), 14, and with cashback remaining accounts.
     for n in [12, 14, 16] {
         let ix = pump(
@@ -567,47 +654,42 @@ fn pump_v2_and_v3_sol_paired() {
     let coin = key(COIN);
     let base_user = ata_2022(&me, &coin);
     let wsol_user = ata(&me, &NATIVE_MINT);
-    type Build = fn(Pubkey, Pubkey, Pubkey, Pubkey, Pubkey, usize) -> Vec<AccountMeta>;
-    let cases: [(&str, &str, Build, usize); 6] = [
-        ("buy_v2", "pump.fun buy_v2", pump_v2, 27),
+    let cases: [(&str, &str, &Layout, usize); 6] = [
+        ("buy_v2", "pump.fun buy_v2", &PUMP_V2, 27),
         (
             "buy_exact_quote_in_v2",
             "pump.fun buy_exact_quote_in_v2",
-            pump_v2,
+            &PUMP_V2,
             27,
         ),
-        ("sell_v2", "pump.fun sell_v2", pump_v2, 26),
-        ("buy_v3", "pump.fun buy_v3", pump_v3, 17),
+        ("sell_v2", "pump.fun sell_v2", &PUMP_V2, 26),
+        ("buy_v3", "pump.fun buy_v3", &PUMP_V3, 17),
         (
             "buy_exact_quote_in_v3",
             "pump.fun buy_exact_quote_in_v3",
-            pump_v3,
+            &PUMP_V3,
             17,
         ),
-        ("sell_v3", "pump.fun sell_v3", pump_v3, 17),
+        ("sell_v3", "pump.fun sell_v3", &PUMP_V3, 17),
     ];
-    for (name, instruction, build, n) in cases {
+    for (name, instruction, layout, n) in cases {
         let sell = name.starts_with("sell");
         let exact_in = name.starts_with("buy_exact");
         // (amount, min_out) for sells and exact-in buys; (amount, max_cost) for buys.
         let (amount_in, amount_out) = if sell || exact_in {
-            (SwapAmount::Exact(7_000), SwapAmount::AtLeast(9_000))
+            (Exact(7_000), AtLeast(9_000))
         } else {
-            (SwapAmount::AtMost(9_000), SwapAmount::Exact(7_000))
+            (AtMost(9_000), Exact(7_000))
         };
         // Native SOL moves through the wallet, not the wrapped SOL account.
-        let want = Want {
+        let want = trade_want(
             instruction,
-            authority: me,
-            source: if sell { base_user } else { me },
-            destination: if sell { me } else { base_user },
-            source_mint: Some(if sell { coin } else { NATIVE_MINT }),
-            destination_mint: Some(if sell { NATIVE_MINT } else { coin }),
-            pool_mints: vec![],
-            amount_in,
-            amount_out,
-        };
-        let accounts = build(me, coin, NATIVE_MINT, base_user, wsol_user, n);
+            me,
+            sell,
+            ((base_user, coin), (me, NATIVE_MINT)),
+            (amount_in, amount_out),
+        );
+        let accounts = layout.accounts(me, coin, NATIVE_MINT, base_user, wsol_user, n);
         let a = judge(
             &[
                 create_ata(&me, &me, &coin, &TOKEN_2022_PROGRAM),
@@ -629,13 +711,13 @@ fn pump_v2_and_v3_sol_paired() {
             );
             let loose = if exact_in {
                 Want {
-                    amount_in: SwapAmount::AtMost(7_000),
-                    amount_out: SwapAmount::AtLeast(0),
+                    amount_in: AtMost(7_000),
+                    amount_out: AtLeast(0),
                     ..want.clone()
                 }
             } else {
                 Want {
-                    amount_out: SwapAmount::AtMost(7_000),
+                    amount_out: AtMost(7_000),
                     ..want.clone()
                 }
             };
@@ -658,7 +740,7 @@ fn pump_v2_and_v3_sol_paired() {
         let a = judge(
             &[pump(
                 data(name, 7_000, 9_000, &[]),
-                build(me, coin, NATIVE_MINT, foreign, wsol_user, n),
+                layout.accounts(me, coin, NATIVE_MINT, foreign, wsol_user, n),
             )],
             &me,
         );
@@ -687,7 +769,7 @@ fn pump_v2_and_v3_sol_paired() {
         let a = judge(
             &[pump(
                 data(name, 7_000, 9_000, &[]),
-                build(me, coin, NATIVE_MINT, base_user, wsol_user, n - 1),
+                layout.accounts(me, coin, NATIVE_MINT, base_user, wsol_user, n - 1),
             )],
             &me,
         );
@@ -696,7 +778,7 @@ fn pump_v2_and_v3_sol_paired() {
         let a = judge(
             &[pump(
                 data(name, 7_000, 9_000, &[])[..20].to_vec(),
-                build(me, coin, NATIVE_MINT, base_user, wsol_user, n),
+                layout.accounts(me, coin, NATIVE_MINT, base_user, wsol_user, n),
             )],
             &me,
         );
@@ -711,11 +793,11 @@ fn pump_v2_and_v3_token_paired() {
     let base_user = ata_2022(&me, &coin);
     let usdc_user = ata(&me, &USDC);
     let foreign_usdc = ata(&them, &USDC);
-    for (name, build, n) in [
-        ("buy_v2", pump_v2 as fn(_, _, _, _, _, _) -> _, 27),
-        ("sell_v2", pump_v2, 26),
-        ("buy_exact_quote_in_v3", pump_v3, 17),
-        ("sell_v3", pump_v3, 17),
+    for (name, layout, n) in [
+        ("buy_v2", &PUMP_V2, 27),
+        ("sell_v2", &PUMP_V2, 26),
+        ("buy_exact_quote_in_v3", &PUMP_V3, 17),
+        ("sell_v3", &PUMP_V3, 17),
     ] {
         let sell = name.starts_with("sell");
         let instruction = match name {
@@ -725,29 +807,25 @@ fn pump_v2_and_v3_token_paired() {
             _ => "pump.fun sell_v3",
         };
         let (amount_in, amount_out) = if name == "buy_v2" {
-            (SwapAmount::AtMost(9_000), SwapAmount::Exact(7_000))
+            (AtMost(9_000), Exact(7_000))
         } else {
-            (SwapAmount::Exact(7_000), SwapAmount::AtLeast(9_000))
+            (Exact(7_000), AtLeast(9_000))
         };
         for quote_user in [usdc_user, foreign_usdc] {
-            let want = Want {
+            let want = trade_want(
                 instruction,
-                authority: me,
-                source: if sell { base_user } else { quote_user },
-                destination: if sell { quote_user } else { base_user },
-                source_mint: Some(if sell { coin } else { USDC }),
-                destination_mint: Some(if sell { USDC } else { coin }),
-                pool_mints: vec![],
-                amount_in,
-                amount_out,
-            };
+                me,
+                sell,
+                ((base_user, coin), (quote_user, USDC)),
+                (amount_in, amount_out),
+            );
             let a = judge(
                 &[
                     create_ata(&me, &me, &coin, &TOKEN_2022_PROGRAM),
                     create_ata(&me, &me, &USDC, &TOKEN_PROGRAM),
                     pump(
                         data(name, 7_000, 9_000, &[]),
-                        build(me, coin, USDC, base_user, quote_user, n),
+                        layout.accounts(me, coin, USDC, base_user, quote_user, n),
                     ),
                 ],
                 &me,
@@ -772,7 +850,7 @@ fn pump_sol_sell_with_unresolved_quote_mint_reports_the_token_account() {
     let wsol_user = ata(&me, &NATIVE_MINT);
     let ix = pump(
         data("sell_v3", 7_000, 9_000, &[]),
-        pump_v3(me, coin, NATIVE_MINT, ata_2022(&me, &coin), wsol_user, 17),
+        PUMP_V3.accounts(me, coin, NATIVE_MINT, ata_2022(&me, &coin), wsol_user, 17),
     );
     let lookup = solana_message::AddressLookupTableAccount {
         key: table,
@@ -870,17 +948,14 @@ fn pump_mainnet_buy_and_sell() {
     assert_eq!(associated_user, ata(&user, &mint));
     expect(
         &a,
-        &Want {
-            instruction: "pump.fun buy",
-            authority: user,
-            source: user,
-            destination: associated_user,
-            source_mint: Some(NATIVE_MINT),
-            destination_mint: Some(mint),
-            pool_mints: vec![],
-            amount_in: SwapAmount::AtMost(195),
-            amount_out: SwapAmount::Exact(1_690_358),
-        },
+        &wanted(
+            "pump.fun buy",
+            user,
+            (user, Some(NATIVE_MINT)),
+            (associated_user, Some(mint)),
+            vec![],
+            (AtMost(195), Exact(1_690_358)),
+        ),
         true,
         Verdict::Auto,
     );
@@ -895,17 +970,14 @@ fn pump_mainnet_buy_and_sell() {
     );
     expect(
         &a,
-        &Want {
-            instruction: "pump.fun sell",
-            authority: user,
-            source: associated_user,
-            destination: user,
-            source_mint: Some(mint),
-            destination_mint: Some(NATIVE_MINT),
-            pool_mints: vec![],
-            amount_in: SwapAmount::Exact(88_888_000_000),
-            amount_out: SwapAmount::AtLeast(2_361_153),
-        },
+        &wanted(
+            "pump.fun sell",
+            user,
+            (associated_user, Some(mint)),
+            (user, Some(NATIVE_MINT)),
+            vec![],
+            (Exact(88_888_000_000), AtLeast(2_361_153)),
+        ),
         true,
         Verdict::Auto,
     );
@@ -913,34 +985,6 @@ fn pump_mainnet_buy_and_sell() {
 
 // ---------------------------------------------------------------------------------------
 // PumpSwap.
-
-/// v1 accounts (23 for buys, 21 for sells): [pool, user, global_config, base_mint,
-/// quote_mint, user_base_token_account, user_quote_token_account, pool_base_token_account,
-/// pool_quote_token_account, protocol_fee_recipient, protocol_fee_recipient_token_account,
-/// base_token_program, quote_token_program, system_program, associated_token_program,
-/// event_authority, program, coin_creator_vault_ata, coin_creator_vault_authority,
-/// global_volume_accumulator, user_volume_accumulator, fee_config, fee_program]. v2 trades
-/// have 17 accounts with the same first 9.
-fn amm_accounts(
-    user: Pubkey,
-    base_mint: Pubkey,
-    quote_mint: Pubkey,
-    user_base: Pubkey,
-    user_quote: Pubkey,
-    n: usize,
-) -> Vec<AccountMeta> {
-    let mut v: Vec<AccountMeta> = (0..23).map(|i| rw(filler(i))).collect();
-    v[1] = signer(user);
-    v[3] = ro(base_mint);
-    v[4] = ro(quote_mint);
-    v[5] = rw(user_base);
-    v[6] = rw(user_quote);
-    v[11] = ro(TOKEN_PROGRAM);
-    v[12] = ro(TOKEN_PROGRAM);
-    v[16] = ro(AMM);
-    v.truncate(n);
-    v
-}
 
 fn amm(data: Vec<u8>, accounts: Vec<AccountMeta>) -> Instruction {
     Instruction::new_with_bytes(AMM, &data, accounts)
@@ -988,12 +1032,9 @@ fn pumpswap_every_trade() {
     ] {
         let sell = name.starts_with("sell");
         let (amount_in, amount_out) = if name == "buy" || name == "buy_v2" {
-            (SwapAmount::AtMost(60_000_000), SwapAmount::Exact(2_000_000))
+            (AtMost(60_000_000), Exact(2_000_000))
         } else {
-            (
-                SwapAmount::Exact(2_000_000),
-                SwapAmount::AtLeast(60_000_000),
-            )
+            (Exact(2_000_000), AtLeast(60_000_000))
         };
         for tail in tails {
             for (dst_own, base, quote) in [
@@ -1009,24 +1050,27 @@ fn pumpswap_every_trade() {
                 };
                 let trade = amm(
                     data(name, 2_000_000, 60_000_000, tail),
-                    amm_accounts(me, coin, NATIVE_MINT, user_base, user_quote, n),
+                    AMM_V1.accounts(me, coin, NATIVE_MINT, user_base, user_quote, n),
                 );
                 let a = if sell {
                     judge(&[cu_limit(150_000), trade], &me)
                 } else {
                     judge(&amm_buy_tx(&me, &coin, trade), &me)
                 };
-                let want = Want {
+                let want = wanted(
                     instruction,
-                    authority: me,
-                    source: if sell { user_base } else { user_quote },
-                    destination: if sell { user_quote } else { user_base },
-                    source_mint: Some(if sell { coin } else { NATIVE_MINT }),
-                    destination_mint: Some(if sell { NATIVE_MINT } else { coin }),
-                    pool_mints: vec![],
-                    amount_in,
-                    amount_out,
-                };
+                    me,
+                    (
+                        if sell { user_base } else { user_quote },
+                        Some(if sell { coin } else { NATIVE_MINT }),
+                    ),
+                    (
+                        if sell { user_quote } else { user_base },
+                        Some(if sell { NATIVE_MINT } else { coin }),
+                    ),
+                    vec![],
+                    (amount_in, amount_out),
+                );
                 let verdict = if dst_own {
                     Verdict::Auto
                 } else {
@@ -1043,7 +1087,7 @@ fn pumpswap_malformed() {
     let me = key(1);
     let coin = key(COIN);
     let accounts = |n| {
-        amm_accounts(
+        AMM_V1.accounts(
             me,
             coin,
             NATIVE_MINT,
@@ -1100,15 +1144,20 @@ fn multi_hop(
     output: Pubkey,
     hops: &[(Pubkey, Pubkey)],
 ) -> Vec<AccountMeta> {
-    let mut v: Vec<AccountMeta> = (0..16).map(|i| rw(filler(i))).collect();
-    v[0] = signer(user);
-    v[1] = rw(input);
-    v[2] = rw(output);
-    v[7] = ro(TOKEN_PROGRAM);
-    v[8] = ro(TOKEN_2022_PROGRAM);
-    v[9] = ro(SYSTEM_PROGRAM);
-    v[11] = ro(AMM);
-    v[12] = ro(PUMP);
+    let mut v = placed(
+        16,
+        [
+            (0, signer(user)),
+            (1, rw(input)),
+            (2, rw(output)),
+            (7, ro(TOKEN_PROGRAM)),
+            (8, ro(TOKEN_2022_PROGRAM)),
+            (9, ro(SYSTEM_PROGRAM)),
+            (11, ro(AMM)),
+            (12, ro(PUMP)),
+        ],
+        16,
+    );
     for (i, (base, quote)) in hops.iter().enumerate() {
         v.push(ro(*base));
         v.push(ro(*quote));
@@ -1141,18 +1190,15 @@ fn pumpswap_multi_hop_swap() {
             ],
             &me,
         );
-        let want = Want {
-            instruction: "pumpswap multi_hop_swap",
-            authority: me,
-            source: wsol,
-            destination: output,
+        let want = wanted(
+            "pumpswap multi_hop_swap",
+            me,
             // Inferred by the policy from the user's wSOL ATA and the output ATA.
-            source_mint: Some(NATIVE_MINT),
-            destination_mint: own.then_some(b_coin),
-            pool_mints: vec![a_coin, NATIVE_MINT, b_coin],
-            amount_in: SwapAmount::Exact(10_000_000),
-            amount_out: SwapAmount::AtLeast(123_456),
-        };
+            (wsol, Some(NATIVE_MINT)),
+            (output, own.then_some(b_coin)),
+            vec![a_coin, NATIVE_MINT, b_coin],
+            (Exact(10_000_000), AtLeast(123_456)),
+        );
         let verdict = if own { Verdict::Auto } else { Verdict::Confirm };
         expect(&a, &want, own, verdict);
     }
@@ -1166,17 +1212,14 @@ fn pumpswap_multi_hop_swap() {
     );
     expect(
         &a,
-        &Want {
-            instruction: "pumpswap multi_hop_swap",
-            authority: me,
-            source: ata_2022(&me, &b_coin),
-            destination: wsol,
-            source_mint: Some(b_coin),
-            destination_mint: Some(NATIVE_MINT),
-            pool_mints: vec![b_coin, NATIVE_MINT],
-            amount_in: SwapAmount::Exact(5),
-            amount_out: SwapAmount::AtLeast(6),
-        },
+        &wanted(
+            "pumpswap multi_hop_swap",
+            me,
+            (ata_2022(&me, &b_coin), Some(b_coin)),
+            (wsol, Some(NATIVE_MINT)),
+            vec![b_coin, NATIVE_MINT],
+            (Exact(5), AtLeast(6)),
+        ),
         true,
         Verdict::Auto,
     );
@@ -1287,17 +1330,14 @@ fn pumpswap_mainnet_buys() {
         let own = user_base == ata(&user, &base_mint) || user_base == ata_2022(&user, &base_mint);
         expect(
             &a,
-            &Want {
-                instruction: "pumpswap buy",
-                authority: user,
-                source: user_quote,
-                destination: user_base,
-                source_mint: Some(quote_mint),
-                destination_mint: Some(base_mint),
-                pool_mints: vec![],
-                amount_in: SwapAmount::AtMost(max_in),
-                amount_out: SwapAmount::Exact(base_out),
-            },
+            &wanted(
+                "pumpswap buy",
+                user,
+                (user_quote, Some(quote_mint)),
+                (user_base, Some(base_mint)),
+                vec![],
+                (AtMost(max_in), Exact(base_out)),
+            ),
             own,
             if own { Verdict::Auto } else { Verdict::Confirm },
         );
@@ -1332,17 +1372,17 @@ fn pumpswap_agavesim_fixture() {
     assert_eq!(wsol, ata(&me, &NATIVE_MINT));
     expect(
         &a,
-        &Want {
-            instruction: "pumpswap buy",
-            authority: me,
-            source: pk("7Pex41UtrsxvNsNShfbDushiRh5FVVmKEvRPZ7KR65uu"),
-            destination: wsol,
-            source_mint: Some(pk("EWV6bjhKF5zkXANCdWPvDs7dofRVk4pKyVTitqgEWj8E")),
-            destination_mint: Some(NATIVE_MINT),
-            pool_mints: vec![],
-            amount_in: SwapAmount::AtMost(987_778_000_000_000),
-            amount_out: SwapAmount::Exact(201_692_493),
-        },
+        &wanted(
+            "pumpswap buy",
+            me,
+            (
+                pk("7Pex41UtrsxvNsNShfbDushiRh5FVVmKEvRPZ7KR65uu"),
+                Some(pk("EWV6bjhKF5zkXANCdWPvDs7dofRVk4pKyVTitqgEWj8E")),
+            ),
+            (wsol, Some(NATIVE_MINT)),
+            vec![],
+            (AtMost(987_778_000_000_000), Exact(201_692_493)),
+        ),
         true,
         Verdict::Auto,
     );
@@ -1371,17 +1411,21 @@ fn dbc_accounts(
     quote_mint: Pubkey,
     referral: Option<Pubkey>,
 ) -> Vec<AccountMeta> {
-    let mut v: Vec<AccountMeta> = (0..15).map(|i| rw(filler(i))).collect();
-    v[3] = rw(input);
-    v[4] = rw(output);
-    v[7] = ro(base_mint);
-    v[8] = ro(quote_mint);
-    v[9] = signer(payer);
-    v[10] = ro(TOKEN_PROGRAM);
-    v[11] = ro(TOKEN_PROGRAM);
-    v[12] = referral.map(rw).unwrap_or(ro(DBC));
-    v[14] = ro(DBC);
-    v
+    placed(
+        15,
+        [
+            (3, rw(input)),
+            (4, rw(output)),
+            (7, ro(base_mint)),
+            (8, ro(quote_mint)),
+            (9, signer(payer)),
+            (10, ro(TOKEN_PROGRAM)),
+            (11, ro(TOKEN_PROGRAM)),
+            (12, referral.map(rw).unwrap_or(ro(DBC))),
+            (14, ro(DBC)),
+        ],
+        15,
+    )
 }
 
 fn dbc(data: Vec<u8>, accounts: Vec<AccountMeta>) -> Instruction {
@@ -1397,26 +1441,26 @@ fn dbc_swap_and_swap2_every_mode() {
         (
             data("swap", 1_000, 2_000, &[]),
             "meteora dbc swap",
-            SwapAmount::Exact(1_000),
-            SwapAmount::AtLeast(2_000),
+            Exact(1_000),
+            AtLeast(2_000),
         ),
         (
             data("swap2", 1_000, 2_000, &[0]),
             "meteora dbc swap2",
-            SwapAmount::Exact(1_000),
-            SwapAmount::AtLeast(2_000),
+            Exact(1_000),
+            AtLeast(2_000),
         ),
         (
             data("swap2", 1_000, 2_000, &[1]),
             "meteora dbc swap2",
-            SwapAmount::AtMost(1_000),
-            SwapAmount::AtLeast(2_000),
+            AtMost(1_000),
+            AtLeast(2_000),
         ),
         (
             data("swap2", 1_000, 2_000, &[2]),
             "meteora dbc swap2",
-            SwapAmount::AtMost(2_000),
-            SwapAmount::Exact(1_000),
+            AtMost(2_000),
+            Exact(1_000),
         ),
     ];
     for (data, instruction, amount_in, amount_out) in cases {
@@ -1440,19 +1484,16 @@ fn dbc_swap_and_swap2_every_mode() {
                     &me,
                 );
                 let own = output == coin_user || output == wsol_user;
-                let want = Want {
+                let want = wanted(
                     instruction,
-                    authority: me,
-                    source: input,
-                    destination: output,
+                    me,
                     // The program decides the side from the input account's mint; the
                     // policy infers it from the user's own accounts.
-                    source_mint: Some(input_mint),
-                    destination_mint: Some(output_mint),
-                    pool_mints: vec![coin, NATIVE_MINT],
-                    amount_in,
-                    amount_out,
-                };
+                    (input, Some(input_mint)),
+                    (output, Some(output_mint)),
+                    vec![coin, NATIVE_MINT],
+                    (amount_in, amount_out),
+                );
                 let verdict = if own { Verdict::Auto } else { Verdict::Confirm };
                 expect(&a, &want, own, verdict);
             }
@@ -1474,17 +1515,14 @@ fn dbc_side_stays_unknown_without_proof() {
     );
     expect(
         &a,
-        &Want {
-            instruction: "meteora dbc swap",
-            authority: me,
-            source: input,
-            destination: output,
-            source_mint: None,
-            destination_mint: None,
-            pool_mints: vec![coin, USDC],
-            amount_in: SwapAmount::Exact(1),
-            amount_out: SwapAmount::AtLeast(2),
-        },
+        &wanted(
+            "meteora dbc swap",
+            me,
+            (input, None),
+            (output, None),
+            vec![coin, USDC],
+            (Exact(1), AtLeast(2)),
+        ),
         false,
         Verdict::Confirm,
     );
