@@ -21,6 +21,28 @@ const LEGACY_SWAP: &str = "visualsign:visualsign.rs:904:test_jupiter_swap_transa
 /// A v0 Jupiter swap into the payer's ATA.
 const V0_SWAP: &str = "visualsign:visualsign.rs:985:test_v0_transaction";
 
+/// Which reason must carry a text, and how.
+#[derive(Clone, Copy, Debug)]
+enum Reason<'a> {
+    /// The first reason starts with the text.
+    FirstStartsWith(&'a str),
+    /// The first reason contains the text.
+    FirstContains(&'a str),
+    /// Some reason contains the text.
+    AnyContains(&'a str),
+}
+
+/// Asserts `a`'s verdict and that its reasons carry `reason`; `what` names the case.
+fn assert_judged(a: &Assessment, verdict: Verdict, reason: Reason, what: &str) {
+    assert_eq!(a.verdict, verdict, "{what}: {:?}", a.reasons);
+    let found = match reason {
+        Reason::FirstStartsWith(text) => a.reasons[0].starts_with(text),
+        Reason::FirstContains(text) => a.reasons[0].contains(text),
+        Reason::AnyContains(text) => a.reasons.iter().any(|r| r.contains(text)),
+    };
+    assert!(found, "{what}: want {reason:?}: {:?}", a.reasons);
+}
+
 fn fixture(name: &str) -> VersionedTransaction {
     let (_, _, bytes, _) = all_entries()
         .into_iter()
@@ -177,13 +199,11 @@ fn a_transfer_appended_to_a_real_swap_needs_the_user() {
         let mut tx = fixture(name);
         append_sol_transfer(&mut tx, stranger(), 1_000_000);
         let a = judge_tx(&tx);
-        assert_eq!(a.verdict, Verdict::Confirm, "{name}: {:?}", a.reasons);
-        assert!(
-            a.reasons
-                .iter()
-                .any(|r| r.contains("Sends 0.001 SOL to 7xKX")),
-            "{:?}",
-            a.reasons
+        assert_judged(
+            &a,
+            Verdict::Confirm,
+            Reason::AnyContains("Sends 0.001 SOL to 7xKX"),
+            name,
         );
     }
 }
@@ -197,11 +217,11 @@ fn a_swap_whose_output_goes_to_a_foreign_account_needs_the_user() {
     let i = keys.iter().position(|k| *k == dest).unwrap();
     keys[i] = stranger();
     let a = judge_tx(&tx);
-    assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
-    assert!(
-        a.reasons[0].starts_with("Swap output goes to 7xKX"),
-        "{:?}",
-        a.reasons
+    assert_judged(
+        &a,
+        Verdict::Confirm,
+        Reason::FirstStartsWith("Swap output goes to 7xKX"),
+        "foreign swap output",
     );
 }
 
@@ -218,8 +238,12 @@ fn a_durable_nonce_makes_a_real_swap_refused() {
         4u32.to_le_bytes().to_vec(),
     );
     let a = judge_tx(&tx);
-    assert_eq!(a.verdict, Verdict::Reject, "{:?}", a.reasons);
-    assert!(a.reasons[0].contains("durable nonce"), "{:?}", a.reasons);
+    assert_judged(
+        &a,
+        Verdict::Reject,
+        Reason::FirstContains("durable nonce"),
+        "durable nonce",
+    );
 }
 
 #[test]
@@ -227,58 +251,49 @@ fn set_authority_approve_and_assign_appended_to_a_swap_are_refused() {
     let base = fixture(LEGACY_SWAP);
     let (dest, source) = swap_accounts(&judge_tx(&base));
     let me = payer(&base);
-
-    let mut tx = base.clone();
-    let mut data = vec![6, 2, 1];
-    data.extend_from_slice(stranger().as_ref());
-    add(
-        &mut tx,
-        false,
-        TOKEN_PROGRAM,
-        &[(dest, true), (me, false)],
-        data,
-    );
-    let a = judge_tx(&tx);
-    assert_eq!(a.verdict, Verdict::Reject, "SetAuthority: {:?}", a.reasons);
-    assert!(
-        a.reasons[0].contains(&stranger().to_string()[..4]),
-        "SetAuthority: {:?}",
-        a.reasons
-    );
-
-    let mut tx = base.clone();
-    let mut data = vec![4];
-    data.extend_from_slice(&u64::MAX.to_le_bytes());
-    add(
-        &mut tx,
-        false,
-        TOKEN_PROGRAM,
-        &[(source, true), (stranger(), false), (me, false)],
-        data,
-    );
-    let a = judge_tx(&tx);
-    assert_eq!(a.verdict, Verdict::Reject, "Approve: {:?}", a.reasons);
-    assert!(
-        a.reasons[0].contains(&stranger().to_string()[..4]),
-        "Approve: {:?}",
-        a.reasons
-    );
-
-    let mut tx = base;
-    let mut data = 1u32.to_le_bytes().to_vec();
-    data.extend_from_slice(stranger().as_ref());
-    add(&mut tx, false, SYSTEM_PROGRAM, &[(me, true)], data);
-    let a = judge_tx(&tx);
-    assert_eq!(a.verdict, Verdict::Reject, "Assign: {:?}", a.reasons);
-    assert!(
-        a.reasons[0].contains(&stranger().to_string()[..4]),
-        "Assign: {:?}",
-        a.reasons
-    );
+    let with_stranger = |mut data: Vec<u8>| {
+        data.extend_from_slice(stranger().as_ref());
+        data
+    };
+    let mut approve = vec![4];
+    approve.extend_from_slice(&u64::MAX.to_le_bytes());
+    let cases = [
+        (
+            "SetAuthority",
+            TOKEN_PROGRAM,
+            vec![(dest, true), (me, false)],
+            with_stranger(vec![6, 2, 1]),
+        ),
+        (
+            "Approve",
+            TOKEN_PROGRAM,
+            vec![(source, true), (stranger(), false), (me, false)],
+            approve,
+        ),
+        (
+            "Assign",
+            SYSTEM_PROGRAM,
+            vec![(me, true)],
+            with_stranger(1u32.to_le_bytes().to_vec()),
+        ),
+    ];
+    for (what, program, accounts, data) in cases {
+        let mut tx = base.clone();
+        add(&mut tx, false, program, &accounts, data);
+        let a = judge_tx(&tx);
+        let stranger = stranger().to_string();
+        assert_judged(
+            &a,
+            Verdict::Reject,
+            Reason::FirstContains(&stranger[..4]),
+            what,
+        );
+    }
 }
 
-#[test]
-fn closing_the_output_account_to_a_foreign_destination_needs_the_user() {
+/// Judges the legacy swap with a Token program instruction appended whose accounts are
+/// the swap's output account, a stranger's and the payer: `[output, stranger, payer]`.
+fn judge_token_instruction_on_the_output(data: Vec<u8>) -> Assessment {
     let mut tx = fixture(LEGACY_SWAP);
     let (dest, _) = swap_accounts(&judge_tx(&tx));
     let me = payer(&tx);
@@ -287,14 +302,19 @@ fn closing_the_output_account_to_a_foreign_destination_needs_the_user() {
         false,
         TOKEN_PROGRAM,
         &[(dest, true), (stranger(), true), (me, false)],
-        vec![9],
+        data,
     );
-    let a = judge_tx(&tx);
-    assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
-    assert!(
-        a.reasons.iter().any(|r| r.contains("7xKX")),
-        "{:?}",
-        a.reasons
+    judge_tx(&tx)
+}
+
+#[test]
+fn closing_the_output_account_to_a_foreign_destination_needs_the_user() {
+    let a = judge_token_instruction_on_the_output(vec![9]);
+    assert_judged(
+        &a,
+        Verdict::Confirm,
+        Reason::AnyContains("7xKX"),
+        "close to a stranger",
     );
 }
 
@@ -309,14 +329,22 @@ fn a_huge_priority_fee_is_refused_and_a_huge_tip_needs_the_user() {
     ixs.retain(|ix| !(ix.program_id_index == cb && ix.data.first() == Some(&3)));
     add(&mut tx, true, COMPUTE_BUDGET_PROGRAM, &[], data);
     let a = judge_tx(&tx);
-    assert_eq!(a.verdict, Verdict::Reject, "{:?}", a.reasons);
-    assert!(a.reasons[0].starts_with("priority fee"), "{:?}", a.reasons);
+    assert_judged(
+        &a,
+        Verdict::Reject,
+        Reason::FirstStartsWith("priority fee"),
+        "priority fee",
+    );
 
     let mut tx = fixture(LEGACY_SWAP);
     append_sol_transfer(&mut tx, JITO_TIP_ACCOUNTS[5], 2_000_000_000);
     let a = judge_tx(&tx);
-    assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
-    assert!(a.reasons[0].starts_with("Tips 2 SOL"), "{:?}", a.reasons);
+    assert_judged(
+        &a,
+        Verdict::Confirm,
+        Reason::FirstStartsWith("Tips 2 SOL"),
+        "tip",
+    );
 }
 
 #[test]
@@ -359,11 +387,11 @@ fn a_destination_hidden_behind_a_lookup_table_is_foreign_until_custos_resolves_i
 
     // Without the table's contents the destination is unknown: the user is asked.
     let a = judge_tx(&tx);
-    assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
-    assert!(
-        a.reasons.iter().any(|r| r.contains("lookup-table 4zWz")),
-        "{:?}",
-        a.reasons
+    assert_judged(
+        &a,
+        Verdict::Confirm,
+        Reason::AnyContains("lookup-table 4zWz"),
+        "unresolved lookup table",
     );
 
     // Custos's view of the table shows the user's own wallet: auto.
@@ -382,35 +410,25 @@ fn an_unknown_program_appended_to_a_swap_is_refused() {
     let me = payer(&tx);
     add(&mut tx, false, stranger(), &[(me, false)], vec![1, 2, 3]);
     let a = judge_tx(&tx);
-    assert_eq!(a.verdict, Verdict::Reject, "{:?}", a.reasons);
-    assert!(
-        a.reasons[0].contains("unknown program 7xKX"),
-        "{:?}",
-        a.reasons
+    assert_judged(
+        &a,
+        Verdict::Reject,
+        Reason::FirstContains("unknown program 7xKX"),
+        "unknown program",
     );
 }
 
 #[test]
 fn a_token_batch_hiding_a_transfer_needs_the_user() {
-    let mut tx = fixture(LEGACY_SWAP);
-    let (dest, _) = swap_accounts(&judge_tx(&tx));
-    let me = payer(&tx);
     // Batch: one Transfer(5) entry using 3 accounts [source, destination, owner].
     let mut data = vec![255, 3, 9, 3];
     data.extend_from_slice(&5u64.to_le_bytes());
-    add(
-        &mut tx,
-        false,
-        TOKEN_PROGRAM,
-        &[(dest, true), (stranger(), true), (me, false)],
-        data,
-    );
-    let a = judge_tx(&tx);
-    assert_eq!(a.verdict, Verdict::Confirm, "{:?}", a.reasons);
-    assert!(
-        a.reasons.iter().any(|r| r.contains("7xKX")),
-        "{:?}",
-        a.reasons
+    let a = judge_token_instruction_on_the_output(data);
+    assert_judged(
+        &a,
+        Verdict::Confirm,
+        Reason::AnyContains("7xKX"),
+        "token batch",
     );
 }
 
