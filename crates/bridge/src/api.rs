@@ -44,6 +44,9 @@ pub struct Api {
     store: Arc<dyn Store>,
     signer: SignerLink,
     pool: PoolLink,
+    /// Cleared once the pool says it has no RPC endpoint: that is fixed for the life
+    /// of the process, so later requests skip the round trip.
+    pool_has_chain: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Api {
@@ -53,6 +56,7 @@ impl Api {
             store,
             signer,
             pool,
+            pool_has_chain: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }
     }
 
@@ -60,6 +64,10 @@ impl Api {
     /// Whatever the pool cannot provide is simply missing: those accounts stay
     /// unresolved, which makes the verdict stricter, never looser.
     async fn trusted_tables(&self, queries: Vec<TableQuery>) -> Vec<TrustedTable> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.pool_has_chain.load(Relaxed) {
+            return Vec::new();
+        }
         match self.pool.lookup_tables(queries).await {
             Ok(PoolResponse::LookupTables(results)) => results
                 .into_iter()
@@ -89,7 +97,10 @@ impl Api {
                     }
                 })
                 .collect(),
-            Ok(PoolResponse::NotConfigured) => Vec::new(),
+            Ok(PoolResponse::NotConfigured) => {
+                self.pool_has_chain.store(false, Relaxed);
+                Vec::new()
+            }
             Ok(PoolResponse::Refused(refusal)) => {
                 tracing::warn!(%refusal, "the pool refused a lookup table request; signing without trusted tables");
                 Vec::new()
