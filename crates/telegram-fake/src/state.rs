@@ -68,6 +68,7 @@ impl ApiErr {
 }
 
 /// A successful answer: `result` and the optional top-level `description`.
+#[derive(Debug)]
 pub struct Answer {
     pub result: Value,
     pub description: Option<String>,
@@ -1393,4 +1394,260 @@ pub fn validate_markup(markup: &Value) -> Result<(), ApiErr> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(v: Value) -> Params {
+        Params {
+            map: v.as_object().cloned().unwrap_or_default(),
+            files: Vec::new(),
+        }
+    }
+
+    fn state() -> State {
+        State::new(Config {
+            rate_limits: crate::RateLimits::disabled(),
+            ..Config::default()
+        })
+    }
+
+    fn started(st: &mut State) -> i64 {
+        let u = st.add_user(UserSpec::default()).expect("user");
+        st.user_sends_text(u.id, None, "/start").expect("text");
+        u.id
+    }
+
+    fn ids(ups: &[Value]) -> Vec<i64> {
+        ups.iter().filter_map(|u| u["update_id"].as_i64()).collect()
+    }
+
+    #[test]
+    fn offsets_confirm_and_negative_offsets_forget() {
+        let mut st = state();
+        let u = started(&mut st);
+        for i in 0..4 {
+            st.user_sends_text(u, None, &format!("m{i}")).expect("text");
+        }
+        let first = st.config().first_update_id;
+        assert_eq!(
+            ids(&st.pending(100)),
+            (first..first + 5).collect::<Vec<_>>()
+        );
+        // Reading does not confirm.
+        assert_eq!(st.pending(2).len(), 2);
+        assert_eq!(st.pending_count(), 5);
+        // A higher offset confirms everything below it.
+        st.confirm(first + 2);
+        assert_eq!(ids(&st.pending(100)), vec![first + 2, first + 3, first + 4]);
+        // An offset already confirmed changes nothing; 0 changes nothing.
+        st.confirm(first);
+        st.confirm(0);
+        assert_eq!(st.pending_count(), 3);
+        // -1: only the last update is kept.
+        st.confirm(-1);
+        assert_eq!(ids(&st.pending(100)), vec![first + 4]);
+        // An offset beyond the end confirms all.
+        st.confirm(first + 100);
+        assert_eq!(st.pending_count(), 0);
+        // Limit and allowed_updates via begin_get_updates.
+        st.user_sends_text(u, None, "x").expect("text");
+        let (_, limit, timeout) = st
+            .begin_get_updates(&params(
+                json!({"limit": "0", "timeout": 5, "allowed_updates": "[\"callback_query\"]"}),
+            ))
+            .expect("begin");
+        assert_eq!((limit, timeout), (1, Duration::from_secs(5)));
+        // The queued message is not an allowed type any more and new ones are not queued.
+        assert_eq!(st.pending_count(), 0);
+        st.user_sends_text(u, None, "y").expect("text");
+        assert_eq!(st.pending_count(), 0);
+    }
+
+    #[test]
+    fn get_updates_conflicts_with_a_webhook() {
+        let mut st = state();
+        st.call(
+            "setwebhook",
+            &params(json!({"url": "https://example.org/hook"})),
+        )
+        .expect("set");
+        let e = st.begin_get_updates(&Params::default()).unwrap_err();
+        assert_eq!(e.code, 409);
+        assert!(e
+            .description
+            .starts_with("Conflict: can't use getUpdates method while webhook is active"));
+        let a = st
+            .call("deletewebhook", &Params::default())
+            .expect("delete");
+        assert_eq!(a.body()["description"], "Webhook was deleted");
+        assert!(st.begin_get_updates(&Params::default()).is_ok());
+        let e = st
+            .call(
+                "setwebhook",
+                &params(json!({"url": "https://x.org/h", "secret_token": "bad token!"})),
+            )
+            .unwrap_err();
+        assert_eq!(e.code, 400);
+    }
+
+    #[test]
+    fn callback_data_is_validated() {
+        let kb = |data: Value| json!({"inline_keyboard": [[{"text": "Approve", "callback_data": data}]]});
+        assert!(validate_markup(&kb(json!("a"))).is_ok());
+        assert!(validate_markup(&kb(json!("é".repeat(32)))).is_ok()); // 64 bytes
+        for bad in [
+            json!(""),
+            json!("x".repeat(65)),
+            json!("é".repeat(33)),
+            json!(5),
+        ] {
+            assert_eq!(
+                validate_markup(&kb(bad)).unwrap_err().description,
+                "Bad Request: BUTTON_DATA_INVALID"
+            );
+        }
+        let e = validate_markup(&json!({"inline_keyboard": [[{"text": "plain"}]]})).unwrap_err();
+        assert!(e.description.contains("Text buttons are unallowed"));
+        assert!(validate_markup(&json!({"inline_keyboard": [{"text": "x"}]})).is_err());
+        assert!(validate_markup(
+            &json!({"inline_keyboard": [[{"text": "u", "url": "javascript:x"}]]})
+        )
+        .is_err());
+        assert!(validate_markup(&json!("nope")).is_err());
+        // Through sendMessage, with reply_markup as a JSON string (form encoding).
+        let mut st = state();
+        let u = started(&mut st);
+        let e = st
+            .call(
+                "sendmessage",
+                &params(json!({"chat_id": u.to_string(), "text": "t", "reply_markup": kb(json!("")).to_string()})),
+            )
+            .unwrap_err();
+        assert_eq!(e.description, "Bad Request: BUTTON_DATA_INVALID");
+        assert!(st.messages(u).expect("chat").iter().all(|m| !m.from_bot));
+    }
+
+    #[test]
+    fn press_answer_once_and_expiry() {
+        let mut st = state();
+        let u = started(&mut st);
+        let m = st
+            .call(
+                "sendmessage",
+                &params(json!({"chat_id": u, "text": "ok?", "reply_markup": {"inline_keyboard": [[{"text": "A", "callback_data": "a"}, {"text": "R", "callback_data": "r"}], [{"text": "Site", "url": "https://x.org"}]]}})),
+            )
+            .expect("send")
+            .result;
+        let mid = m["message_id"].as_i64().expect("id");
+        assert_eq!(
+            st.press(u, u, mid, Some(5), None).unwrap_err(),
+            ControlError::NoSuchButton {
+                message_id: mid,
+                index: 5,
+                count: 3
+            }
+        );
+        assert_eq!(
+            st.press(u, u, mid, Some(2), None).unwrap_err(),
+            ControlError::NotACallbackButton(2)
+        );
+        let q = st.press(u, u, mid, Some(1), None).expect("press");
+        let answer = |st: &mut State, id: &str| {
+            st.call(
+                "answercallbackquery",
+                &params(json!({"callback_query_id": id, "text": "done"})),
+            )
+        };
+        assert!(answer(&mut st, &q).is_ok());
+        let again = answer(&mut st, &q).unwrap_err();
+        assert_eq!(
+            again.description,
+            "Bad Request: query is too old and response timeout expired or query ID is invalid"
+        );
+        assert!(answer(&mut st, "123").is_err());
+        // Expired queries cannot be answered.
+        let q2 = st
+            .press(u, u, mid, None, Some("forged".into()))
+            .expect("forged press");
+        st.advance_clock(Duration::from_secs(16));
+        assert!(answer(&mut st, &q2).is_err());
+        let recs = st.callbacks();
+        assert!(recs.iter().any(|c| c.forged && c.data == "forged"));
+        // Too long an answer.
+        let q3 = st.press(u, u, mid, Some(0), None).expect("press");
+        let e = st
+            .call(
+                "answercallbackquery",
+                &params(json!({"callback_query_id": q3, "text": "x".repeat(201)})),
+            )
+            .unwrap_err();
+        assert_eq!(e.code, 400);
+    }
+
+    #[test]
+    fn edits_history_and_dump() {
+        let mut st = state();
+        let u = started(&mut st);
+        let m = st
+            .call("sendmessage", &params(json!({"chat_id": u, "text": "<i>pending</i>", "parse_mode": "HTML", "reply_markup": {"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]}})))
+            .expect("send")
+            .result;
+        let mid = m["message_id"].clone();
+        st.call(
+            "editmessagereplymarkup",
+            &params(json!({"chat_id": u, "message_id": mid})),
+        )
+        .expect("keyboard removed");
+        let e = st
+            .call(
+                "editmessagereplymarkup",
+                &params(json!({"chat_id": u, "message_id": mid})),
+            )
+            .unwrap_err();
+        assert!(e
+            .description
+            .starts_with("Bad Request: message is not modified"));
+        st.call(
+            "editmessagetext",
+            &params(json!({"chat_id": u, "message_id": mid, "text": "done"})),
+        )
+        .expect("edit");
+        let shown = st.messages(u).expect("chat").pop().expect("m");
+        assert_eq!(shown.text.as_deref(), Some("done"));
+        assert_eq!(shown.history.len(), 2);
+        assert_eq!(shown.history[0].text.as_deref(), Some("pending"));
+        let dump = st.dump();
+        assert_eq!(dump["format"], "custos-fake-telegram-dump/1");
+        let chat = dump["chats"]
+            .as_array()
+            .expect("chats")
+            .iter()
+            .find(|c| c["chat"]["id"] == u)
+            .expect("chat");
+        assert_eq!(chat["messages"].as_array().expect("m").len(), 2);
+        assert_eq!(dump["updates"].as_array().expect("u").len(), 1);
+        assert_eq!(dump["send_stats"]["total"], 1);
+        // The dump is plain JSON that round-trips.
+        let text = serde_json::to_string(&dump).expect("json");
+        let back: Value = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back, dump);
+    }
+
+    #[test]
+    fn flood_limit_in_state() {
+        let mut st = State::new(Config::default());
+        let u = started(&mut st);
+        let send =
+            |st: &mut State| st.call("sendmessage", &params(json!({"chat_id": u, "text": "x"})));
+        for _ in 0..3 {
+            assert!(send(&mut st).is_ok());
+        }
+        let e = send(&mut st).unwrap_err();
+        assert_eq!((e.code, e.retry_after), (429, Some(1)));
+        assert_eq!(e.body()["parameters"]["retry_after"], 1);
+        assert_eq!(st.send_stats(Duration::from_secs(1)).rejected_429, 1);
+    }
 }
