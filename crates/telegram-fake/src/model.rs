@@ -239,8 +239,8 @@ pub enum Fault {
         /// HTTP status.
         status: u16,
     },
-    /// Wait this long, then handle the call normally. If the client gives up
-    /// meanwhile the call has no effect.
+    /// Wait this long, then handle the call normally. The call takes effect
+    /// even if the client gave up meanwhile (its answer is lost).
     Hang {
         /// Milliseconds.
         ms: u64,

@@ -141,21 +141,29 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) -
     let seq = shared
         .lock()
         .record(&http_method, &method, authorized, content_type, &params);
-    let result = if !authorized {
-        Err(ApiErr::unauthorized())
-    } else if method.is_empty() {
-        Err(ApiErr::not_found())
-    } else if let Some(e) = parse_error {
-        Err(e)
-    } else {
-        run_with_faults(&shared, seq, &method.to_ascii_lowercase(), params).await
-    };
-    let (status, body) = match result {
-        Ok(a) => (200, a.body()),
-        Err(e) => (e.code, e.body()),
-    };
-    shared.lock().finish(seq, status, &body);
-    json_response(status, &body)
+    // Handled in its own task: a call whose client gave up (a timeout during
+    // a hang, say) still completes and is recorded, as on Telegram's side.
+    let task = tokio::spawn(async move {
+        let result = if !authorized {
+            Err(ApiErr::unauthorized())
+        } else if method.is_empty() {
+            Err(ApiErr::not_found())
+        } else if let Some(e) = parse_error {
+            Err(e)
+        } else {
+            run_with_faults(&shared, seq, &method.to_ascii_lowercase(), params).await
+        };
+        let (status, body) = match result {
+            Ok(a) => (200, a.body()),
+            Err(e) => (e.code, e.body()),
+        };
+        shared.lock().finish(seq, status, &body);
+        (status, body)
+    });
+    match task.await {
+        Ok((status, body)) => json_response(status, &body),
+        Err(_) => json_response(500, &ApiErr::server(500).body()),
+    }
 }
 
 async fn run_with_faults(
@@ -532,7 +540,7 @@ async fn control(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) 
                 let res = {
                     let mut st = shared.lock();
                     let button = match (&r.text, r.button) {
-                        (Some(label), _) => st
+                        (Some(label), _) if r.data.is_none() => st
                             .messages(chat)
                             .ok()
                             .and_then(|ms| {
@@ -540,19 +548,17 @@ async fn control(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) 
                                     .find(|m| m.message_id == r.message_id)
                                     .and_then(|m| m.buttons().iter().position(|b| &b.text == label))
                             })
+                            .map(Some)
                             .ok_or_else(|| {
                                 ControlError::Invalid(format!("no button labelled {label:?}"))
                             }),
-                        (None, b) => Ok(b.unwrap_or(usize::MAX)),
+                        (_, b) => Ok(b),
                     };
                     match button {
-                        Ok(b) => {
-                            let (button, forged) = match r.data {
-                                Some(d) => (None, Some(d)),
-                                None => (Some(b), None),
-                            };
-                            st.press(r.user, chat, r.message_id, button, forged)
-                        }
+                        Ok(b) => match r.data {
+                            Some(d) => st.press(r.user, chat, r.message_id, None, Some(d)),
+                            None => st.press(r.user, chat, r.message_id, b, None),
+                        },
                         Err(e) => Err(e),
                     }
                 };

@@ -160,6 +160,22 @@ async fn faults_5xx_lost_answers_and_hangs() {
     assert_eq!(s, 200);
     assert!(t.elapsed() >= Duration::from_millis(300));
 
+    // A client that times out during a hang: the call still goes through.
+    fake.fail_next("sendMessage", Fault::Hang { ms: 400 });
+    let impatient = http
+        .post(format!("{api}/sendMessage"))
+        .timeout(Duration::from_millis(100))
+        .json(&json!({"chat_id": user.id, "text": "late"}))
+        .send()
+        .await;
+    assert!(impatient.is_err());
+    assert!(
+        fake.wait_until(Duration::from_secs(3), |f| {
+            f.last_bot_message(user.id).and_then(|m| m.text).as_deref() == Some("late")
+        })
+        .await
+    );
+
     fake.fail_next(
         "sendMessage",
         Fault::Error {
@@ -174,7 +190,7 @@ async fn faults_5xx_lost_answers_and_hangs() {
         .into_iter()
         .filter(|r| r.fault.is_some())
         .collect();
-    assert_eq!(faulted.len(), 5);
+    assert_eq!(faulted.len(), 6);
 }
 
 #[tokio::test]
