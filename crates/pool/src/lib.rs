@@ -23,6 +23,7 @@
 pub mod alt;
 pub mod cache;
 pub mod rpc;
+pub mod telegram;
 
 use cache::TableCache;
 use custos_ipc::control::{ComponentHealth, ControlRequest, ControlResponse};

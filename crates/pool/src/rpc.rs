@@ -177,15 +177,7 @@ impl RpcClient {
             .with_no_client_auth();
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
 
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        tcp.set_nodelay(true);
-        tcp.set_keepalive(Some(Duration::from_secs(30)));
-        let connector = HttpsConnector {
-            tcp,
-            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
-        };
+        let connector = HttpsConnector::new(tls, CONNECT_TIMEOUT);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
@@ -329,7 +321,7 @@ fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, SetupErro
 }
 
 /// An error and its sources on one line ("a: b: c").
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -414,9 +406,25 @@ pub fn parse_account_response(body: &[u8], id: u64) -> Result<Option<Account>, R
 
 /// Connects TCP (hyper-util's connector: DNS, timeout, keep-alive) and then TLS.
 #[derive(Clone)]
-struct HttpsConnector {
+pub(crate) struct HttpsConnector {
     tcp: HttpConnector,
     tls: tokio_rustls::TlsConnector,
+}
+
+impl HttpsConnector {
+    /// A connector using `tls`, with `connect_timeout` for TCP, no Nagle and TCP
+    /// keep-alive (shared with the Telegram client).
+    pub(crate) fn new(tls: rustls::ClientConfig, connect_timeout: Duration) -> Self {
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_connect_timeout(Some(connect_timeout));
+        tcp.set_nodelay(true);
+        tcp.set_keepalive(Some(Duration::from_secs(30)));
+        Self {
+            tcp,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+        }
+    }
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -452,7 +460,7 @@ impl tower_service::Service<Uri> for HttpsConnector {
 }
 
 /// A TLS connection, as hyper wants it.
-struct TlsIo(TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>);
+pub(crate) struct TlsIo(TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>);
 
 impl Connection for TlsIo {
     fn connected(&self) -> Connected {
