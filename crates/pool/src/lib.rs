@@ -14,9 +14,12 @@
 //! Requests are served concurrently (at most [`MAX_IN_FLIGHT`] at once; the bridge
 //! waits beyond that) and answered by id, possibly out of order.
 //!
-//! In the finished system this is also the Telegram client (a later issue): an
-//! HTTPS client pool holding the signer bot's token, relaying end-to-end
-//! authenticated messages between the signer and the user through the bridge.
+//! In the finished system this is also the Telegram client: an HTTPS client
+//! pool holding the signer bot's token, relaying end-to-end authenticated
+//! messages between the signer and the user through the bridge. The client
+//! itself is in [`telegram`] (Bot API calls, flood limits, a bounded outbox
+//! that never resends blindly, long polling with a durable offset); it is not
+//! wired into the process yet.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

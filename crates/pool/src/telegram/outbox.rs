@@ -353,8 +353,30 @@ impl Shared {
     }
 }
 
+/// Removes a lane that ends abnormally (its task cancelled at runtime
+/// shutdown, or a panic), so its waiting items are dropped (their callers get
+/// [`Delivery::Cancelled`]) and later items for the chat start a new lane.
+struct LaneGuard<'a> {
+    shared: &'a Shared,
+    chat: i64,
+    finished: bool,
+}
+
+impl Drop for LaneGuard<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.shared.lock_lanes().remove(&self.chat);
+        }
+    }
+}
+
 /// Sends a chat's items one after the other, and ends when none is left.
 async fn lane(shared: Arc<Shared>, chat: i64) {
+    let mut guard = LaneGuard {
+        shared: &shared,
+        chat,
+        finished: false,
+    };
     loop {
         let job = {
             let mut lanes = shared.lock_lanes();
@@ -362,6 +384,7 @@ async fn lane(shared: Arc<Shared>, chat: i64) {
                 Some(job) => job,
                 None => {
                     lanes.remove(&chat);
+                    guard.finished = true;
                     return;
                 }
             }
