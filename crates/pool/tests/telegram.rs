@@ -395,6 +395,23 @@ async fn bursts_of_429_and_5xx_still_deliver_each_message_once_in_order() {
         .count();
     assert_eq!(faulted, 11);
     assert!(out.is_empty());
+    // retry_after was honoured, for every chat: after each 429 (once the calls
+    // already in flight came back) nothing was sent until a second had passed.
+    let requests = s.fake.requests_for("sendMessage");
+    let limited: Vec<u64> = requests
+        .iter()
+        .filter(|r| matches!(r.fault, Some(Fault::TooManyRequests { .. })))
+        .map(|r| r.at_ms)
+        .collect();
+    assert_eq!(limited.len(), 5);
+    for t in limited {
+        let early: Vec<u64> = requests
+            .iter()
+            .map(|r| r.at_ms)
+            .filter(|&at| at > t + 150 && at < t + 950)
+            .collect();
+        assert!(early.is_empty(), "sent during a pause after {t}: {early:?}");
+    }
 }
 
 #[tokio::test]

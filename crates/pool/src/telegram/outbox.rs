@@ -394,3 +394,44 @@ async fn lane(shared: Arc<Shared>, chat: i64) {
         let _ = job.reply.send(outcome);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telegram::{BotToken, ClientConfig, LimitsConfig};
+
+    #[tokio::test]
+    async fn jitter_stays_between_half_and_all_of_the_backoff() {
+        let client = TelegramClient::new(
+            BotToken::new("1:a".into()).unwrap(),
+            ClientConfig::default(),
+        )
+        .unwrap();
+        let out = Outbox::new(
+            Arc::new(client),
+            Arc::new(RateLimiter::new(LimitsConfig::default())),
+            OutboxConfig::default(),
+        )
+        .unwrap();
+        let d = Duration::from_millis(1000);
+        let draws: Vec<Duration> = (0..200).map(|_| out.shared.jitter(d)).collect();
+        assert!(draws.iter().all(|j| *j >= d / 2 && *j <= d));
+        let distinct: std::collections::HashSet<_> = draws.iter().collect();
+        assert!(distinct.len() > 150, "{}", distinct.len());
+    }
+
+    #[test]
+    fn an_outbox_needs_a_runtime() {
+        let client = TelegramClient::new(
+            BotToken::new("1:a".into()).unwrap(),
+            ClientConfig::default(),
+        )
+        .unwrap();
+        let r = Outbox::new(
+            Arc::new(client),
+            Arc::new(RateLimiter::new(LimitsConfig::default())),
+            OutboxConfig::default(),
+        );
+        assert_eq!(r.err(), Some(SubmitError::NoRuntime));
+    }
+}
