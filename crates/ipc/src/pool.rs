@@ -72,6 +72,13 @@ impl ViewKey {
     }
 }
 
+impl ViewKey {
+    /// The raw secret, for deriving other keys from it (`crate::channel`).
+    pub(crate) fn secret(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
 impl std::fmt::Debug for ViewKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ViewKey(..)")
