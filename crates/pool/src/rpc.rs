@@ -300,24 +300,38 @@ impl RpcClient {
     }
 }
 
-fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, SetupError> {
-    let pem = std::fs::read(path).map_err(|source| SetupError::CaFile {
-        path: path.display().to_string(),
-        source,
-    })?;
+/// Why a CA file could not be used.
+pub(crate) enum PemError {
+    /// It could not be read.
+    Read(std::io::Error),
+    /// It holds no usable certificate.
+    Bad(String),
+}
+
+/// The certificates of a PEM file (an extra trust root), shared by the RPC and the
+/// Telegram clients.
+pub(crate) fn pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, PemError> {
+    let pem = std::fs::read(path).map_err(PemError::Read)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| SetupError::CaCert {
-            path: path.display().to_string(),
-            reason: format!("bad PEM: {e}"),
-        })?;
+        .map_err(|e| PemError::Bad(format!("bad PEM: {e}")))?;
     if certs.is_empty() {
-        return Err(SetupError::CaCert {
-            path: path.display().to_string(),
-            reason: "no CERTIFICATE section found".into(),
-        });
+        return Err(PemError::Bad("no CERTIFICATE section found".into()));
     }
     Ok(certs)
+}
+
+fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, SetupError> {
+    pem_certs(path).map_err(|e| match e {
+        PemError::Read(source) => SetupError::CaFile {
+            path: path.display().to_string(),
+            source,
+        },
+        PemError::Bad(reason) => SetupError::CaCert {
+            path: path.display().to_string(),
+            reason,
+        },
+    })
 }
 
 /// An error and its sources on one line ("a: b: c").

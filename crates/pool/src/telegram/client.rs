@@ -29,7 +29,6 @@ use hyper::http::uri::Scheme;
 use hyper::{Request, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -482,23 +481,16 @@ pub fn parse_envelope<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T
 }
 
 fn read_pem_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, SetupError> {
-    let pem = std::fs::read(path).map_err(|source| SetupError::CaFile {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| SetupError::CaCert {
+    crate::rpc::pem_certs(path).map_err(|e| match e {
+        crate::rpc::PemError::Read(source) => SetupError::CaFile {
             path: path.display().to_string(),
-            reason: format!("bad PEM: {e}"),
-        })?;
-    if certs.is_empty() {
-        return Err(SetupError::CaCert {
+            source,
+        },
+        crate::rpc::PemError::Bad(reason) => SetupError::CaCert {
             path: path.display().to_string(),
-            reason: "no CERTIFICATE section found".into(),
-        });
-    }
-    Ok(certs)
+            reason,
+        },
+    })
 }
 
 #[cfg(test)]
