@@ -3,12 +3,14 @@
 //! Both ends derive two keys, one per direction, from the secret the supervisor hands
 //! to the signer and the pool only ([`ViewKey`]), with HKDF-SHA256 and distinct labels.
 //! Each message is ChaCha20-Poly1305 with its counter as nonce and its direction as
-//! associated data. A receiver accepts only counters above the last one it opened, so
-//! the bridge that carries the messages can drop or delay them (the flow then fails
-//! closed) but cannot read, forge, reflect or replay one.
+//! associated data. A receiver opens each counter at most once, and only within
+//! [`REPLAY_WINDOW`] of the highest it has opened (a sliding bitmap, as in IPsec): the
+//! bridge relays on several tasks, so messages may arrive slightly out of order, but
+//! the bridge can only drop or delay them (the flow then fails closed), never read,
+//! forge, reflect or replay one.
 //!
-//! Planned use (issue 4, `docs/design/confirmations.md`): confirmation messages and
-//! button tokens from the signer, presses from the pool.
+//! Used for confirmation messages and button tokens from the signer, and presses and
+//! `/start` links from the pool ([`crate::telegram`]).
 
 use crate::pool::ViewKey;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -48,12 +50,12 @@ pub struct Sealed {
 /// Why a sealed message was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ChannelError {
-    /// The counter is not above the last one opened: a replay or reordering.
-    #[error("message {counter} is not newer than message {last}: replayed or reordered")]
+    /// The counter was opened before, or is too far behind the newest one opened.
+    #[error("message {counter} was already opened or is too old (newest opened: {last})")]
     Replayed {
         /// The message's counter.
         counter: u64,
-        /// The last counter opened.
+        /// The highest counter opened.
         last: u64,
     },
     /// Authentication failed: altered, forged, or sealed for the other direction.
@@ -71,7 +73,13 @@ pub struct ChannelEnd {
     recv_key: Zeroizing<[u8; 32]>,
     next_send: u64,
     last_received: Option<u64>,
+    /// Bit `i` set: counter `last_received - i` was opened.
+    seen: [u64; WINDOW_WORDS],
 }
+
+/// How far behind the newest opened counter a message may still arrive.
+pub const REPLAY_WINDOW: u64 = 1024;
+const WINDOW_WORDS: usize = (REPLAY_WINDOW / 64) as usize;
 
 impl std::fmt::Debug for ChannelEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,6 +123,7 @@ impl ChannelEnd {
             recv_key: derive(secret, recv),
             next_send: 0,
             last_received: None,
+            seen: [0; WINDOW_WORDS],
         }
     }
 
@@ -138,15 +147,19 @@ impl ChannelEnd {
         })
     }
 
-    /// Opens a message from the other end; refuses replays, reorderings and forgeries
-    /// without changing state.
+    /// Opens a message from the other end; refuses replays, messages older than the
+    /// window and forgeries, without changing state.
     pub fn open(&mut self, sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, ChannelError> {
         if let Some(last) = self.last_received {
+            let replayed = ChannelError::Replayed {
+                counter: sealed.counter,
+                last,
+            };
             if sealed.counter <= last {
-                return Err(ChannelError::Replayed {
-                    counter: sealed.counter,
-                    last,
-                });
+                let behind = last - sealed.counter;
+                if behind >= REPLAY_WINDOW || self.bit(behind) {
+                    return Err(replayed);
+                }
             }
         }
         let recv = match self.send {
@@ -163,8 +176,48 @@ impl ChannelEnd {
                 },
             )
             .map_err(|_| ChannelError::Forged)?;
-        self.last_received = Some(sealed.counter);
+        self.mark(sealed.counter);
         Ok(Zeroizing::new(plaintext))
+    }
+
+    fn bit(&self, behind: u64) -> bool {
+        let (w, b) = ((behind / 64) as usize, behind % 64);
+        self.seen[w] >> b & 1 == 1
+    }
+
+    /// Records an authenticated counter, sliding the window when it is the newest.
+    fn mark(&mut self, counter: u64) {
+        match self.last_received {
+            Some(last) if counter <= last => {
+                let behind = last - counter;
+                let (w, b) = ((behind / 64) as usize, behind % 64);
+                self.seen[w] |= 1 << b;
+            }
+            previous => {
+                let shift = previous.map_or(REPLAY_WINDOW, |last| counter - last);
+                self.shift(shift);
+                self.seen[0] |= 1;
+                self.last_received = Some(counter);
+            }
+        }
+    }
+
+    /// Moves every recorded bit `by` places further behind.
+    fn shift(&mut self, by: u64) {
+        if by >= REPLAY_WINDOW {
+            self.seen = [0; WINDOW_WORDS];
+            return;
+        }
+        let (words, bits) = ((by / 64) as usize, (by % 64) as u32);
+        for i in (0..WINDOW_WORDS).rev() {
+            let hi = if i >= words { self.seen[i - words] } else { 0 };
+            let lo = if bits > 0 && i > words {
+                self.seen[i - words - 1] >> (64 - bits)
+            } else {
+                0
+            };
+            self.seen[i] = if bits > 0 { hi << bits | lo } else { hi };
+        }
     }
 }
 
@@ -194,8 +247,10 @@ mod tests {
         let (mut signer, mut pool) = pair();
         let a = signer.seal(b"a").unwrap();
         let b = signer.seal(b"b").unwrap();
-        // Dropping is possible (the flow fails closed); reordering and replay are not.
+        // Dropping is possible (the flow fails closed), and so is slight reordering;
+        // opening anything twice is not.
         assert_eq!(pool.open(&b).unwrap().as_slice(), b"b");
+        assert_eq!(pool.open(&a).unwrap().as_slice(), b"a");
         assert!(matches!(pool.open(&a), Err(ChannelError::Replayed { .. })));
         assert!(matches!(pool.open(&b), Err(ChannelError::Replayed { .. })));
         // A signer message sent back to the signer does not open (other key and label).
@@ -216,6 +271,37 @@ mod tests {
         let mut stranger = ChannelEnd::pool(&ViewKey::new([5; 32]));
         let e = signer.seal(b"e").unwrap();
         assert_eq!(stranger.open(&e).unwrap_err(), ChannelError::Forged);
+    }
+
+    #[test]
+    fn the_window_opens_each_counter_once_in_any_order() {
+        let (mut signer, mut pool) = pair();
+        let msgs: Vec<Sealed> = (0..3000).map(|_| signer.seal(b"m").unwrap()).collect();
+        // Shuffle within blocks of 500 (well inside the window) with a fixed pattern.
+        let mut order: Vec<usize> = (0..3000).collect();
+        for block in order.chunks_mut(500) {
+            block.reverse();
+            block.swap(3, 250);
+        }
+        for &i in &order {
+            assert!(pool.open(&msgs[i]).is_ok(), "message {i}");
+        }
+        for m in &msgs {
+            assert!(matches!(pool.open(m), Err(ChannelError::Replayed { .. })));
+        }
+        // A message more than the window behind is refused even if never opened.
+        let late = signer.seal(b"late").unwrap();
+        let newer: Vec<Sealed> = (0..REPLAY_WINDOW + 1)
+            .map(|_| signer.seal(b"n").unwrap())
+            .collect();
+        assert!(pool.open(newer.last().unwrap()).is_ok());
+        assert!(matches!(
+            pool.open(&late),
+            Err(ChannelError::Replayed { .. })
+        ));
+        // One just inside the window still opens, once.
+        assert!(pool.open(&newer[1]).is_ok());
+        assert!(pool.open(&newer[1]).is_err());
     }
 
     #[test]

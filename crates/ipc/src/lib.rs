@@ -25,6 +25,7 @@ pub mod codec;
 pub mod control;
 pub mod pool;
 pub mod signer;
+pub mod telegram;
 
 pub use codec::{
     decode_payload, encode, read_frame, write_frame, FrameError, FrameHeader, HEADER_LEN,

@@ -20,6 +20,7 @@
 //!   4096-byte transaction and 64 related records always fit in
 //!   [`MAX_FRAME`](crate::MAX_FRAME).
 
+use crate::channel::Sealed;
 use crate::signer::PublicKey;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -97,7 +98,28 @@ pub const MAX_LOOKUP_ENTRIES: usize = 3072;
 pub enum PoolRequest {
     /// Contents of these lookup tables, from the chain (finalized), in this order.
     LookupTables(Vec<TableQuery>),
+    /// Sealed messages from the signer ([`crate::telegram::ToPool`]), in order.
+    /// Answered with [`PoolResponse::Delivered`] once each is opened and queued.
+    Deliver(Vec<Sealed>),
+    /// The next sealed events for the signer ([`crate::telegram::ToSigner`]): waits up
+    /// to `wait_ms` (at most [`MAX_EVENT_WAIT_MS`]) for at least one. `ack` names the
+    /// last batch the bridge has handed to the signer and stored the results of; only
+    /// then does the pool confirm those updates to Telegram, so an update is never
+    /// lost between the pool and the signer.
+    NextEvents {
+        /// The last batch fully handled, if any.
+        ack: Option<u64>,
+        /// How long to wait for an event.
+        wait_ms: u32,
+    },
+    /// Public status of the Telegram client.
+    TelegramStatus,
 }
+
+/// Longest [`PoolRequest::NextEvents`] wait.
+pub const MAX_EVENT_WAIT_MS: u32 = 20_000;
+/// Most sealed messages in one [`PoolRequest::Deliver`] or one event batch.
+pub const MAX_SEALED_PER_CALL: usize = 256;
 
 /// One lookup table and how much of it is needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +140,38 @@ pub enum PoolResponse {
     NotConfigured,
     /// The request broke a limit; nothing was looked up.
     Refused(PoolRefusal),
+    /// Answer to [`PoolRequest::Deliver`]: how many messages opened and were queued;
+    /// the rest (forged, replayed) were dropped and logged by the pool.
+    Delivered {
+        /// Messages accepted.
+        accepted: u32,
+    },
+    /// Answer to [`PoolRequest::NextEvents`] (possibly empty after the wait).
+    Events {
+        /// This batch's number, to acknowledge in the next call.
+        batch: u64,
+        /// Sealed events, in the order Telegram delivered the updates.
+        events: Vec<Sealed>,
+    },
+    /// Answer to [`PoolRequest::TelegramStatus`].
+    Telegram(TelegramStatus),
+}
+
+/// Public facts about the pool's Telegram client (nothing secret).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TelegramStatus {
+    /// The signer sent a bot token and the pool is running the client.
+    pub configured: bool,
+    /// The bot's username from `getMe`, once known.
+    pub bot_username: Option<String>,
+    /// Messages sent (confirmations, edits, notices).
+    pub sent: u64,
+    /// Messages waiting in the outbox.
+    pub queued: u64,
+    /// Updates received from Telegram.
+    pub updates: u64,
+    /// The last error talking to Telegram, if the client is failing now.
+    pub last_error: Option<String>,
 }
 
 /// The outcome for one table.
@@ -170,6 +224,21 @@ pub enum PoolRefusal {
     /// The same table twice.
     #[error("a lookup table appears twice in one request")]
     DuplicateTable,
+    /// More sealed messages than [`MAX_SEALED_PER_CALL`].
+    #[error("{count} sealed messages in one request (at most {MAX_SEALED_PER_CALL})")]
+    TooManyMessages {
+        /// Messages sent.
+        count: usize,
+    },
+    /// `wait_ms` above [`MAX_EVENT_WAIT_MS`].
+    #[error("wait of {wait_ms} ms is above {MAX_EVENT_WAIT_MS} ms")]
+    WaitTooLong {
+        /// The wait asked for.
+        wait_ms: u32,
+    },
+    /// The pool has no Telegram client (no bot configured).
+    #[error("no Telegram bot is configured")]
+    TelegramNotConfigured,
 }
 
 /// Why the pool's answer does not fit the request it answers.
@@ -204,7 +273,26 @@ pub enum ResponseMismatch {
 impl PoolRequest {
     /// Checks the limits in the module documentation.
     pub fn validate(&self) -> Result<(), PoolRefusal> {
-        let PoolRequest::LookupTables(queries) = self;
+        let queries = match self {
+            PoolRequest::LookupTables(queries) => queries,
+            PoolRequest::Deliver(sealed) => {
+                return if sealed.len() > MAX_SEALED_PER_CALL {
+                    Err(PoolRefusal::TooManyMessages {
+                        count: sealed.len(),
+                    })
+                } else {
+                    Ok(())
+                };
+            }
+            PoolRequest::NextEvents { wait_ms, .. } => {
+                return if *wait_ms > MAX_EVENT_WAIT_MS {
+                    Err(PoolRefusal::WaitTooLong { wait_ms: *wait_ms })
+                } else {
+                    Ok(())
+                };
+            }
+            PoolRequest::TelegramStatus => return Ok(()),
+        };
         if queries.len() > MAX_LOOKUP_TABLES {
             return Err(PoolRefusal::TooManyTables {
                 count: queries.len(),
@@ -426,6 +514,7 @@ mod tests {
                 max_amount_in: u64::MAX,
                 min_amount_out: u64::MAX,
             }),
+            security_record: Some(vec![0xfc; 512]),
         });
         let frame = encode(&Envelope {
             id: u64::MAX,

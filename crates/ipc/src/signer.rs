@@ -4,6 +4,7 @@
 //! sends is either public (a transaction, a user id) or a sealed record that
 //! the signer authenticates itself. Nothing here ever carries a plaintext key.
 
+use crate::channel::Sealed;
 use serde::{Deserialize, Serialize};
 
 /// A 32-byte Ed25519 public key (a Solana address).
@@ -18,6 +19,95 @@ pub enum SignerRequest {
     CreateWallet(CreateWallet),
     /// Sign a transaction with a wallet, if the policy allows it.
     Sign(SignRequest),
+    /// Issue a one-time `/start` payload that links a Telegram account to a user.
+    CreateLink(CreateLink),
+    /// A sealed message from the pool, relayed by the bridge (a press, a `/start`, a
+    /// delivery report). Answered with [`SignerResponse::Relay`].
+    FromPool(Sealed),
+    /// The service has started: the signer answers with [`SignerResponse::Relay`]
+    /// carrying the pool's configuration (the bot token, sealed), or an error when no
+    /// bot is set up.
+    StartPool,
+    /// Periodic (about once a second): expire overdue confirmations. Answered with
+    /// [`SignerResponse::Relay`].
+    Tick,
+}
+
+/// Parameters of [`SignerRequest::CreateLink`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateLink {
+    /// The bot's user id.
+    pub user_id: String,
+    /// The user's current security record, if the bridge has one. A user already
+    /// linked cannot be relinked by the backend: the signer refuses.
+    pub security_record: Option<Vec<u8>>,
+}
+
+/// Answer to [`SignerRequest::CreateLink`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkCreated {
+    /// The deep-link payload for `https://t.me/<bot>?start=<payload>` (`[A-Za-z0-9_-]`,
+    /// at most 64 characters). Single use.
+    pub start_payload: String,
+    /// Seconds until it expires.
+    pub expires_in_secs: u32,
+}
+
+/// Everything the signer wants carried after handling a relayed message or a tick.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relay {
+    /// Sealed messages for the pool, in order.
+    pub to_pool: Vec<Sealed>,
+    /// Results the bridge must store durably (before passing `to_pool` on).
+    pub events: Vec<SignerEvent>,
+}
+
+/// A result the bridge stores and reports to the backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignerEvent {
+    /// A user linked their Telegram account: the new authenticated security record.
+    Linked {
+        /// The user.
+        user_id: String,
+        /// Their Telegram user id.
+        telegram_id: u64,
+        /// The sealed security record to store (replacing any earlier one).
+        security_record: Vec<u8>,
+    },
+    /// The confirmation message reached the user.
+    Shown {
+        /// Confirmation id (32 hex characters).
+        confirmation_id: String,
+    },
+    /// A confirmation ended.
+    Decided {
+        /// Confirmation id (32 hex characters).
+        confirmation_id: String,
+        /// How.
+        decision: Decision,
+    },
+}
+
+/// How a confirmation ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    /// The user approved and the signer signed.
+    Approved {
+        /// The wire transaction with the wallet's signature in place.
+        transaction: Vec<u8>,
+        /// The 64-byte signature.
+        signature: Vec<u8>,
+    },
+    /// The user pressed Reject.
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+    /// The confirmation could not be completed (e.g. the message could not be
+    /// delivered); nothing was signed.
+    Failed {
+        /// Why, secret-free.
+        reason: String,
+    },
 }
 
 /// Parameters of a new wallet.
@@ -53,6 +143,9 @@ pub struct SignRequest {
     /// What the backend says the transaction is for. When present, the signer refuses a
     /// transaction whose effects do not match it exactly.
     pub intent: Option<Intent>,
+    /// The wallet owner's security record (their linked Telegram account), if any. A
+    /// `confirm` verdict without one is refused: there is nobody to ask.
+    pub security_record: Option<Vec<u8>>,
 }
 
 /// The addresses stored in one address lookup table, in table order.
@@ -111,6 +204,11 @@ pub enum SignerResponse {
     WalletCreated(NewWallet),
     /// Answer to [`SignerRequest::Sign`].
     Sign(SignOutcome),
+    /// Answer to [`SignerRequest::CreateLink`].
+    LinkCreated(LinkCreated),
+    /// Answer to [`SignerRequest::FromPool`], [`SignerRequest::StartPool`] and
+    /// [`SignerRequest::Tick`].
+    Relay(Relay),
     /// The request could not be served.
     Error(SignerError),
 }
@@ -156,12 +254,19 @@ pub enum SignOutcome {
         /// What the transaction does, in one line.
         summary: String,
     },
-    /// Needs the user's confirmation; nothing was signed.
+    /// Needs the user's confirmation; nothing was signed yet. The confirmation
+    /// message is in `to_pool`; the decision arrives as a [`SignerEvent::Decided`].
     Pending {
         /// What the transaction does, in one line.
         summary: String,
         /// Why confirmation is needed.
         reasons: Vec<String>,
+        /// The confirmation's id (32 hex characters).
+        confirmation_id: String,
+        /// Seconds until it expires.
+        expires_in_secs: u32,
+        /// The sealed confirmation message for the pool.
+        to_pool: Sealed,
     },
     /// Refused; nothing was signed.
     Rejected {
@@ -179,6 +284,9 @@ pub enum ErrorKind {
     InvalidRequest,
     /// A sealed record failed authentication or does not match the request.
     Integrity,
+    /// The request is valid but the state does not allow it (e.g. a user already
+    /// linked, no bot configured, too many pending confirmations).
+    FailedPrecondition,
     /// Something failed inside the signer.
     Internal,
 }
