@@ -45,6 +45,10 @@ pub enum KeyPurpose {
     WalletWrap,
     /// MAC key authenticating record headers without decrypting them.
     RecordMac,
+    /// MAC key authenticating security records (user id -> Telegram account).
+    SecurityMac,
+    /// AEAD key sealing the Telegram bot token at rest.
+    BotToken,
 }
 
 impl KeyPurpose {
@@ -52,6 +56,8 @@ impl KeyPurpose {
         match self {
             KeyPurpose::WalletWrap => b"custos/v1/wallet-wrap",
             KeyPurpose::RecordMac => b"custos/v1/record-mac",
+            KeyPurpose::SecurityMac => b"custos/v1/security-mac",
+            KeyPurpose::BotToken => b"custos/v1/bot-token",
         }
     }
 }
@@ -73,11 +79,12 @@ impl std::fmt::Debug for SubKey {
     }
 }
 
-/// The subkeys the signer needs for wallet records.
+/// The subkeys the signer needs for wallet records and security records.
 #[derive(Debug)]
 pub struct RecordKeys {
     pub(crate) wrap: SubKey,
     pub(crate) mac: SubKey,
+    pub(crate) security_mac: SubKey,
 }
 
 impl RecordKeys {
@@ -86,7 +93,19 @@ impl RecordKeys {
         Self {
             wrap: master.derive(KeyPurpose::WalletWrap),
             mac: master.derive(KeyPurpose::RecordMac),
+            security_mac: master.derive(KeyPurpose::SecurityMac),
         }
+    }
+}
+
+/// The key that seals the Telegram bot token at rest ([`crate::bot_token`]).
+#[derive(Debug)]
+pub struct BotTokenKey(pub(crate) SubKey);
+
+impl BotTokenKey {
+    /// Derives the bot token key from the master key.
+    pub fn derive(master: &MasterKey) -> Self {
+        Self(master.derive(KeyPurpose::BotToken))
     }
 }
 
@@ -100,6 +119,17 @@ mod tests {
         let a = m.derive(KeyPurpose::WalletWrap);
         let b = m.derive(KeyPurpose::RecordMac);
         assert_ne!(a.bytes(), b.bytes());
+        let all = [
+            KeyPurpose::WalletWrap,
+            KeyPurpose::RecordMac,
+            KeyPurpose::SecurityMac,
+            KeyPurpose::BotToken,
+        ];
+        for (i, x) in all.iter().enumerate() {
+            for y in &all[i + 1..] {
+                assert_ne!(m.derive(*x).bytes(), m.derive(*y).bytes(), "{x:?} {y:?}");
+            }
+        }
         assert_eq!(a.bytes(), m.derive(KeyPurpose::WalletWrap).bytes());
         let other = MasterKey::from_bytes(Zeroizing::new([8u8; 32]));
         assert_ne!(a.bytes(), other.derive(KeyPurpose::WalletWrap).bytes());

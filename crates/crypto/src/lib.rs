@@ -7,15 +7,20 @@
 //! * [`record`]: the versioned binary wallet record, whose secret is sealed
 //!   with an AEAD bound to every public field.
 //! * [`sign`]: key generation from the OS CSPRNG and Ed25519 signing.
+//! * [`security`]: the security record binding a user to their Telegram account,
+//!   authenticated with its own MAC key.
+//! * [`bot_token`]: the AEAD box that keeps the Telegram bot token sealed at rest.
 //!
 //! Every secret type here zeroizes itself on drop and has no `Debug` output
 //! that could reveal it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bot_token;
 pub mod keys;
 pub mod record;
 pub mod seal;
+pub mod security;
 pub mod sign;
 
 /// Fills `buf` from the operating system's CSPRNG.
