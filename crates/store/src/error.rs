@@ -62,6 +62,18 @@ pub enum StoreError {
         max: usize,
     },
 
+    /// A confirmation with this id already exists; nothing was written.
+    #[error("a confirmation with id {0} already exists")]
+    DuplicateConfirmation(String),
+
+    /// No confirmation has this id.
+    #[error("no confirmation with id {0}")]
+    UnknownConfirmation(String),
+
+    /// A confirmation row that cannot be inserted as given (bad id, not pending, ...).
+    #[error("invalid confirmation: {0}")]
+    InvalidConfirmation(String),
+
     /// A stored row or database header could not be mapped (for example a blob of the wrong length).
     #[error("corrupt store data: {0}")]
     Corrupt(String),

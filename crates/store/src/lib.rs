@@ -7,10 +7,17 @@
 //! [`InsertOutcome::Inserted`], the row has been committed and synced to stable storage, so the
 //! caller may acknowledge the wallet to its client.
 //!
+//! Since issue 4 it also keeps each user's sealed *security record* (the Telegram account the
+//! signer bound to the user; opaque here, authenticated by the signer whenever it is used) and
+//! the *confirmations*: signature requests waiting for, or having received, the user's decision
+//! in Telegram. A confirmation row is written durably before the API reports it as pending, and
+//! its state moves from `pending` exactly once ([`Store::decide`]: the first decision wins).
+//!
 //! [`Store`] is the backend-neutral interface; [`SqliteStore`] is the embedded SQLite backend.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod confirmations;
 mod error;
 mod migrations;
 mod sqlite;
@@ -59,6 +66,165 @@ pub enum InsertOutcome {
     Inserted,
     /// The idempotency key was already used by this user: here is the wallet it created. Nothing was written.
     Existing(WalletRow),
+}
+
+/// A user's sealed security record: the Telegram account the signer bound to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityRecordRow {
+    /// The user (primary key).
+    pub user_id: String,
+    /// The bound Telegram user id, a plain copy of what the signer reported (not
+    /// authenticated here). Must not exceed `i64::MAX`.
+    pub telegram_id: u64,
+    /// The sealed record (opaque bytes produced by the signer).
+    pub record: Vec<u8>,
+    /// Unix seconds of the last write.
+    pub updated_at: i64,
+}
+
+/// Where a confirmation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConfirmationState {
+    /// Waiting for the user.
+    Pending,
+    /// The user approved and the signer signed.
+    Approved,
+    /// The user rejected it.
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+    /// It could not be completed (undeliverable, or the service restarted).
+    Failed,
+}
+
+impl ConfirmationState {
+    /// The name stored in the `state` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfirmationState::Pending => "pending",
+            ConfirmationState::Approved => "approved",
+            ConfirmationState::Rejected => "rejected",
+            ConfirmationState::Expired => "expired",
+            ConfirmationState::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored state name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => ConfirmationState::Pending,
+            "approved" => ConfirmationState::Approved,
+            "rejected" => ConfirmationState::Rejected,
+            "expired" => ConfirmationState::Expired,
+            "failed" => ConfirmationState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// How a confirmation ended, as recorded by [`Store::decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmationDecision {
+    /// Approved and signed.
+    Approved {
+        /// The signed wire transaction.
+        transaction: Vec<u8>,
+        /// The signature.
+        signature: Vec<u8>,
+    },
+    /// Rejected by the user.
+    Rejected,
+    /// Expired.
+    Expired,
+    /// Failed, with a secret-free reason.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ConfirmationDecision {
+    /// The state this decision moves a confirmation to.
+    pub fn state(&self) -> ConfirmationState {
+        match self {
+            ConfirmationDecision::Approved { .. } => ConfirmationState::Approved,
+            ConfirmationDecision::Rejected => ConfirmationState::Rejected,
+            ConfirmationDecision::Expired => ConfirmationState::Expired,
+            ConfirmationDecision::Failed { .. } => ConfirmationState::Failed,
+        }
+    }
+}
+
+/// One confirmation: a signature request held for the user's decision in Telegram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmationRow {
+    /// The signer's confirmation id: 32 lowercase hex characters (primary key).
+    pub id: String,
+    /// The wallet asked to sign.
+    pub wallet: PublicKey,
+    /// The wallet's owner.
+    pub user_id: String,
+    /// The signing request's idempotency key, if it had one; unique per wallet.
+    pub idempotency_key: Option<String>,
+    /// What the transaction does, in one line.
+    pub summary: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds after which the user can no longer decide.
+    pub expires_at: i64,
+    /// Where it stands.
+    pub state: ConfirmationState,
+    /// For [`ConfirmationState::Approved`]: the signed wire transaction.
+    pub transaction: Option<Vec<u8>>,
+    /// For [`ConfirmationState::Approved`]: the signature.
+    pub signature: Option<Vec<u8>>,
+    /// For [`ConfirmationState::Failed`] (and whatever else a caller explains): why.
+    pub reason: Option<String>,
+    /// Unix seconds of the decision; `None` while pending.
+    pub decided_at: Option<i64>,
+}
+
+impl ConfirmationRow {
+    /// A new pending confirmation.
+    pub fn pending(
+        id: String,
+        wallet: PublicKey,
+        user_id: String,
+        idempotency_key: Option<String>,
+        summary: String,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            id,
+            wallet,
+            user_id,
+            idempotency_key,
+            summary,
+            created_at,
+            expires_at,
+            state: ConfirmationState::Pending,
+            transaction: None,
+            signature: None,
+            reason: None,
+            decided_at: None,
+        }
+    }
+}
+
+/// The result of [`Store::insert_confirmation`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfirmationInsert {
+    /// The row was written and committed durably.
+    Inserted,
+    /// The wallet already has a confirmation under this idempotency key: here it is. Nothing
+    /// was written.
+    Existing(ConfirmationRow),
+}
+
+/// True for a well-formed confirmation id: 32 lowercase hex characters.
+pub fn is_confirmation_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// A durable store of wallet rows. Implementations must be safe to call from many threads.
@@ -110,6 +276,66 @@ pub trait Store: Send + Sync {
     /// A database error, or [`StoreError::Corrupt`] if a stored row cannot be mapped.
     fn list_wallets(&self, user_id: &str) -> Result<Vec<WalletRow>, StoreError>;
 
+    /// Stores a user's security record, replacing any earlier one, durably.
+    ///
+    /// # Errors
+    /// [`StoreError::TelegramIdOutOfRange`] if `telegram_id > i64::MAX`, or a database error.
+    fn put_security_record(&self, row: &SecurityRecordRow) -> Result<(), StoreError>;
+
+    /// The user's security record, if any.
+    ///
+    /// # Errors
+    /// A database error, or [`StoreError::Corrupt`] if the stored row cannot be mapped.
+    fn get_security_record(&self, user_id: &str) -> Result<Option<SecurityRecordRow>, StoreError>;
+
+    /// Inserts a new confirmation, committed durably before this returns
+    /// [`ConfirmationInsert::Inserted`]. If the row carries an idempotency key that the wallet
+    /// already used for a confirmation, returns that one and writes nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidConfirmation`] if the id is not 32 lowercase hex characters or
+    /// the row is not pending, [`StoreError::DuplicateConfirmation`] if the id exists, or a
+    /// database error.
+    fn insert_confirmation(&self, row: &ConfirmationRow) -> Result<ConfirmationInsert, StoreError>;
+
+    /// Records how a confirmation ended, durably. Only a pending confirmation changes: the
+    /// first decision wins. Returns `true` if this call changed it, `false` if it had been
+    /// decided already (nothing is written then).
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownConfirmation`] if there is no such confirmation, or a database
+    /// error.
+    fn decide(
+        &self,
+        id: &str,
+        decision: &ConfirmationDecision,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// The confirmation with this id, if any.
+    ///
+    /// # Errors
+    /// A database error, or [`StoreError::Corrupt`] if the stored row cannot be mapped.
+    fn get_confirmation(&self, id: &str) -> Result<Option<ConfirmationRow>, StoreError>;
+
+    /// The confirmation that `wallet` created under `idempotency_key`, if any.
+    ///
+    /// # Errors
+    /// A database error, or [`StoreError::Corrupt`] if the stored row cannot be mapped.
+    fn confirmation_by_idempotency_key(
+        &self,
+        wallet: &PublicKey,
+        idempotency_key: &str,
+    ) -> Result<Option<ConfirmationRow>, StoreError>;
+
+    /// Marks every pending confirmation failed with `reason` at `now`, in one durable
+    /// transaction, and returns how many there were. Run at start-up: pending confirmations
+    /// live in the signer's memory and do not survive a restart.
+    ///
+    /// # Errors
+    /// A database error.
+    fn fail_all_pending(&self, reason: &str, now: i64) -> Result<usize, StoreError>;
+
     /// Cheap liveness check (e.g. SELECT 1).
     ///
     /// # Errors
@@ -142,6 +368,42 @@ macro_rules! forward_store {
             }
             fn list_wallets(&self, user_id: &str) -> Result<Vec<WalletRow>, StoreError> {
                 (**self).list_wallets(user_id)
+            }
+            fn put_security_record(&self, row: &SecurityRecordRow) -> Result<(), StoreError> {
+                (**self).put_security_record(row)
+            }
+            fn get_security_record(
+                &self,
+                user_id: &str,
+            ) -> Result<Option<SecurityRecordRow>, StoreError> {
+                (**self).get_security_record(user_id)
+            }
+            fn insert_confirmation(
+                &self,
+                row: &ConfirmationRow,
+            ) -> Result<ConfirmationInsert, StoreError> {
+                (**self).insert_confirmation(row)
+            }
+            fn decide(
+                &self,
+                id: &str,
+                decision: &ConfirmationDecision,
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                (**self).decide(id, decision, now)
+            }
+            fn get_confirmation(&self, id: &str) -> Result<Option<ConfirmationRow>, StoreError> {
+                (**self).get_confirmation(id)
+            }
+            fn confirmation_by_idempotency_key(
+                &self,
+                wallet: &PublicKey,
+                idempotency_key: &str,
+            ) -> Result<Option<ConfirmationRow>, StoreError> {
+                (**self).confirmation_by_idempotency_key(wallet, idempotency_key)
+            }
+            fn fail_all_pending(&self, reason: &str, now: i64) -> Result<usize, StoreError> {
+                (**self).fail_all_pending(reason, now)
             }
             fn health(&self) -> Result<(), StoreError> {
                 (**self).health()

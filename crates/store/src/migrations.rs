@@ -28,6 +28,35 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, key)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX idempotency_by_pubkey ON idempotency (pubkey);",
+    // Version 2: Telegram links (sealed security records) and confirmations (issue 4).
+    "CREATE TABLE security_records (
+        user_id     TEXT    NOT NULL PRIMARY KEY,
+        telegram_id INTEGER NOT NULL CHECK (telegram_id >= 0),
+        record      BLOB    NOT NULL,
+        updated_at  INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE confirmations (
+        id              TEXT    NOT NULL PRIMARY KEY
+                                CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),
+        wallet          BLOB    NOT NULL CHECK (length(wallet) = 32),
+        user_id         TEXT    NOT NULL,
+        idempotency_key TEXT,
+        summary         TEXT    NOT NULL,
+        created_at      INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        state           TEXT    NOT NULL
+                                CHECK (state IN ('pending', 'approved', 'rejected', 'expired', 'failed')),
+        \"transaction\"   BLOB,
+        signature       BLOB,
+        reason          TEXT,
+        decided_at      INTEGER,
+        CHECK ((state = 'pending') = (decided_at IS NULL)),
+        CHECK ((state = 'approved') = (\"transaction\" IS NOT NULL AND signature IS NOT NULL)),
+        CHECK (state = 'approved' OR (\"transaction\" IS NULL AND signature IS NULL))
+    ) STRICT;
+    CREATE UNIQUE INDEX confirmations_by_key ON confirmations (wallet, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX confirmations_pending ON confirmations (id) WHERE state = 'pending';",
 ];
 
 /// The newest schema version this code knows (the number of migrations).

@@ -12,8 +12,12 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
+use crate::confirmations as conf;
 use crate::migrations;
-use crate::{InsertOutcome, PublicKey, Store, StoreError, WalletId, WalletRow, MAX_GET_WALLETS};
+use crate::{
+    ConfirmationDecision, ConfirmationInsert, ConfirmationRow, InsertOutcome, PublicKey,
+    SecurityRecordRow, Store, StoreError, WalletId, WalletRow, MAX_GET_WALLETS,
+};
 
 /// Number of reader connections.
 const READERS: usize = 4;
@@ -200,7 +204,7 @@ fn sync_parent_dir(path: &Path) -> Result<(), StoreError> {
 }
 
 /// Maps a row-access error: type mismatches mean corrupt data, anything else is a database error.
-fn row_err(e: rusqlite::Error) -> StoreError {
+pub(crate) fn row_err(e: rusqlite::Error) -> StoreError {
     match e {
         rusqlite::Error::InvalidColumnType(..)
         | rusqlite::Error::FromSqlConversionFailure(..)
@@ -399,6 +403,79 @@ impl Store for SqliteStore {
             out.push(read_row(r)?);
         }
         Ok(out)
+    }
+
+    fn put_security_record(&self, row: &SecurityRecordRow) -> Result<(), StoreError> {
+        let conn = lock(&self.writer);
+        // Autocommit: one statement, synced on commit (WAL + synchronous=FULL).
+        conf::put_security_record(&conn, row)
+    }
+
+    fn get_security_record(&self, user_id: &str) -> Result<Option<SecurityRecordRow>, StoreError> {
+        conf::get_security_record(&self.reader(), user_id)
+    }
+
+    fn insert_confirmation(&self, row: &ConfirmationRow) -> Result<ConfirmationInsert, StoreError> {
+        conf::check_new(row)?;
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        if let Some(key) = &row.idempotency_key {
+            if let Some(existing) = conf::confirmation_by_idempotency_key(&tx, &row.wallet, key)? {
+                return Ok(ConfirmationInsert::Existing(existing)); // `tx` rolls back on drop.
+            }
+        }
+        if conf::exists(&tx, &row.id)? {
+            return Err(StoreError::DuplicateConfirmation(row.id.clone()));
+        }
+        conf::insert(&tx, row)?;
+        tx.commit().map_err(db_err)?;
+        Ok(ConfirmationInsert::Inserted)
+    }
+
+    fn decide(
+        &self,
+        id: &str,
+        decision: &ConfirmationDecision,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let changed = conf::decide(&tx, id, decision, now)?;
+        if changed == 0 {
+            return if conf::exists(&tx, id)? {
+                Ok(false)
+            } else {
+                Err(StoreError::UnknownConfirmation(id.to_owned()))
+            };
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(true)
+    }
+
+    fn get_confirmation(&self, id: &str) -> Result<Option<ConfirmationRow>, StoreError> {
+        conf::get_confirmation(&self.reader(), id)
+    }
+
+    fn confirmation_by_idempotency_key(
+        &self,
+        wallet: &PublicKey,
+        idempotency_key: &str,
+    ) -> Result<Option<ConfirmationRow>, StoreError> {
+        conf::confirmation_by_idempotency_key(&self.reader(), wallet, idempotency_key)
+    }
+
+    fn fail_all_pending(&self, reason: &str, now: i64) -> Result<usize, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let n = conf::fail_all_pending(&tx, reason, now)?;
+        tx.commit().map_err(db_err)?;
+        Ok(n)
     }
 
     fn health(&self) -> Result<(), StoreError> {

@@ -207,7 +207,7 @@ fn reopen_keeps_data() {
 #[test]
 fn schema_version_is_latest() {
     let (_d, s) = open();
-    assert_eq!(LATEST_SCHEMA_VERSION, 1);
+    assert_eq!(LATEST_SCHEMA_VERSION, 2);
     assert_eq!(s.schema_version().unwrap(), LATEST_SCHEMA_VERSION);
 }
 
@@ -389,5 +389,298 @@ fn non_database_file_is_an_open_error() {
     assert!(matches!(
         SqliteStore::open(&path),
         Err(StoreError::Open { .. })
+    ));
+}
+
+// ---- Security records and confirmations (schema version 2) ----
+
+fn cid(n: u8) -> String {
+    format!(
+        "{:032x}",
+        u128::from(n) * 0x0101_0101_0101_0101_0101_0101_0101_0101
+    )
+}
+
+fn pending(n: u8, wallet: u8, key: Option<&str>) -> ConfirmationRow {
+    ConfirmationRow::pending(
+        cid(n),
+        [wallet; 32],
+        "alice".into(),
+        key.map(str::to_owned),
+        format!("send {n} SOL"),
+        100,
+        400,
+    )
+}
+
+fn approved() -> ConfirmationDecision {
+    ConfirmationDecision::Approved {
+        transaction: vec![1, 2, 3],
+        signature: vec![7; 64],
+    }
+}
+
+#[test]
+fn security_records_put_get_replace() {
+    let (_d, s) = open();
+    assert_eq!(s.get_security_record("alice").unwrap(), None);
+    let r = SecurityRecordRow {
+        user_id: "alice".into(),
+        telegram_id: i64::MAX as u64,
+        record: vec![9; 100],
+        updated_at: 5,
+    };
+    s.put_security_record(&r).unwrap();
+    assert_eq!(s.get_security_record("alice").unwrap(), Some(r.clone()));
+    let r2 = SecurityRecordRow {
+        telegram_id: 42,
+        record: vec![8; 10],
+        updated_at: 6,
+        ..r
+    };
+    s.put_security_record(&r2).unwrap();
+    assert_eq!(s.get_security_record("alice").unwrap(), Some(r2));
+    assert_eq!(count(&s, "security_records"), 1);
+    assert_eq!(s.get_security_record("bob").unwrap(), None);
+    assert!(matches!(
+        s.put_security_record(&SecurityRecordRow {
+            user_id: "bob".into(),
+            telegram_id: u64::MAX,
+            record: vec![],
+            updated_at: 0,
+        }),
+        Err(StoreError::TelegramIdOutOfRange(u64::MAX))
+    ));
+}
+
+#[test]
+fn confirmation_insert_get_and_key_lookup() {
+    let (_d, s) = open();
+    let c = pending(1, 1, Some("k1"));
+    assert_eq!(
+        s.insert_confirmation(&c).unwrap(),
+        ConfirmationInsert::Inserted
+    );
+    assert_eq!(s.get_confirmation(&c.id).unwrap(), Some(c.clone()));
+    assert_eq!(s.get_confirmation(&cid(9)).unwrap(), None);
+    assert_eq!(
+        s.confirmation_by_idempotency_key(&[1; 32], "k1").unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(
+        s.confirmation_by_idempotency_key(&[2; 32], "k1").unwrap(),
+        None
+    );
+    assert_eq!(
+        s.confirmation_by_idempotency_key(&[1; 32], "k2").unwrap(),
+        None
+    );
+
+    // The same key for the same wallet returns the first and writes nothing.
+    assert_eq!(
+        s.insert_confirmation(&pending(2, 1, Some("k1"))).unwrap(),
+        ConfirmationInsert::Existing(c.clone())
+    );
+    assert_eq!(s.get_confirmation(&cid(2)).unwrap(), None);
+    // The same key for another wallet is independent; no key at all is fine too.
+    assert_eq!(
+        s.insert_confirmation(&pending(3, 2, Some("k1"))).unwrap(),
+        ConfirmationInsert::Inserted
+    );
+    assert_eq!(
+        s.insert_confirmation(&pending(4, 1, None)).unwrap(),
+        ConfirmationInsert::Inserted
+    );
+    assert_eq!(
+        s.insert_confirmation(&pending(5, 1, None)).unwrap(),
+        ConfirmationInsert::Inserted
+    );
+    // A duplicate id is an error.
+    assert!(matches!(
+        s.insert_confirmation(&pending(4, 3, None)),
+        Err(StoreError::DuplicateConfirmation(id)) if id == cid(4)
+    ));
+    assert_eq!(count(&s, "confirmations"), 4);
+}
+
+#[test]
+fn confirmation_insert_refuses_bad_rows() {
+    let (_d, s) = open();
+    for id in ["", "abc", &"A".repeat(32), &"g".repeat(32), &"0".repeat(33)] {
+        let mut c = pending(1, 1, None);
+        c.id = id.to_owned();
+        assert!(
+            matches!(
+                s.insert_confirmation(&c),
+                Err(StoreError::InvalidConfirmation(_))
+            ),
+            "{id:?}"
+        );
+    }
+    let mut c = pending(1, 1, None);
+    c.state = ConfirmationState::Approved;
+    assert!(matches!(
+        s.insert_confirmation(&c),
+        Err(StoreError::InvalidConfirmation(_))
+    ));
+    let mut c = pending(1, 1, None);
+    c.decided_at = Some(1);
+    assert!(matches!(
+        s.insert_confirmation(&c),
+        Err(StoreError::InvalidConfirmation(_))
+    ));
+    assert_eq!(count(&s, "confirmations"), 0);
+}
+
+#[test]
+fn decide_moves_only_a_pending_row_first_decision_wins() {
+    let (_d, s) = open();
+    for n in 1..=4 {
+        s.insert_confirmation(&pending(n, 1, None)).unwrap();
+    }
+    assert!(s.decide(&cid(1), &approved(), 200).unwrap());
+    let row = s.get_confirmation(&cid(1)).unwrap().unwrap();
+    assert_eq!(row.state, ConfirmationState::Approved);
+    assert_eq!(row.transaction, Some(vec![1, 2, 3]));
+    assert_eq!(row.signature, Some(vec![7; 64]));
+    assert_eq!(row.decided_at, Some(200));
+    assert_eq!(row.reason, None);
+
+    // Later decisions do not overwrite it.
+    for later in [
+        ConfirmationDecision::Rejected,
+        ConfirmationDecision::Expired,
+        ConfirmationDecision::Failed {
+            reason: "late".into(),
+        },
+        approved(),
+    ] {
+        assert!(!s.decide(&cid(1), &later, 300).unwrap());
+    }
+    assert_eq!(s.get_confirmation(&cid(1)).unwrap().unwrap(), row);
+
+    assert!(s
+        .decide(&cid(2), &ConfirmationDecision::Rejected, 201)
+        .unwrap());
+    assert!(!s.decide(&cid(2), &approved(), 202).unwrap());
+    let r2 = s.get_confirmation(&cid(2)).unwrap().unwrap();
+    assert_eq!(
+        (r2.state, r2.transaction, r2.signature, r2.decided_at),
+        (ConfirmationState::Rejected, None, None, Some(201))
+    );
+
+    assert!(s
+        .decide(&cid(3), &ConfirmationDecision::Expired, 400)
+        .unwrap());
+    assert_eq!(
+        s.get_confirmation(&cid(3)).unwrap().unwrap().state,
+        ConfirmationState::Expired
+    );
+    let failed = ConfirmationDecision::Failed {
+        reason: "undeliverable".into(),
+    };
+    assert!(s.decide(&cid(4), &failed, 5).unwrap());
+    let r4 = s.get_confirmation(&cid(4)).unwrap().unwrap();
+    assert_eq!(r4.state, ConfirmationState::Failed);
+    assert_eq!(r4.reason.as_deref(), Some("undeliverable"));
+
+    assert!(matches!(
+        s.decide(&cid(9), &ConfirmationDecision::Rejected, 1),
+        Err(StoreError::UnknownConfirmation(id)) if id == cid(9)
+    ));
+}
+
+#[test]
+fn fail_all_pending_fails_only_pending_rows() {
+    let (_d, s) = open();
+    for n in 1..=3 {
+        s.insert_confirmation(&pending(n, 1, None)).unwrap();
+    }
+    s.decide(&cid(1), &approved(), 150).unwrap();
+    assert_eq!(s.fail_all_pending("restarted", 999).unwrap(), 2);
+    assert_eq!(s.fail_all_pending("again", 1000).unwrap(), 0);
+    let r1 = s.get_confirmation(&cid(1)).unwrap().unwrap();
+    assert_eq!(r1.state, ConfirmationState::Approved);
+    assert_eq!(r1.decided_at, Some(150));
+    for n in 2..=3 {
+        let r = s.get_confirmation(&cid(n)).unwrap().unwrap();
+        assert_eq!(r.state, ConfirmationState::Failed);
+        assert_eq!(r.reason.as_deref(), Some("restarted"));
+        assert_eq!(r.decided_at, Some(999));
+        assert!(!s.decide(&cid(n), &approved(), 1001).unwrap());
+    }
+}
+
+#[test]
+fn links_and_confirmations_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custos.db");
+    let rec = SecurityRecordRow {
+        user_id: "alice".into(),
+        telegram_id: 77,
+        record: vec![1; 64],
+        updated_at: 3,
+    };
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.put_security_record(&rec).unwrap();
+        s.insert_confirmation(&pending(1, 1, Some("k"))).unwrap();
+        s.insert_confirmation(&pending(2, 1, None)).unwrap();
+        s.decide(&cid(1), &approved(), 10).unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.get_security_record("alice").unwrap(), Some(rec));
+    let r1 = s.get_confirmation(&cid(1)).unwrap().unwrap();
+    assert_eq!(r1.state, ConfirmationState::Approved);
+    assert_eq!(
+        s.confirmation_by_idempotency_key(&[1; 32], "k").unwrap(),
+        Some(r1)
+    );
+    assert_eq!(
+        s.get_confirmation(&cid(2)).unwrap().unwrap().state,
+        ConfirmationState::Pending
+    );
+    assert_eq!(s.fail_all_pending("restarted", 11).unwrap(), 1);
+}
+
+#[test]
+fn version_1_database_migrates_keeping_wallets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custos.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.insert_wallet(&row(1, "alice", 1), Some("k")).unwrap();
+        // Roll the schema back to version 1, as an issue-3 database would be.
+        s.with_writer(|c| {
+            c.execute_batch(
+                "DROP TABLE confirmations; DROP TABLE security_records; PRAGMA user_version = 1;",
+            )
+            .unwrap()
+        });
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.get_wallet(&[1; 32]).unwrap(), Some(row(1, "alice", 1)));
+    assert_eq!(
+        s.insert_confirmation(&pending(1, 1, None)).unwrap(),
+        ConfirmationInsert::Inserted
+    );
+}
+
+#[test]
+fn confirmation_state_names_round_trip() {
+    for st in [
+        ConfirmationState::Pending,
+        ConfirmationState::Approved,
+        ConfirmationState::Rejected,
+        ConfirmationState::Expired,
+        ConfirmationState::Failed,
+    ] {
+        assert_eq!(ConfirmationState::parse(st.as_str()), Some(st));
+    }
+    assert_eq!(ConfirmationState::parse("PENDING"), None);
+    assert!(is_confirmation_id(&cid(1)));
+    assert!(!is_confirmation_id(
+        &cid(1).to_uppercase().replace('0', "A")
     ));
 }
