@@ -219,7 +219,7 @@ pub enum ConfirmationInsert {
     Inserted,
     /// The wallet already has a confirmation under this idempotency key: here it is. Nothing
     /// was written.
-    Existing(ConfirmationRow),
+    Existing(Box<ConfirmationRow>),
 }
 
 /// True for a well-formed confirmation id: 32 lowercase hex characters.

@@ -423,7 +423,7 @@ impl Store for SqliteStore {
             .map_err(db_err)?;
         if let Some(key) = &row.idempotency_key {
             if let Some(existing) = conf::confirmation_by_idempotency_key(&tx, &row.wallet, key)? {
-                return Ok(ConfirmationInsert::Existing(existing)); // `tx` rolls back on drop.
+                return Ok(ConfirmationInsert::Existing(Box::new(existing))); // `tx` rolls back on drop.
             }
         }
         if conf::exists(&tx, &row.id)? {

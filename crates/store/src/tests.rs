@@ -479,7 +479,7 @@ fn confirmation_insert_get_and_key_lookup() {
     // The same key for the same wallet returns the first and writes nothing.
     assert_eq!(
         s.insert_confirmation(&pending(2, 1, Some("k1"))).unwrap(),
-        ConfirmationInsert::Existing(c.clone())
+        ConfirmationInsert::Existing(Box::new(c.clone()))
     );
     assert_eq!(s.get_confirmation(&cid(2)).unwrap(), None);
     // The same key for another wallet is independent; no key at all is fine too.
