@@ -30,7 +30,9 @@ pub mod telegram;
 
 use cache::TableCache;
 use custos_ipc::control::{ComponentHealth, ControlRequest, ControlResponse};
-use custos_ipc::pool::{PoolRequest, PoolResponse, TableOutcome, TableResult, ViewKey};
+use custos_ipc::pool::{
+    PoolRefusal, PoolRequest, PoolResponse, TableOutcome, TableResult, ViewKey,
+};
 use custos_ipc::{Envelope, FrameError};
 use custos_supervisor::aio;
 use rpc::RpcClient;
@@ -66,10 +68,14 @@ impl LookupService {
             tracing::warn!(%refusal, "refused a bridge request");
             return PoolResponse::Refused(refusal);
         }
+        let PoolRequest::LookupTables(queries) = request else {
+            // Telegram requests are served by the `Pool`; a lookup service alone
+            // has no Telegram client.
+            return PoolResponse::Refused(PoolRefusal::TelegramNotConfigured);
+        };
         let Some((rpc, cache)) = &self.chain else {
             return PoolResponse::NotConfigured;
         };
-        let PoolRequest::LookupTables(queries) = request;
         let results = futures::future::join_all(queries.into_iter().map(|q| async move {
             let outcome = cache
                 .get(q.table, usize::from(q.entries_needed), || {
