@@ -1,32 +1,38 @@
 //! The Custos pool process.
 //!
-//! The pool is the process that talks to the outside world on Custos's behalf.
-//! Today it does two things:
+//! The pool is the process that talks to the outside world on Custos's behalf:
 //!
 //! * it answers the supervisor's health checks on its control socket (fd 4);
-//! * it serves the bridge's requests on its bridge socket (fd 3): the contents of
-//!   address lookup tables, read from the configured Solana RPC endpoint
-//!   ([`rpc`], strict account parsing in [`alt`]) and cached ([`cache`]), so the
-//!   signer can resolve the accounts a v0 transaction loads through tables from
-//!   Custos's own view of the chain. Without an endpoint it answers
-//!   [`PoolResponse::NotConfigured`] and those accounts stay unresolved (foreign).
+//! * it serves the bridge's requests on its bridge socket (fd 3):
+//!   - the contents of address lookup tables, read from the configured Solana
+//!     RPC endpoint ([`rpc`], strict account parsing in [`alt`]) and cached
+//!     ([`cache`]), so the signer can resolve the accounts a v0 transaction
+//!     loads through tables from Custos's own view of the chain. Without an
+//!     endpoint it answers [`PoolResponse::NotConfigured`] and those accounts
+//!     stay unresolved (foreign);
+//!   - the signer bot's Telegram client ([`relay`], on the library in
+//!     [`telegram`]): sealed messages from the signer go out to Telegram
+//!     (confirmations with Approve / Reject buttons, edits, answers, notices),
+//!     and presses and `/start` links come back as sealed events, each
+//!     Telegram update confirmed only once the bridge acknowledged its events
+//!     ([`events`]).
 //!
 //! Requests are served concurrently (at most [`MAX_IN_FLIGHT`] at once; the bridge
 //! waits beyond that) and answered by id, possibly out of order.
 //!
-//! In the finished system this is also the Telegram client: an HTTPS client
-//! pool holding the signer bot's token, relaying end-to-end authenticated
-//! messages between the signer and the user through the bridge. The client
-//! itself is in [`telegram`] (Bot API calls, flood limits, a bounded outbox
-//! that never resends blindly, long polling with a durable offset); it is not
-//! wired into the process yet.
+//! The process entry point: build a [`Pool`] with [`Pool::new`] and serve it with
+//! [`run`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod alt;
 pub mod cache;
+pub mod events;
+pub mod relay;
 pub mod rpc;
 pub mod telegram;
+
+pub use relay::{Pool, TelegramSettings};
 
 use cache::TableCache;
 use custos_ipc::control::{ComponentHealth, ControlRequest, ControlResponse};
@@ -36,6 +42,7 @@ use custos_ipc::pool::{
 use custos_ipc::{Envelope, FrameError};
 use custos_supervisor::aio;
 use rpc::RpcClient;
+use std::future::Future;
 use std::sync::Arc;
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::UnixStream;
@@ -112,8 +119,30 @@ impl LookupService {
     }
 }
 
+/// What [`run`] serves: a [`Pool`] (the process), or a [`LookupService`] alone
+/// (which refuses Telegram requests).
+pub trait BridgeService: Send + Sync + 'static {
+    /// Serves one bridge request.
+    fn handle(&self, request: PoolRequest) -> impl Future<Output = PoolResponse> + Send;
+    /// One line for the health report.
+    fn describe(&self) -> String;
+}
+
+impl BridgeService for LookupService {
+    async fn handle(&self, request: PoolRequest) -> PoolResponse {
+        LookupService::handle(self, request).await
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}; telegram client not configured",
+            LookupService::describe(self)
+        )
+    }
+}
+
 /// Runs the pool until the supervisor or the bridge hangs up.
-pub async fn run(bridge: UnixStream, mut control: UnixStream, service: Arc<LookupService>) {
+pub async fn run<S: BridgeService>(bridge: UnixStream, mut control: UnixStream, service: Arc<S>) {
     let (read_half, write_half) = bridge.into_split();
     let (tx, mut rx) = mpsc::channel::<Envelope<PoolResponse>>(MAX_IN_FLIGHT);
 
@@ -175,10 +204,7 @@ pub async fn run(bridge: UnixStream, mut control: UnixStream, service: Arc<Looku
                     let body = ControlResponse::Health(ComponentHealth {
                         component: "pool".into(),
                         ok: true,
-                        detail: format!(
-                            "{}; telegram client not configured yet",
-                            service.describe()
-                        ),
+                        detail: service.describe(),
                     });
                     if aio::write_frame(&mut control, &Envelope { id, body })
                         .await

@@ -24,13 +24,16 @@
 //! [`OutboxConfig::give_up_after`]: [`Delivery::NotSent`].
 //!
 //! Each chat has a lane (a queue and a task) while it has messages waiting;
-//! lanes send concurrently, each in order. At most [`OutboxConfig::capacity`]
+//! lanes send concurrently, each in order. Callback query answers
+//! ([`Outgoing::Answer`]) have lanes of their own (one per chat), so an answer
+//! never waits behind a message held back by the chat's flood limit, and they
+//! take no flood-limit token (they are not messages); a 429 still pauses them. At most [`OutboxConfig::capacity`]
 //! messages are queued or in flight; beyond that [`Outbox::submit`] answers
 //! [`SubmitError::Full`] at once.
 
 use super::client::{FailureKind, TelegramClient, TelegramError};
 use super::limits::RateLimiter;
-use super::types::{DeleteMessage, EditMessageText, Message, SendMessage};
+use super::types::{AnswerCallbackQuery, DeleteMessage, EditMessageText, Message, SendMessage};
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
@@ -83,6 +86,13 @@ pub enum Outgoing {
     Edit(EditMessageText),
     /// `deleteMessage`.
     Delete(DeleteMessage),
+    /// `answerCallbackQuery` for a press in `chat` (the chat only chooses the lane).
+    Answer {
+        /// The chat of the pressed message (or the presser's id).
+        chat: i64,
+        /// The answer.
+        query: AnswerCallbackQuery,
+    },
 }
 
 impl Outgoing {
@@ -92,6 +102,14 @@ impl Outgoing {
             Outgoing::Send(m) => m.chat_id,
             Outgoing::Edit(m) => m.chat_id,
             Outgoing::Delete(m) => m.chat_id,
+            Outgoing::Answer { chat, .. } => *chat,
+        }
+    }
+
+    fn lane(&self) -> LaneKey {
+        match self {
+            Outgoing::Answer { chat, .. } => LaneKey::Answers(*chat),
+            other => LaneKey::Chat(other.chat()),
         }
     }
 
@@ -101,6 +119,7 @@ impl Outgoing {
             Outgoing::Send(_) => "sendMessage",
             Outgoing::Edit(_) => "editMessageText",
             Outgoing::Delete(_) => "deleteMessage",
+            Outgoing::Answer { .. } => "answerCallbackQuery",
         }
     }
 }
@@ -113,6 +132,8 @@ pub enum Delivered {
     Message(Message),
     /// The message was deleted.
     Deleted,
+    /// The callback query was answered.
+    Answered,
 }
 
 /// The outcome of one submitted item.
@@ -176,11 +197,20 @@ struct Job {
     _slot: OwnedSemaphorePermit,
 }
 
+/// Which queue an item waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum LaneKey {
+    /// Messages, edits and deletions of a chat.
+    Chat(i64),
+    /// Callback query answers for a chat.
+    Answers(i64),
+}
+
 struct Shared {
     client: Arc<TelegramClient>,
     limiter: Arc<RateLimiter>,
     config: OutboxConfig,
-    lanes: Mutex<HashMap<i64, VecDeque<Job>>>,
+    lanes: Mutex<HashMap<LaneKey, VecDeque<Job>>>,
     random: RandomState,
 }
 
@@ -230,7 +260,7 @@ impl Outbox {
                 capacity: self.shared.config.capacity,
             })?;
         let (reply, rx) = oneshot::channel();
-        let chat = item.chat();
+        let chat = item.lane();
         let job = Job {
             item,
             reply,
@@ -264,7 +294,7 @@ impl Outbox {
 }
 
 impl Shared {
-    fn lock_lanes(&self) -> std::sync::MutexGuard<'_, HashMap<i64, VecDeque<Job>>> {
+    fn lock_lanes(&self) -> std::sync::MutexGuard<'_, HashMap<LaneKey, VecDeque<Job>>> {
         self.lanes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -289,7 +319,10 @@ impl Shared {
         let mut attempts = 0u32;
         let mut backoff = self.config.backoff_initial;
         loop {
-            self.limiter.acquire(chat).await;
+            let is_answer = matches!(item, Outgoing::Answer { .. });
+            if !is_answer {
+                self.limiter.acquire(chat).await;
+            }
             attempts += 1;
             let result = match item {
                 Outgoing::Send(m) => self.client.send_message(m).await.map(Delivered::Message),
@@ -303,6 +336,11 @@ impl Shared {
                     .delete_message(m)
                     .await
                     .map(|_| Delivered::Deleted),
+                Outgoing::Answer { query, .. } => self
+                    .client
+                    .answer_callback_query(query)
+                    .await
+                    .map(|_| Delivered::Answered),
             };
             let error = match result {
                 Ok(done) => return Delivery::Delivered(done),
@@ -345,8 +383,9 @@ impl Shared {
                     last_error: error,
                 };
             }
-            // A 429's wait is enforced by the limiter's pause.
-            if !matches!(error.kind(), FailureKind::RateLimited(_)) {
+            // A 429's wait is enforced by the limiter's pause (answers take no
+            // token from the limiter, so they wait here).
+            if is_answer || !matches!(error.kind(), FailureKind::RateLimited(_)) {
                 tokio::time::sleep(wait).await;
             }
         }
@@ -358,7 +397,7 @@ impl Shared {
 /// [`Delivery::Cancelled`]) and later items for the chat start a new lane.
 struct LaneGuard<'a> {
     shared: &'a Shared,
-    chat: i64,
+    chat: LaneKey,
     finished: bool,
 }
 
@@ -371,7 +410,7 @@ impl Drop for LaneGuard<'_> {
 }
 
 /// Sends a chat's items one after the other, and ends when none is left.
-async fn lane(shared: Arc<Shared>, chat: i64) {
+async fn lane(shared: Arc<Shared>, chat: LaneKey) {
     let mut guard = LaneGuard {
         shared: &shared,
         chat,
