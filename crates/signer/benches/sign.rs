@@ -82,6 +82,7 @@ fn fixture() -> Fixture {
             lookup_tables: Vec::new(),
             offered_lookup_tables: Vec::new(),
             intent: None,
+            security_record: None,
         })
         .collect();
     Fixture {

@@ -23,8 +23,8 @@
 //! [`ConfirmConfig::max_retained`] of them, so `AwaitDecision` can still read the
 //! outcome; then they are dropped, and memory stays bounded.
 //!
-//! Not wired yet: the service does not create confirmations, and nothing carries
-//! messages or presses between the signer and the pool.
+//! The service ([`crate::telegram`]) creates confirmations for `confirm` verdicts and
+//! feeds them the pool's delivery reports and presses over the sealed channel.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -305,6 +305,8 @@ pub enum Status {
     Rejected,
     /// Nobody decided in time.
     Expired,
+    /// It could not be completed (the message could not be delivered).
+    Failed,
 }
 
 /// What is known about a confirmation, for rendering and routing.
@@ -329,6 +331,7 @@ enum State {
     Approved { transaction: Vec<u8> },
     Rejected,
     Expired,
+    Failed,
 }
 
 struct Entry {
@@ -503,7 +506,9 @@ impl Confirmations {
         let entry = self.entries.get(&id).ok_or(PressError::UnknownToken)?;
         match entry.state {
             State::Pending { .. } => {}
-            State::Approved { .. } | State::Rejected => return Err(PressError::AlreadyDecided(id)),
+            State::Approved { .. } | State::Rejected | State::Failed => {
+                return Err(PressError::AlreadyDecided(id))
+            }
             State::Expired => return Err(PressError::Expired(id)),
         }
         if now >= entry.expires_at {
@@ -541,6 +546,7 @@ impl Confirmations {
             },
             State::Rejected => Status::Rejected,
             State::Expired => Status::Expired,
+            State::Failed => Status::Failed,
         })
     }
 
@@ -554,6 +560,18 @@ impl Confirmations {
             expires_at: e.expires_at,
             shown: e.shown,
         })
+    }
+
+    /// Ends a pending confirmation as failed (its message could not be delivered): its
+    /// tokens are dead and nothing will be signed. Refused, with nothing changed, when
+    /// it is unknown or no longer pending.
+    pub fn fail(&mut self, id: ConfirmationId, now: Instant) -> Result<(), MessageError> {
+        let entry = self.entries.get(&id).ok_or(MessageError::UnknownId(id))?;
+        if !matches!(entry.state, State::Pending { .. }) {
+            return Err(MessageError::NotPending(id));
+        }
+        self.finish(id, now, Finish::Failed);
+        Ok(())
     }
 
     /// Moves every overdue pending confirmation to `Expired` and returns the ids that
@@ -631,6 +649,7 @@ impl Confirmations {
             Finish::Approved => State::Approved { transaction },
             Finish::Rejected => State::Rejected,
             Finish::Expired => State::Expired,
+            Finish::Failed => State::Failed,
         };
         self.pending_total = self.pending_total.saturating_sub(1);
         if let Some(n) = self.pending_per_user.get_mut(&entry.user_id) {
@@ -666,6 +685,7 @@ enum Finish {
     Approved,
     Rejected,
     Expired,
+    Failed,
 }
 
 fn random(buf: &mut [u8]) -> Result<(), CreateError> {

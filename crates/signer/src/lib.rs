@@ -9,13 +9,24 @@
 //! Its crate graph holds no networking, async runtime or database code; the
 //! only channel it has is the socket pair to the bridge ([`process`]).
 //!
-//! [`confirm`] holds the state machine of Telegram confirmations (issue 4):
-//! built and tested, not wired into the service yet.
+//! A `confirm` verdict is not refused outright: the signer asks the wallet owner in
+//! Telegram (issue 4). [`confirm`] is the confirmation state machine (single-use button
+//! tokens, bound user, expiry), [`link`] the one-time `/start` links that bind a
+//! Telegram account to a user (sealed as a security record), and [`telegram`] wires
+//! both into the [`Service`] over the channel sealed between the signer and the pool;
+//! the bridge only relays opaque blobs. [`bot_token`] keeps the bot token sealed in the
+//! data directory; [`messages`] renders what users see.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bot_token;
 pub mod confirm;
+pub mod link;
+pub mod messages;
 pub mod process;
 pub mod service;
+pub mod telegram;
 
+pub use confirm::ConfirmConfig;
+pub use link::LinkConfig;
 pub use service::{Service, StartError};

@@ -1,13 +1,27 @@
 //! Request handling: wallet creation and the signing path.
+//!
+//! Telegram confirmations, account links and the pool relay live in
+//! [`crate::telegram`]; this module dispatches to them.
+//!
+//! `CreateWallet.telegram_id` is bound into the wallet record as the backend states it
+//! but is **not trusted for anything**: the Telegram account that confirms a user's
+//! transactions comes only from the user's security record, which the signer seals
+//! itself after the user opened a one-time `/start` link ([`Service::create_link`]).
 
-use custos_crypto::keys::RecordKeys;
-use custos_crypto::record::{self, RecordError, RecordHeader};
+use crate::bot_token::{self, BotTokenError};
+use crate::confirm::ConfirmConfig;
+use crate::link::LinkConfig;
+use crate::telegram::TelegramState;
+use custos_crypto::keys::{BotTokenKey, RecordKeys};
+use custos_crypto::record::{self, AuthenticRecord, RecordError, RecordHeader};
 use custos_crypto::seal::{Seal, SealError};
 use custos_crypto::sign;
+use custos_ipc::channel::ChannelEnd;
 use custos_ipc::pool::ViewKey;
 use custos_ipc::signer::{
-    CreateWallet, ErrorKind, Intent as IpcIntent, LookupTableContents, NewWallet, SignOutcome,
-    SignRequest, SignerError, SignerHealth, SignerRequest, SignerResponse, TrustedTable,
+    CreateWallet, ErrorKind, Intent as IpcIntent, LookupTableContents, NewWallet, Relay,
+    SignOutcome, SignRequest, SignerError, SignerHealth, SignerRequest, SignerResponse,
+    TrustedTable,
 };
 use custos_txdecode::{
     assess_with_intent, Assessment, Context, Intent, LookupTables, ParsedTransaction, PolicyConfig,
@@ -17,6 +31,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// Most related records one request may carry (a transaction has at most a
 /// few dozen accounts).
@@ -38,9 +54,15 @@ pub enum StartError {
     },
 }
 
-/// The signer's state: derived record keys, policy and counters.
+/// The signer's state: derived record keys, policy and counters, and the Telegram
+/// state (confirmations, links, the sealed channel to the pool).
+///
+/// Built with [`Service::start`] and the `with_*` methods; shared between worker
+/// threads behind an `Arc` ([`crate::process::serve`]).
 pub struct Service {
-    keys: RecordKeys,
+    pub(crate) keys: RecordKeys,
+    /// Opens the sealed bot token in the data directory ([`Service::load_bot_token`]).
+    bot_key: BotTokenKey,
     policy: PolicyConfig,
     seal_name: &'static str,
     seal_secure: bool,
@@ -50,6 +72,23 @@ pub struct Service {
     signatures: AtomicU64,
     /// Decompressed public keys of recently used wallets (public data).
     public_keys: Mutex<HashMap<[u8; 32], sign::PreparedPublicKey>>,
+    /// The signer's end of the sealed channel to the pool (from the view key); `None`:
+    /// no Telegram.
+    pub(crate) channel: Option<Mutex<ChannelEnd>>,
+    /// The bot token handed to the pool; `None`: no bot is set up.
+    pub(crate) bot_token: Option<Zeroizing<String>>,
+    /// Confirmations, link tokens, the bot's name.
+    pub(crate) telegram: Mutex<TelegramState>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("seal", &self.seal_name)
+            .field("telegram_channel", &self.channel.is_some())
+            .field("bot_token", &self.bot_token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Most decompressed public keys kept; the cache is emptied when full.
@@ -61,22 +100,79 @@ impl Service {
     pub fn start(seal: &dyn Seal, policy: PolicyConfig) -> Result<Self, StartError> {
         let master = seal.unseal_or_create()?;
         let keys = RecordKeys::derive(&master);
+        let bot_key = BotTokenKey::derive(&master);
         drop(master);
         Ok(Self {
             keys,
+            bot_key,
             policy,
             seal_name: seal.name(),
             seal_secure: seal.is_secure(),
             view_key: None,
             signatures: AtomicU64::new(0),
             public_keys: Mutex::new(HashMap::new()),
+            channel: None,
+            bot_token: None,
+            telegram: Mutex::new(TelegramState::new(
+                ConfirmConfig::default(),
+                LinkConfig::default(),
+            )),
         })
     }
 
-    /// Sets the key that authenticates the pool's lookup table contents.
+    /// Sets the key shared with the pool: it authenticates the pool's lookup table
+    /// contents and keys the sealed channel that carries Telegram messages. Without
+    /// it there is no Telegram.
     pub fn with_view_key(mut self, key: ViewKey) -> Self {
+        self.channel = Some(Mutex::new(ChannelEnd::signer(&key)));
         self.view_key = Some(key);
         self
+    }
+
+    /// Sets the limits and expiry of confirmations (default: [`ConfirmConfig::default`],
+    /// 5 minutes). Drops any confirmation already created.
+    pub fn with_confirm_config(mut self, config: ConfirmConfig) -> Self {
+        self.telegram
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_confirm_config(config);
+        self
+    }
+
+    /// Sets how long a `/start` link stays valid (default 1 hour). Drops outstanding
+    /// links.
+    pub fn with_link_expiry(mut self, expiry: Duration) -> Self {
+        let st = self.telegram.get_mut().unwrap_or_else(|p| p.into_inner());
+        let config = LinkConfig {
+            expiry,
+            ..st.link_config()
+        };
+        st.set_link_config(config);
+        self
+    }
+
+    /// Sets the expiry and bound of `/start` links (default: [`LinkConfig::default`]).
+    /// Drops outstanding links.
+    pub fn with_link_config(mut self, config: LinkConfig) -> Self {
+        self.telegram
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_link_config(config);
+        self
+    }
+
+    /// Sets the Telegram bot token handed to the pool (`None`: no bot; confirmations
+    /// are then refused).
+    pub fn with_bot_token(mut self, token: Option<Zeroizing<String>>) -> Self {
+        self.bot_token = token;
+        self
+    }
+
+    /// Loads the sealed bot token installed by [`bot_token::install`] from the data
+    /// directory, if there is one (otherwise leaves the service without a bot).
+    pub fn load_bot_token(self, data_dir: &Path) -> Result<Self, BotTokenError> {
+        let token = bot_token::load(&self.bot_key, data_dir)?;
+        Ok(self.with_bot_token(token))
     }
 
     /// Loads `policy.toml` from the data directory, or the documented defaults
@@ -125,12 +221,20 @@ impl Service {
                 Ok(outcome) => SignerResponse::Sign(outcome),
                 Err(e) => SignerResponse::Error(e),
             },
+            SignerRequest::CreateLink(req) => match self.create_link(req) {
+                Ok(l) => SignerResponse::LinkCreated(l),
+                Err(e) => SignerResponse::Error(e),
+            },
+            SignerRequest::FromPool(sealed) => relay(self.from_pool(&sealed)),
+            SignerRequest::StartPool => relay(self.start_pool()),
+            SignerRequest::Tick => relay(self.tick()),
         }
     }
 
     /// Generates a key from the OS CSPRNG and seals it into a record bound to
     /// its owner. The caller must store the record durably before revealing
-    /// the public key.
+    /// the public key. `telegram_id` is recorded as given but trusted for nothing
+    /// (see the module docs).
     pub fn create_wallet(&self, req: CreateWallet) -> Result<NewWallet, SignerError> {
         record::validate_user_id(&req.user_id).map_err(invalid)?;
         let key = sign::generate().map_err(|e| internal(e.to_string()))?;
@@ -181,14 +285,16 @@ impl Service {
     }
 
     /// The signing path: authenticate the wallet's record, decode the
-    /// transaction, judge it, and sign only an `auto` verdict.
+    /// transaction, judge it, and sign only an `auto` verdict. A `confirm` verdict
+    /// becomes a Telegram confirmation (`Pending`), or is refused when the owner has no
+    /// linked account or no bot is set up.
     pub fn sign(&self, req: &SignRequest) -> Result<SignOutcome, SignerError> {
         self.sign_with(req, Authorization::PolicyOnly)
     }
 
-    /// The path a confirmation will take once the user has approved (a later
-    /// issue wires it to Telegram): `confirm` verdicts are signed too, and
-    /// `reject` verdicts still never are.
+    /// Signs as if the user had approved: `confirm` verdicts are signed too, and
+    /// `reject` verdicts still never are (tests; the wired path is
+    /// [`Service::sign_confirmed`]).
     #[cfg(test)]
     pub(crate) fn sign_approved(&self, req: &SignRequest) -> Result<SignOutcome, SignerError> {
         self.sign_with(req, Authorization::UserApproved)
@@ -257,25 +363,12 @@ impl Service {
                 summary: assessment.summary,
                 reasons: assessment.reasons,
             }),
-            Verdict::Confirm if !approved => Ok(SignOutcome::Pending {
-                summary: assessment.summary,
-                reasons: assessment.reasons,
-            }),
+            Verdict::Confirm if !approved => {
+                self.request_confirmation(req, &wallet.header.user_id, assessment)
+            }
             Verdict::Confirm | Verdict::Auto => {
-                // The plaintext seed lives only in this scope; Zeroizing wipes it.
-                let seed = wallet.open(&self.keys).map_err(|e| {
-                    integrity(format!(
-                        "wallet {}: sealed key failed to open: {e}",
-                        b58(&req.wallet)
-                    ))
-                })?;
-                let prepared = self.public_key(&req.wallet)?;
-                let signature = sign::sign_prepared(&seed, &prepared, tx.message_bytes());
-                drop(seed);
-                let transaction = tx
-                    .to_wire_with_signature(position, &signature)
-                    .map_err(|e| internal(e.to_string()))?;
-                self.signatures.fetch_add(1, Ordering::Relaxed);
+                let (transaction, signature) =
+                    self.sign_parsed(&wallet, &req.wallet, &tx, position)?;
                 Ok(SignOutcome::Signed {
                     transaction,
                     signature: signature.to_vec(),
@@ -283,6 +376,67 @@ impl Service {
                 })
             }
         }
+    }
+
+    /// Opens the seed, signs the message and zeroizes the seed.
+    fn sign_parsed(
+        &self,
+        wallet: &AuthenticRecord<'_>,
+        pubkey: &[u8; 32],
+        tx: &ParsedTransaction,
+        position: usize,
+    ) -> Result<(Vec<u8>, [u8; 64]), SignerError> {
+        // The plaintext seed lives only in this scope; Zeroizing wipes it.
+        let seed = wallet.open(&self.keys).map_err(|e| {
+            integrity(format!(
+                "wallet {}: sealed key failed to open: {e}",
+                b58(pubkey)
+            ))
+        })?;
+        let prepared = self.public_key(pubkey)?;
+        let signature = sign::sign_prepared(&seed, &prepared, tx.message_bytes());
+        drop(seed);
+        let transaction = tx
+            .to_wire_with_signature(position, &signature)
+            .map_err(|e| internal(e.to_string()))?;
+        self.signatures.fetch_add(1, Ordering::Relaxed);
+        Ok((transaction, signature))
+    }
+
+    /// Signs a transaction the user approved in Telegram: the record is authenticated
+    /// again and must be the wallet's; the policy is not asked again (its verdict was
+    /// `confirm` for exactly these bytes).
+    pub(crate) fn sign_confirmed(
+        &self,
+        record_bytes: &[u8],
+        wallet: &[u8; 32],
+        transaction: &[u8],
+    ) -> Result<(Vec<u8>, [u8; 64]), SignerError> {
+        let rec = record::authenticate(&self.keys, record_bytes).map_err(|e| {
+            integrity(format!(
+                "wallet {}: stored record failed its integrity check: {e}",
+                b58(wallet)
+            ))
+        })?;
+        if rec.header.pubkey != *wallet {
+            return Err(integrity(format!(
+                "wallet {}: record belongs to another wallet",
+                b58(wallet)
+            )));
+        }
+        let tx = ParsedTransaction::parse(transaction)
+            .map_err(|e| internal(format!("approved transaction no longer parses: {e}")))?;
+        let position = tx
+            .signer_position(&Pubkey::new_from_array(*wallet))
+            .ok_or_else(|| internal("wallet is not a signer of the approved transaction".into()))?;
+        self.sign_parsed(&rec, wallet, &tx, position)
+    }
+}
+
+fn relay(r: Result<Relay, SignerError>) -> SignerResponse {
+    match r {
+        Ok(r) => SignerResponse::Relay(r),
+        Err(e) => SignerResponse::Error(e),
     }
 }
 
@@ -399,18 +553,18 @@ enum Authorization {
     UserApproved,
 }
 
-fn b58(key: &[u8; 32]) -> String {
+pub(crate) fn b58(key: &[u8; 32]) -> String {
     bs58::encode(key).into_string()
 }
 
-fn integrity(message: String) -> SignerError {
+pub(crate) fn integrity(message: String) -> SignerError {
     SignerError {
         kind: ErrorKind::Integrity,
         message,
     }
 }
 
-fn invalid(e: RecordError) -> SignerError {
+pub(crate) fn invalid(e: RecordError) -> SignerError {
     invalid_msg(e.to_string())
 }
 
@@ -428,9 +582,16 @@ fn integrity_or_invalid(e: RecordError) -> SignerError {
     }
 }
 
-fn internal(message: String) -> SignerError {
+pub(crate) fn internal(message: String) -> SignerError {
     SignerError {
         kind: ErrorKind::Internal,
+        message,
+    }
+}
+
+pub(crate) fn failed_precondition(message: String) -> SignerError {
+    SignerError {
+        kind: ErrorKind::FailedPrecondition,
         message,
     }
 }
@@ -441,6 +602,12 @@ mod tests {
     use base64::Engine;
     use custos_crypto::seal::DevSeal;
     use zeroize::Zeroizing;
+
+    /// A `confirm` verdict, as a signer without Telegram answers it.
+    fn wants_confirmation(o: &SignOutcome) -> bool {
+        matches!(o, SignOutcome::Rejected { reasons, .. }
+            if reasons.last().is_some_and(|r| r.contains("needs the user's confirmation")))
+    }
 
     fn service() -> (tempfile::TempDir, Service) {
         let dir = tempfile::tempdir().unwrap();
@@ -480,6 +647,7 @@ mod tests {
             lookup_tables: Vec::new(),
             offered_lookup_tables: Vec::new(),
             intent: None,
+            security_record: None,
         }
     }
 
@@ -528,7 +696,7 @@ mod tests {
 
         // Without contents the destination is unknown, so foreign: pending.
         let mut r = req(&a, vec![b.record.clone()], tx.clone());
-        assert!(matches!(svc.sign(&r).unwrap(), SignOutcome::Pending { .. }));
+        assert!(matches!(svc.sign(&r).unwrap(), ref o if wants_confirmation(o)));
         // Custos's own view says it is the user's other wallet: auto.
         r.lookup_tables = vec![trusted(&key(), t, b.pubkey)];
         assert!(signed(&r));
@@ -538,7 +706,7 @@ mod tests {
         // ...and where Custos has no view, offered contents can only make it stricter.
         r.lookup_tables = Vec::new();
         r.offered_lookup_tables = vec![table(t, b.pubkey)];
-        assert!(matches!(svc.sign(&r).unwrap(), SignOutcome::Pending { .. }));
+        assert!(matches!(svc.sign(&r).unwrap(), ref o if wants_confirmation(o)));
         // Oversized contents are a bad request, not a crash.
         r.offered_lookup_tables = vec![LookupTableContents {
             table: t,
@@ -568,7 +736,7 @@ mod tests {
         r.lookup_tables = vec![trusted(&key(), t, b2.pubkey)];
         assert!(matches!(
             plain.sign(&r).unwrap(),
-            SignOutcome::Pending { .. }
+            ref o if wants_confirmation(o)
         ));
     }
 
@@ -616,7 +784,7 @@ mod tests {
             // These are withdrawals to foreign addresses: never signed without approval...
             let outcome = svc.sign(&req(&wallet, vec![], unsigned.clone())).unwrap();
             assert!(
-                matches!(outcome, SignOutcome::Pending { .. }),
+                matches!(outcome, ref o if wants_confirmation(o)),
                 "{outcome:?}"
             );
             // ...and after approval, exactly the bytes that were broadcast on mainnet.
@@ -666,7 +834,7 @@ mod tests {
         // Without b's record the signer cannot know b is the user's: confirm.
         assert!(matches!(
             svc.sign(&req(&a, vec![], tx)).unwrap(),
-            SignOutcome::Pending { .. }
+            ref o if wants_confirmation(o)
         ));
     }
 
@@ -723,7 +891,7 @@ mod tests {
         let tx = transfer(&a.pubkey, &m.pubkey, 5);
         assert!(matches!(
             svc.sign(&req(&a, vec![m.record.clone()], tx)).unwrap(),
-            SignOutcome::Pending { .. }
+            ref o if wants_confirmation(o)
         ));
     }
 
