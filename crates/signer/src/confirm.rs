@@ -827,6 +827,23 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_confirmation_kills_its_tokens() {
+        let t0 = Instant::now();
+        let (mut s, c) = shown(t0);
+        s.fail(c.id, t0).unwrap();
+        assert_eq!(s.status(c.id), Some(Status::Failed));
+        assert_eq!(s.pending_count(), 0);
+        assert_eq!(s.fail(c.id, t0), Err(MessageError::NotPending(c.id)));
+        let unknown = ConfirmationId::from_bytes([0xee; ID_LEN]);
+        assert_eq!(s.fail(unknown, t0), Err(MessageError::UnknownId(unknown)));
+        assert_eq!(
+            s.press(press(&c.approve.callback_data()), t0),
+            Err(PressError::AlreadyDecided(c.id))
+        );
+        assert!(s.expire(t0 + Duration::from_secs(600)).is_empty());
+    }
+
+    #[test]
     fn approve_path() {
         let t0 = Instant::now();
         let (mut s, c) = shown(t0);

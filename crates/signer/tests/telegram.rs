@@ -766,3 +766,74 @@ fn bot_token_installed_by_the_cli_is_loaded_by_the_service() {
         .to_string();
     assert!(!e.contains("tooShortSecretValue"), "{e}");
 }
+
+#[test]
+fn confirmations_work_from_many_worker_threads_at_once() {
+    use std::sync::{Arc, Mutex};
+    let mut r = rig();
+    let users: Vec<(NewWallet, Vec<u8>, u64)> = (0..8u64)
+        .map(|i| {
+            let tg = 30_000_000 + i;
+            let record = r.link(&format!("w{i}"), tg);
+            (r.wallet(&format!("w{i}")), record, tg)
+        })
+        .collect();
+    let Rig { _dir, svc, pool } = r;
+    let (svc, pool) = (Arc::new(svc), Arc::new(Mutex::new(pool)));
+    let threads: Vec<_> = users
+        .into_iter()
+        .enumerate()
+        .map(|(i, (w, record, tg))| {
+            let (svc, pool) = (svc.clone(), pool.clone());
+            std::thread::spawn(move || {
+                let mut approved = 0;
+                for round in 0..5i64 {
+                    let SignerResponse::Sign(SignOutcome::Pending {
+                        confirmation_id,
+                        to_pool,
+                        ..
+                    }) = svc.handle(SignerRequest::Sign(withdrawal(&w, Some(record.clone()))))
+                    else {
+                        panic!("not pending")
+                    };
+                    let from_pool = |msg: &ToSigner| {
+                        let sealed = seal_to_signer(&mut pool.lock().unwrap(), msg).unwrap();
+                        match svc.handle(SignerRequest::FromPool(sealed)) {
+                            SignerResponse::Relay(r) => r,
+                            other => panic!("{other:?}"),
+                        }
+                    };
+                    let msg = open_from_signer(&mut pool.lock().unwrap(), &to_pool).unwrap();
+                    let ToPool::SendConfirmation {
+                        approve, reject, ..
+                    } = msg
+                    else {
+                        panic!()
+                    };
+                    let message_id = 1000 * i as i64 + round;
+                    from_pool(&ToSigner::Sent {
+                        confirmation_id,
+                        chat_id: tg as i64,
+                        message_id,
+                    });
+                    let data = if round % 2 == 0 { approve } else { reject };
+                    let relay = from_pool(&press(data.expose(), tg, tg as i64, message_id));
+                    if let [SignerEvent::Decided {
+                        decision: Decision::Approved { .. },
+                        ..
+                    }] = &relay.events[..]
+                    {
+                        approved += 1;
+                    }
+                }
+                approved
+            })
+        })
+        .collect();
+    let approved: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(approved, 8 * 3);
+    match svc.handle(SignerRequest::Health) {
+        SignerResponse::Health(h) => assert_eq!(h.signatures, 24),
+        other => panic!("{other:?}"),
+    }
+}
