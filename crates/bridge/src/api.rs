@@ -2,20 +2,26 @@
 
 use crate::devpki::ServerTls;
 use crate::pool_link::PoolLink;
+use crate::relay::Decisions;
 use crate::signer_link::{LinkError, SignerLink};
 use crate::tables;
 use custos_api::v1::custos_server::{Custos, CustosServer};
 use custos_api::v1::{
-    ComponentHealth, CreateWalletRequest, GetWalletRequest, HealthRequest, HealthResponse,
-    ListWalletsRequest, ListWalletsResponse, SignStatus, SignTransactionBatchRequest,
-    SignTransactionBatchResponse, SignTransactionRequest, SignTransactionResponse, Wallet,
+    AwaitDecisionRequest, AwaitDecisionResponse, ComponentHealth, CreateLinkRequest,
+    CreateLinkResponse, CreateWalletRequest, DecisionStatus, GetLinkRequest, GetLinkResponse,
+    GetWalletRequest, HealthRequest, HealthResponse, ListWalletsRequest, ListWalletsResponse,
+    SignStatus, SignTransactionBatchRequest, SignTransactionBatchResponse, SignTransactionRequest,
+    SignTransactionResponse, Wallet,
 };
-use custos_ipc::pool::{PoolResponse, TableOutcome, TableQuery};
+use custos_ipc::pool::{PoolResponse, TableOutcome, TableQuery, TelegramStatus};
 use custos_ipc::signer::{
     CreateWallet, ErrorKind, LookupTableContents, SignOutcome, SignRequest, SignerError,
     SignerRequest, SignerResponse, TrustedTable,
 };
-use custos_store::{InsertOutcome, PublicKey, Store, StoreError, WalletRow};
+use custos_store::{
+    ConfirmationDecision, ConfirmationInsert, ConfirmationRow, ConfirmationState, InsertOutcome,
+    PublicKey, Store, StoreError, WalletRow,
+};
 use futures::StreamExt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -37,6 +43,11 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 /// Most records of other wallets handed to the signer with one request (the
 /// signer's own limit).
 pub const MAX_RELATED_RECORDS: usize = 64;
+/// Longest `AwaitDecision` wait; longer requests are cut to this.
+pub const MAX_AWAIT_MS: u64 = 600_000;
+/// Why confirmations pending at start-up are failed: the signer keeps them in memory,
+/// so a restart loses them (fail closed: never approved, never signed).
+pub const RESTART_REASON: &str = "Custos restarted before the user decided; nothing was signed";
 
 /// The API's state: the store and the links to the signer and the pool.
 #[derive(Clone)]
@@ -47,16 +58,24 @@ pub struct Api {
     /// Cleared once the pool says it has no RPC endpoint: that is fixed for the life
     /// of the process, so later requests skip the round trip.
     pool_has_chain: Arc<std::sync::atomic::AtomicBool>,
+    /// Wakes `AwaitDecision` calls.
+    decisions: Arc<Decisions>,
 }
 
 impl Api {
     /// Creates the service.
-    pub fn new(store: Arc<dyn Store>, signer: SignerLink, pool: PoolLink) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        signer: SignerLink,
+        pool: PoolLink,
+        decisions: Arc<Decisions>,
+    ) -> Self {
         Self {
             store,
             signer,
             pool,
             pool_has_chain: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            decisions,
         }
     }
 
@@ -105,6 +124,14 @@ impl Api {
                 tracing::warn!(%refusal, "the pool refused a lookup table request; signing without trusted tables");
                 Vec::new()
             }
+            Ok(
+                PoolResponse::Delivered { .. }
+                | PoolResponse::Events { .. }
+                | PoolResponse::Telegram(_),
+            ) => {
+                tracing::warn!("the pool answered a lookup table request with something else");
+                Vec::new()
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "signing without trusted lookup tables");
                 Vec::new()
@@ -129,12 +156,19 @@ impl Api {
     async fn sign_one(&self, req: SignTransactionRequest) -> SignTransactionResponse {
         let request_id = req.request_id;
         match self.try_sign(req).await {
-            Ok(outcome) => outcome_response(request_id, outcome),
+            Ok(response) => response,
             Err(status) => error_response(request_id, &status),
         }
     }
 
-    async fn try_sign(&self, req: SignTransactionRequest) -> Result<SignOutcome, Status> {
+    /// Signs one request. A `confirm` verdict becomes a stored confirmation whose
+    /// message goes to the pool; a retry (same wallet and idempotency key) of a request
+    /// that asked for confirmation gets that confirmation back, never a second message.
+    async fn try_sign(
+        &self,
+        req: SignTransactionRequest,
+    ) -> Result<SignTransactionResponse, Status> {
+        let request_id = req.request_id;
         let wallet = parse_pubkey(&req.wallet)?;
         if req.transaction.is_empty() || req.transaction.len() > MAX_TRANSACTION_BYTES {
             return Err(Status::invalid_argument(format!(
@@ -155,6 +189,24 @@ impl Api {
         let row = row.ok_or_else(|| {
             Status::not_found(format!("wallet {} is not managed by Custos", req.wallet))
         })?;
+        let idempotency_key = Some(req.idempotency_key.clone()).filter(|k| !k.is_empty());
+        if let Some(key) = &idempotency_key {
+            if let Some(existing) = self
+                .store
+                .confirmation_by_idempotency_key(&wallet, key)
+                .map_err(store_status)?
+            {
+                return Ok(existing_confirmation_response(request_id, &existing));
+            }
+        }
+        // The owner's linked Telegram account, sealed by the signer (which
+        // authenticates it); without one a `confirm` verdict is refused.
+        let security_record = self
+            .store
+            .get_security_record(&row.user_id)
+            .map_err(store_status)?
+            .map(|r| r.record);
+        let user_id = row.user_id.clone();
         let parsed = custos_txdecode::ParsedTransaction::parse(&req.transaction).ok();
         let lookups = parsed.as_ref().map(tables::lookups_of).unwrap_or_default();
         // The tables the transaction uses, read by the pool from the chain; the
@@ -206,17 +258,263 @@ impl Api {
             lookup_tables: trusted,
             offered_lookup_tables: offered,
             intent,
+            security_record,
         };
-        match self.signer.call(SignerRequest::Sign(request)).await {
-            Ok(SignerResponse::Sign(outcome)) => Ok(outcome),
-            Ok(SignerResponse::Error(e)) => Err(signer_status(e)),
-            Ok(_) => Err(link_status(LinkError::Unexpected)),
-            Err(e) => Err(link_status(e)),
+        let outcome = match self.signer.call(SignerRequest::Sign(request)).await {
+            Ok(SignerResponse::Sign(outcome)) => outcome,
+            Ok(SignerResponse::Error(e)) => return Err(signer_status(e)),
+            Ok(_) => return Err(link_status(LinkError::Unexpected)),
+            Err(e) => return Err(link_status(e)),
+        };
+        match outcome {
+            SignOutcome::Pending {
+                summary,
+                reasons,
+                confirmation_id,
+                expires_in_secs,
+                to_pool,
+            } => {
+                let created_at = now();
+                let confirmation = ConfirmationRow::pending(
+                    confirmation_id,
+                    wallet,
+                    user_id,
+                    idempotency_key,
+                    summary,
+                    created_at,
+                    created_at.saturating_add(i64::from(expires_in_secs)),
+                );
+                self.start_confirmation(request_id, confirmation, reasons, to_pool)
+                    .await
+            }
+            other => Ok(outcome_response(request_id, other)),
+        }
+    }
+
+    /// A `confirm` verdict: store the confirmation durably, then hand its message to
+    /// the pool, then answer PENDING. If the pool does not take the message, the
+    /// confirmation is failed (the user can never see it) and the answer is REJECTED.
+    async fn start_confirmation(
+        &self,
+        request_id: u64,
+        confirmation: ConfirmationRow,
+        reasons: Vec<String>,
+        to_pool: custos_ipc::channel::Sealed,
+    ) -> Result<SignTransactionResponse, Status> {
+        if !custos_store::is_confirmation_id(&confirmation.id) {
+            tracing::error!(id = %confirmation.id, "the signer sent a malformed confirmation id");
+            return Err(Status::internal(
+                "the signer sent a malformed confirmation id; nothing was signed",
+            ));
+        }
+        let row = confirmation.clone();
+        match self.blocking(move |s| s.insert_confirmation(&row)).await? {
+            ConfirmationInsert::Inserted => {}
+            // A concurrent retry with the same key won: answer with its confirmation.
+            // Ours is never delivered; the signer expires it.
+            ConfirmationInsert::Existing(existing) => {
+                return Ok(existing_confirmation_response(request_id, &existing));
+            }
+        }
+        let failure = match self.pool.deliver(vec![to_pool]).await {
+            Ok(n) if n >= 1 => None,
+            Ok(_) => Some("the Telegram client refused the confirmation message".to_owned()),
+            Err(e) => Some(format!(
+                "the confirmation message could not be handed to the Telegram client ({e})"
+            )),
+        };
+        let Some(why) = failure else {
+            tracing::info!(confirmation = %confirmation.id, "confirmation sent to the pool");
+            return Ok(SignTransactionResponse {
+                request_id,
+                status: SignStatus::Pending as i32,
+                summary: confirmation.summary,
+                reasons,
+                confirmation_id: confirmation.id,
+                expires_at: confirmation.expires_at,
+                ..Default::default()
+            });
+        };
+        let reason = format!("{why}; nothing was signed");
+        tracing::warn!(confirmation = %confirmation.id, %reason, "confirmation failed");
+        let (id, decision) = (
+            confirmation.id.clone(),
+            ConfirmationDecision::Failed {
+                reason: reason.clone(),
+            },
+        );
+        let decided = self
+            .blocking(move |s| s.decide(&id, &decision, now()))
+            .await;
+        self.decisions.notify();
+        // If a decision got there first (it cannot be an approval: the message never
+        // reached the user), report what is stored.
+        let stored = self
+            .store
+            .get_confirmation(&confirmation.id)
+            .map_err(store_status)?;
+        match (decided, stored) {
+            (Ok(_), Some(row)) => Ok(existing_confirmation_response(request_id, &row)),
+            (Err(e), _) => Err(e),
+            (Ok(_), None) => Err(Status::internal("confirmation vanished from the store")),
+        }
+    }
+
+    /// The user's stored security record (their link), if any.
+    async fn security_record(
+        &self,
+        user_id: String,
+    ) -> Result<Option<custos_store::SecurityRecordRow>, Status> {
+        self.store
+            .get_security_record(&user_id)
+            .map_err(store_status)
+    }
+}
+
+/// Checks a user id the way the signer does: 1-64 characters of `[A-Za-z0-9._:@-]`.
+fn validate_user_id(user_id: &str) -> Result<(), Status> {
+    let ok = !user_id.is_empty()
+        && user_id.len() <= 64
+        && user_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(
+            "user_id must be 1-64 characters of [A-Za-z0-9._:@-]",
+        ))
+    }
+}
+
+/// Parses a confirmation id: 32 hex characters, either case (stored lowercase).
+fn parse_confirmation_id(id: &str) -> Result<String, Status> {
+    let id = id.to_ascii_lowercase();
+    if custos_store::is_confirmation_id(&id) {
+        Ok(id)
+    } else {
+        Err(Status::invalid_argument(
+            "confirmation_id must be 32 hex characters",
+        ))
+    }
+}
+
+/// A Telegram bot username as Telegram allows it (letters, digits, underscores).
+fn valid_bot_username(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A `/start` payload as Telegram allows it: 1-64 characters of `[A-Za-z0-9_-]`.
+fn valid_start_payload(payload: &str) -> bool {
+    (1..=64).contains(&payload.len())
+        && payload
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Words for a refusal whose row carries no reason.
+fn default_reason(state: ConfirmationState) -> &'static str {
+    match state {
+        ConfirmationState::Rejected => "the user rejected the transaction in Telegram",
+        ConfirmationState::Expired => {
+            "nobody confirmed the transaction in Telegram before it expired"
+        }
+        ConfirmationState::Failed => "the confirmation could not be completed; nothing was signed",
+        ConfirmationState::Pending => "waiting for the user's confirmation in Telegram",
+        ConfirmationState::Approved => "",
+    }
+}
+
+fn row_reason(row: &ConfirmationRow) -> String {
+    row.reason
+        .clone()
+        .unwrap_or_else(|| default_reason(row.state).to_owned())
+}
+
+/// The answer to a signing request that already has a confirmation: PENDING while it
+/// waits, SIGNED once approved, REJECTED (with the reason) otherwise; always with the
+/// confirmation id.
+pub fn existing_confirmation_response(
+    request_id: u64,
+    row: &ConfirmationRow,
+) -> SignTransactionResponse {
+    let base = SignTransactionResponse {
+        request_id,
+        summary: row.summary.clone(),
+        confirmation_id: row.id.clone(),
+        ..Default::default()
+    };
+    match row.state {
+        ConfirmationState::Pending => SignTransactionResponse {
+            status: SignStatus::Pending as i32,
+            reasons: vec![default_reason(row.state).to_owned()],
+            expires_at: row.expires_at,
+            ..base
+        },
+        ConfirmationState::Approved => SignTransactionResponse {
+            status: SignStatus::Signed as i32,
+            transaction: row.transaction.clone().unwrap_or_default(),
+            signature: row.signature.clone().unwrap_or_default(),
+            ..base
+        },
+        ConfirmationState::Rejected | ConfirmationState::Expired | ConfirmationState::Failed => {
+            SignTransactionResponse {
+                status: SignStatus::Rejected as i32,
+                reasons: vec![row_reason(row)],
+                ..base
+            }
         }
     }
 }
 
-fn now() -> i64 {
+/// The `AwaitDecision` answer for a stored confirmation.
+pub fn decision_response(row: &ConfirmationRow) -> AwaitDecisionResponse {
+    let status = match row.state {
+        ConfirmationState::Pending => DecisionStatus::Pending,
+        ConfirmationState::Approved => DecisionStatus::Approved,
+        ConfirmationState::Rejected => DecisionStatus::Rejected,
+        ConfirmationState::Expired => DecisionStatus::Expired,
+        ConfirmationState::Failed => DecisionStatus::Failed,
+    };
+    let reason = match row.state {
+        ConfirmationState::Pending | ConfirmationState::Approved => String::new(),
+        _ => row_reason(row),
+    };
+    AwaitDecisionResponse {
+        confirmation_id: row.id.clone(),
+        status: status as i32,
+        transaction: row.transaction.clone().unwrap_or_default(),
+        signature: row.signature.clone().unwrap_or_default(),
+        reason,
+        wallet: bs58::encode(row.wallet).into_string(),
+        expires_at: row.expires_at,
+        decided_at: row.decided_at.unwrap_or(0),
+    }
+}
+
+/// The pool's component in `Health`: its Telegram client.
+fn telegram_detail(t: &TelegramStatus) -> String {
+    if !t.configured {
+        return "telegram: not configured (confirmations off)".into();
+    }
+    let mut d = format!(
+        "telegram: configured, bot {}, {} sent, {} queued, {} updates",
+        t.bot_username
+            .as_deref()
+            .map(|u| format!("@{u}"))
+            .unwrap_or_else(|| "(not connected yet)".into()),
+        t.sent,
+        t.queued,
+        t.updates
+    );
+    if let Some(e) = &t.last_error {
+        d.push_str(&format!(", last error: {e}"));
+    }
+    d
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -286,6 +584,7 @@ fn signer_status(e: SignerError) -> Status {
             tracing::error!(error = %e.message, "integrity failure");
             Status::data_loss(format!("integrity: {}", e.message))
         }
+        ErrorKind::FailedPrecondition => Status::failed_precondition(e.message),
         ErrorKind::Internal => Status::internal(e.message),
     }
 }
@@ -308,11 +607,18 @@ fn outcome_response(request_id: u64, outcome: SignOutcome) -> SignTransactionRes
             summary,
             ..Default::default()
         },
-        SignOutcome::Pending { summary, reasons } => SignTransactionResponse {
+        // Handled by `Api::start_confirmation`; kept total for safety.
+        SignOutcome::Pending {
+            summary,
+            reasons,
+            confirmation_id,
+            ..
+        } => SignTransactionResponse {
             request_id,
             status: SignStatus::Pending as i32,
             summary,
             reasons,
+            confirmation_id,
             ..Default::default()
         },
         SignOutcome::Rejected { summary, reasons } => SignTransactionResponse {
@@ -331,6 +637,7 @@ fn error_response(request_id: u64, status: &Status) -> SignTransactionResponse {
         tonic::Code::NotFound => "not_found",
         tonic::Code::InvalidArgument => "invalid",
         tonic::Code::DataLoss => "integrity",
+        tonic::Code::FailedPrecondition => "failed_precondition",
         tonic::Code::Unavailable => "unavailable",
         _ => "internal",
     };
@@ -373,6 +680,15 @@ impl Custos for Api {
             ok: signer.is_ok(),
             detail: match &signer {
                 Ok(h) => format!("{} signatures since start", h.signatures),
+                Err(e) => e.to_string(),
+            },
+        });
+        let telegram = self.pool.telegram_status().await;
+        components.push(ComponentHealth {
+            component: "pool".into(),
+            ok: telegram.is_ok(),
+            detail: match &telegram {
+                Ok(t) => telegram_detail(t),
                 Err(e) => e.to_string(),
             },
         });
@@ -467,10 +783,7 @@ impl Custos for Api {
         &self,
         request: Request<SignTransactionRequest>,
     ) -> Result<Response<SignTransactionResponse>, Status> {
-        let req = request.into_inner();
-        let request_id = req.request_id;
-        let outcome = self.try_sign(req).await?;
-        Ok(Response::new(outcome_response(request_id, outcome)))
+        Ok(Response::new(self.try_sign(request.into_inner()).await?))
     }
 
     async fn sign_transaction_batch(
@@ -520,6 +833,112 @@ impl Custos for Api {
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn create_link(
+        &self,
+        request: Request<CreateLinkRequest>,
+    ) -> Result<Response<CreateLinkResponse>, Status> {
+        Ok(Response::new(
+            self.create_link_impl(request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_link(
+        &self,
+        request: Request<GetLinkRequest>,
+    ) -> Result<Response<GetLinkResponse>, Status> {
+        let user_id = request.into_inner().user_id;
+        validate_user_id(&user_id)?;
+        // The stored copy; the signer authenticates the sealed record whenever it
+        // uses it, so a tampered row cannot redirect a confirmation.
+        let record = self.security_record(user_id).await?;
+        Ok(Response::new(GetLinkResponse {
+            linked: record.is_some(),
+            telegram_id: record.map(|r| r.telegram_id),
+        }))
+    }
+
+    async fn await_decision(
+        &self,
+        request: Request<AwaitDecisionRequest>,
+    ) -> Result<Response<AwaitDecisionResponse>, Status> {
+        Ok(Response::new(
+            self.await_decision_impl(request.into_inner()).await?,
+        ))
+    }
+}
+
+impl Api {
+    async fn create_link_impl(&self, req: CreateLinkRequest) -> Result<CreateLinkResponse, Status> {
+        validate_user_id(&req.user_id)?;
+        let record = self.security_record(req.user_id.clone()).await?;
+        let link = match self
+            .signer
+            .create_link(req.user_id.clone(), record.map(|r| r.record))
+            .await
+        {
+            Ok(Ok(link)) => link,
+            Ok(Err(e)) => return Err(signer_status(e)),
+            Err(e) => return Err(link_status(e)),
+        };
+        if !valid_start_payload(&link.start_payload) {
+            tracing::error!("the signer sent a malformed /start payload");
+            return Err(Status::internal(
+                "the signer sent a malformed /start payload",
+            ));
+        }
+        let status = self.pool.telegram_status().await.map_err(|e| {
+            Status::unavailable(format!("cannot ask the Telegram client for the bot: {e}"))
+        })?;
+        let username = match status.bot_username {
+            Some(u) if status.configured && valid_bot_username(&u) => u,
+            Some(_) if status.configured => {
+                return Err(Status::internal(
+                    "the Telegram client reported a malformed bot username",
+                ))
+            }
+            _ => {
+                return Err(Status::failed_precondition(
+                    "no Telegram bot is configured/connected yet",
+                ))
+            }
+        };
+        tracing::info!(user = %req.user_id, "Telegram link issued");
+        Ok(CreateLinkResponse {
+            url: format!("https://t.me/{username}?start={}", link.start_payload),
+            expires_at: now().saturating_add(i64::from(link.expires_in_secs)),
+        })
+    }
+
+    async fn await_decision_impl(
+        &self,
+        req: AwaitDecisionRequest,
+    ) -> Result<AwaitDecisionResponse, Status> {
+        let id = parse_confirmation_id(&req.confirmation_id)?;
+        let wait = std::time::Duration::from_millis(req.timeout_ms.min(MAX_AWAIT_MS));
+        let deadline = tokio::time::Instant::now() + wait;
+        // Subscribe before reading, so a decision committed in between wakes us.
+        let mut changes = self.decisions.subscribe();
+        loop {
+            let row = self
+                .store
+                .get_confirmation(&id)
+                .map_err(store_status)?
+                .ok_or_else(|| Status::not_found(format!("no confirmation with id {id}")))?;
+            if row.state != ConfirmationState::Pending
+                || tokio::time::Instant::now() >= deadline
+                || self.decisions.is_closing()
+            {
+                return Ok(decision_response(&row));
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                // Something was decided (maybe this one), or the deadline passed: read again.
+                Ok(Ok(())) | Err(_) => {}
+                // The notifier is gone: answer with what is stored.
+                Ok(Err(_)) => return Ok(decision_response(&row)),
+            }
+        }
     }
 }
 

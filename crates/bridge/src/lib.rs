@@ -7,6 +7,11 @@
 //! ([`pool_link`]) for the contents of the lookup tables the transaction uses, as
 //! read from the chain ([`tables`]).
 //!
+//! For Telegram confirmations (issue 4) it relays sealed messages between the signer
+//! and the pool ([`relay`]), which it can neither read nor forge, stores the links
+//! and decisions the signer reports, and serves `AwaitDecision`, `CreateLink` and
+//! `GetLink`.
+//!
 //! It never holds key material: records are sealed by the signer and only the
 //! signer can open or authenticate them, so a compromised bridge cannot sign,
 //! export or re-bind a wallet. Caveat: the lookup table contents it relays from
@@ -20,6 +25,7 @@ pub mod control;
 pub mod devpki;
 pub mod link;
 pub mod pool_link;
+pub mod relay;
 pub mod signer_link;
 pub mod tables;
 
@@ -75,10 +81,41 @@ pub async fn run(
                 .map_err(std::io::Error::other)??,
         )
     };
+    // Confirmations live in the signer's memory: any still pending were lost with the
+    // previous process. Fail them (never approve) before anyone can ask.
+    {
+        let store = Arc::clone(&store);
+        let failed = tokio::task::spawn_blocking(move || {
+            store.fail_all_pending(api::RESTART_REASON, api::now())
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        if failed > 0 {
+            tracing::warn!(
+                failed,
+                "confirmations pending at the last stop were marked failed (nothing was signed)"
+            );
+        }
+    }
     let link = signer_link::SignerLink::start(signer);
     // The signer must be up (master key unsealed) before we accept requests.
     let health = link.health().await?;
     tracing::info!(seal = %health.seal, secure = health.seal_secure, "signer is up");
+
+    // Telegram: hand the pool its sealed configuration before any signing request can
+    // produce a confirmation message, then relay events and ticks.
+    let pool = pool_link::PoolLink::start(pool);
+    let decisions = Arc::new(relay::Decisions::new());
+    let relay = relay::Relay::new(
+        link.clone(),
+        pool.clone(),
+        Arc::clone(&store),
+        Arc::clone(&decisions),
+    );
+    if relay.start_pool().await? {
+        tokio::spawn(relay.clone().run_events());
+        tokio::spawn(relay.run_ticks());
+    }
 
     let tls = devpki::ServerTls::load(&options.data_dir)?;
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
@@ -86,8 +123,12 @@ pub async fn run(
     write_addr_file(&options.data_dir, local)?;
     tracing::info!(%local, "API listening (gRPC, mutual TLS)");
 
-    let pool = pool_link::PoolLink::start(pool);
-    let state = api::Api::new(Arc::clone(&store), link.clone(), pool);
+    let state = api::Api::new(
+        Arc::clone(&store),
+        link.clone(),
+        pool,
+        Arc::clone(&decisions),
+    );
     let status = control::Status::new(store, link, local);
     tokio::spawn(control::serve(control, status));
     // SIGTERM from the supervisor: stop accepting, finish what is in flight.
@@ -95,6 +136,8 @@ pub async fn run(
     let shutdown = async move {
         sigterm.recv().await;
         tracing::info!("SIGTERM: draining requests in flight");
+        // Waiting AwaitDecision calls answer with what is stored now.
+        decisions.close();
     };
     api::serve(state, tls, listener, shutdown).await?;
     tracing::info!("stopped");

@@ -121,8 +121,14 @@ where
         }
     }
 
-    /// Sends one request and waits for its answer.
+    /// Sends one request and waits for its answer, up to the link's call timeout.
     pub async fn call(&self, body: Q) -> Result<A, CallError> {
+        self.call_with_timeout(body, self.call_timeout).await
+    }
+
+    /// Sends one request and waits up to `timeout` for its answer (for calls that
+    /// wait on purpose, such as a long poll).
+    pub async fn call_with_timeout(&self, body: Q, timeout: Duration) -> Result<A, CallError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (done, wait) = oneshot::channel();
         self.pending
@@ -133,12 +139,12 @@ where
             self.forget(id);
             return Err(CallError::Unavailable);
         }
-        match tokio::time::timeout(self.call_timeout, wait).await {
+        match tokio::time::timeout(timeout, wait).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(_)) => Err(CallError::Unavailable),
             Err(_) => {
                 self.forget(id);
-                Err(CallError::Timeout(self.call_timeout))
+                Err(CallError::Timeout(timeout))
             }
         }
     }

@@ -5,7 +5,10 @@
 //! the supervisor fails closed.
 
 use crate::link::{CallError, Link, LinkConfig};
-use custos_ipc::signer::{SignerHealth, SignerRequest, SignerResponse};
+use custos_ipc::channel::Sealed;
+use custos_ipc::signer::{
+    CreateLink, LinkCreated, Relay, SignerError, SignerHealth, SignerRequest, SignerResponse,
+};
 use std::time::Duration;
 
 /// How long one signer call may take.
@@ -52,6 +55,51 @@ impl SignerLink {
             CallError::Unavailable => LinkError::Unavailable,
             CallError::Timeout(t) => LinkError::Timeout(t),
         })
+    }
+
+    /// Asks for a one-time Telegram link for `user_id`. The outer error is the link's,
+    /// the inner one the signer's answer (e.g. `FailedPrecondition`: already linked, or
+    /// no bot set up).
+    pub async fn create_link(
+        &self,
+        user_id: String,
+        security_record: Option<Vec<u8>>,
+    ) -> Result<Result<LinkCreated, SignerError>, LinkError> {
+        match self
+            .call(SignerRequest::CreateLink(CreateLink {
+                user_id,
+                security_record,
+            }))
+            .await?
+        {
+            SignerResponse::LinkCreated(l) => Ok(Ok(l)),
+            SignerResponse::Error(e) => Ok(Err(e)),
+            _ => Err(LinkError::Unexpected),
+        }
+    }
+
+    /// `StartPool`: the pool's sealed configuration, or the signer's refusal
+    /// (`FailedPrecondition` when no bot is set up).
+    pub async fn start_pool(&self) -> Result<Result<Relay, SignerError>, LinkError> {
+        self.relay(SignerRequest::StartPool).await
+    }
+
+    /// Hands a sealed message from the pool to the signer.
+    pub async fn from_pool(&self, sealed: Sealed) -> Result<Result<Relay, SignerError>, LinkError> {
+        self.relay(SignerRequest::FromPool(sealed)).await
+    }
+
+    /// The periodic tick (expires overdue confirmations).
+    pub async fn tick(&self) -> Result<Result<Relay, SignerError>, LinkError> {
+        self.relay(SignerRequest::Tick).await
+    }
+
+    async fn relay(&self, body: SignerRequest) -> Result<Result<Relay, SignerError>, LinkError> {
+        match self.call(body).await? {
+            SignerResponse::Relay(r) => Ok(Ok(r)),
+            SignerResponse::Error(e) => Ok(Err(e)),
+            _ => Err(LinkError::Unexpected),
+        }
     }
 
     /// Asks the signer for its health.
