@@ -77,8 +77,8 @@ impl TelegramState {
 }
 
 /// Why nobody can be asked, for a rejection reason.
-const NO_BOT: &str =
-    "needs the user's confirmation in Telegram, but no Telegram bot is set up (custos telegram setup)";
+const NO_BOT: &str = "needs the user's confirmation in Telegram, but no Telegram bot is set up \
+     (custos telegram setup)";
 
 fn now_unix() -> u64 {
     SystemTime::now()
@@ -316,7 +316,11 @@ impl Service {
             open_from_pool(&mut end, sealed)
         };
         let msg = msg.map_err(|e| {
-            tracing::warn!(counter = sealed.counter, error = %e, "refused a sealed message from the pool");
+            tracing::warn!(
+                counter = sealed.counter,
+                error = %e,
+                "refused a sealed message from the pool"
+            );
             integrity(format!(
                 "sealed message from the pool failed authentication: {e}"
             ))
@@ -419,7 +423,11 @@ impl Service {
             Ok(()) => {
                 st.pending.remove(&id);
                 let reason: String = reason.chars().take(300).collect();
-                tracing::warn!(confirmation = %id, %reason, "confirmation message could not be delivered");
+                tracing::warn!(
+                    confirmation = %id,
+                    %reason,
+                    "confirmation message could not be delivered"
+                );
                 (
                     Vec::new(),
                     vec![SignerEvent::Decided {
@@ -465,7 +473,13 @@ impl Service {
             Ok(d) => d,
             Err(e) => {
                 drop(st);
-                tracing::warn!(error = %e, from_id, chat_id = chat, message_id = message, "refused a button press");
+                tracing::warn!(
+                    error = %e,
+                    from_id,
+                    chat_id = chat,
+                    message_id = message,
+                    "refused a button press"
+                );
                 return (vec![answer(messages::press_alert(&e), true)], Vec::new());
             }
         };
@@ -518,7 +532,11 @@ impl Service {
                         )
                     }
                     Err(e) => {
-                        tracing::warn!(confirmation = %id, error = %e.message, "approved but not signed");
+                        tracing::warn!(
+                            confirmation = %id,
+                            error = %e.message,
+                            "approved but not signed"
+                        );
                         (
                             vec![
                                 answer(messages::FAILED_TOAST, true),
