@@ -965,3 +965,7 @@ pub async fn serve(
         )
         .await
 }
+
+#[cfg(test)]
+#[path = "api_tests.rs"]
+mod tests;
