@@ -2,39 +2,14 @@
 
 use super::*;
 use crate::relay::{apply_events, Decisions};
+use crate::testing::{fake_peer, Handler};
 use custos_api::v1::custos_server::Custos;
 use custos_ipc::channel::Sealed;
 use custos_ipc::pool::{PoolRefusal, PoolRequest, PoolResponse, TelegramStatus};
 use custos_ipc::signer::{Decision, LinkCreated, SignerEvent};
-use custos_ipc::Envelope;
 use custos_store::{SecurityRecordRow, SqliteStore};
 use std::sync::Mutex;
 use std::time::Duration;
-
-type Handler<Q, A> = Arc<Mutex<Box<dyn FnMut(Q) -> A + Send>>>;
-
-/// Answers every request on `socket` with `handler`, until the test ends.
-fn fake_peer<Q, A>(socket: tokio::net::UnixStream, handler: Handler<Q, A>)
-where
-    Q: serde::de::DeserializeOwned + Send + 'static,
-    A: serde::Serialize + Send + Sync + 'static,
-{
-    tokio::spawn(async move {
-        let (mut r, mut w) = socket.into_split();
-        while let Ok(Envelope::<Q> { id, body }) = custos_supervisor::aio::read_frame(&mut r).await
-        {
-            let answer = (handler.lock().unwrap())(body);
-            if custos_supervisor::aio::write_frame(&mut w, &Envelope { id, body: answer })
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
-        // Keep the socket open: the bridge exits when a link is lost.
-        std::future::pending::<()>().await;
-    });
-}
 
 struct Harness {
     _dir: tempfile::TempDir,

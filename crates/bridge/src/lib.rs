@@ -28,6 +28,8 @@ pub mod pool_link;
 pub mod relay;
 pub mod signer_link;
 pub mod tables;
+#[cfg(test)]
+mod testing;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

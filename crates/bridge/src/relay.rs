@@ -355,6 +355,7 @@ impl Relay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pool_link::PoolLink;
     use custos_store::{ConfirmationRow, ConfirmationState, SqliteStore};
 
     fn cid(n: u8) -> String {
@@ -494,5 +495,222 @@ mod tests {
         d.close();
         rx.changed().await.unwrap();
         assert!(d.is_closing());
+    }
+
+    mod loops {
+        use super::*;
+        use crate::testing::{fake_peer, Handler};
+        use custos_ipc::pool::{PoolRequest, PoolResponse};
+        use custos_ipc::signer::{SignerRequest, SignerResponse};
+        use std::sync::Mutex;
+
+        fn sealed(counter: u64) -> Sealed {
+            Sealed {
+                counter,
+                ciphertext: vec![counter as u8; 20],
+            }
+        }
+
+        /// What the fake pool saw, in order.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        enum Seen {
+            Deliver(Vec<u64>),
+            Next(Option<u64>),
+        }
+
+        struct Setup {
+            _dir: tempfile::TempDir,
+            store: Arc<SqliteStore>,
+            relay: Relay,
+            decisions: Arc<Decisions>,
+            pool_log: Arc<Mutex<Vec<Seen>>>,
+        }
+
+        fn setup(
+            signer: impl FnMut(SignerRequest) -> SignerResponse + Send + 'static,
+            mut events: Vec<PoolResponse>,
+        ) -> Setup {
+            let (dir, store) = super::store();
+            let store = Arc::new(store);
+            let pool_log = Arc::new(Mutex::new(Vec::new()));
+            let log = Arc::clone(&pool_log);
+            events.reverse();
+            let pool: Handler<PoolRequest, PoolResponse> =
+                Arc::new(Mutex::new(Box::new(move |req| match req {
+                    PoolRequest::Deliver(m) => {
+                        let n = m.len() as u32;
+                        log.lock()
+                            .unwrap()
+                            .push(Seen::Deliver(m.iter().map(|s| s.counter).collect()));
+                        PoolResponse::Delivered { accepted: n }
+                    }
+                    PoolRequest::NextEvents { ack, wait_ms } => {
+                        assert_eq!(wait_ms, 15_000);
+                        log.lock().unwrap().push(Seen::Next(ack));
+                        // Then "no Telegram client": the loop waits 5 s, no busy loop.
+                        events
+                            .pop()
+                            .unwrap_or(PoolResponse::Refused(PoolRefusal::TelegramNotConfigured))
+                    }
+                    _ => PoolResponse::NotConfigured,
+                })));
+            let signer: Handler<SignerRequest, SignerResponse> =
+                Arc::new(Mutex::new(Box::new(signer)));
+            let (s_ours, s_theirs) = tokio::net::UnixStream::pair().unwrap();
+            let (p_ours, p_theirs) = tokio::net::UnixStream::pair().unwrap();
+            fake_peer(s_theirs, signer);
+            fake_peer(p_theirs, pool);
+            let decisions = Arc::new(Decisions::new());
+            let relay = Relay::new(
+                SignerLink::start(s_ours),
+                PoolLink::start(p_ours),
+                Arc::clone(&store) as Arc<dyn Store>,
+                Arc::clone(&decisions),
+            );
+            Setup {
+                _dir: dir,
+                store,
+                relay,
+                decisions,
+                pool_log,
+            }
+        }
+
+        fn relay_of(to_pool: Vec<u64>, events: Vec<SignerEvent>) -> SignerResponse {
+            SignerResponse::Relay(SignerRelay {
+                to_pool: to_pool.into_iter().map(sealed).collect(),
+                events,
+            })
+        }
+
+        async fn until(what: impl Fn() -> bool) {
+            for _ in 0..300 {
+                if what() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("timed out");
+        }
+
+        #[tokio::test]
+        async fn start_pool_delivers_the_configuration_or_stays_off() {
+            let s = setup(
+                |req| match req {
+                    SignerRequest::StartPool => relay_of(vec![1], vec![]),
+                    other => panic!("unexpected {other:?}"),
+                },
+                vec![],
+            );
+            assert!(s.relay.start_pool().await.unwrap());
+            assert_eq!(*s.pool_log.lock().unwrap(), vec![Seen::Deliver(vec![1])]);
+
+            let s = setup(
+                |_| {
+                    SignerResponse::Error(SignerError {
+                        kind: ErrorKind::FailedPrecondition,
+                        message: "no Telegram bot is set up".into(),
+                    })
+                },
+                vec![],
+            );
+            assert!(!s.relay.start_pool().await.unwrap());
+            assert!(s.pool_log.lock().unwrap().is_empty());
+        }
+
+        #[tokio::test]
+        async fn events_are_relayed_stored_then_delivered_then_acknowledged() {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let seen2 = Arc::clone(&seen);
+            let s = setup(
+                move |req| match req {
+                    SignerRequest::FromPool(sealed) => {
+                        seen2.lock().unwrap().push(sealed.counter);
+                        match sealed.counter {
+                            11 => relay_of(
+                                vec![101],
+                                vec![SignerEvent::Linked {
+                                    user_id: "alice".into(),
+                                    telegram_id: 42,
+                                    security_record: vec![4; 30],
+                                }],
+                            ),
+                            12 => SignerResponse::Error(SignerError {
+                                kind: ErrorKind::Integrity,
+                                message: "replayed".into(),
+                            }),
+                            _ => relay_of(
+                                vec![103, 104],
+                                vec![SignerEvent::Decided {
+                                    confirmation_id: cid(1),
+                                    decision: Decision::Rejected,
+                                }],
+                            ),
+                        }
+                    }
+                    other => panic!("unexpected {other:?}"),
+                },
+                vec![
+                    PoolResponse::Events {
+                        batch: 7,
+                        events: vec![sealed(11), sealed(12), sealed(13)],
+                    },
+                    PoolResponse::Events {
+                        batch: 8,
+                        events: vec![],
+                    },
+                ],
+            );
+            let mut changes = s.decisions.subscribe();
+            let task = tokio::spawn(s.relay.clone().run_events());
+            let log = Arc::clone(&s.pool_log);
+            until(move || log.lock().unwrap().len() >= 5).await;
+            task.abort();
+            assert_eq!(*seen.lock().unwrap(), vec![11, 12, 13]);
+            assert_eq!(
+                *s.pool_log.lock().unwrap(),
+                vec![
+                    Seen::Next(None),
+                    Seen::Deliver(vec![101]),
+                    Seen::Deliver(vec![103, 104]),
+                    Seen::Next(Some(7)),
+                    Seen::Next(Some(8)),
+                ]
+            );
+            let rec = s.store.get_security_record("alice").unwrap().unwrap();
+            assert_eq!(rec.telegram_id, 42);
+            assert_eq!(
+                s.store.get_confirmation(&cid(1)).unwrap().unwrap().state,
+                ConfirmationState::Rejected
+            );
+            assert!(changes.has_changed().unwrap());
+            changes.mark_unchanged();
+        }
+
+        #[tokio::test]
+        async fn ticks_store_expiries_and_deliver_edits() {
+            let s = setup(
+                |req| match req {
+                    SignerRequest::Tick => relay_of(
+                        vec![201],
+                        vec![SignerEvent::Decided {
+                            confirmation_id: cid(2),
+                            decision: Decision::Expired,
+                        }],
+                    ),
+                    other => panic!("unexpected {other:?}"),
+                },
+                vec![],
+            );
+            let task = tokio::spawn(s.relay.clone().run_ticks());
+            let log = Arc::clone(&s.pool_log);
+            until(move || !log.lock().unwrap().is_empty()).await;
+            task.abort();
+            assert_eq!(s.pool_log.lock().unwrap()[0], Seen::Deliver(vec![201]));
+            assert_eq!(
+                s.store.get_confirmation(&cid(2)).unwrap().unwrap().state,
+                ConfirmationState::Expired
+            );
+        }
     }
 }
