@@ -6,6 +6,7 @@ use custos_supervisor::{child, fds, supervisor, Role};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The hidden `__child` subcommands.
 #[derive(Subcommand, Debug)]
@@ -17,6 +18,12 @@ pub enum ChildRole {
         /// Worker threads.
         #[arg(long, default_value_t = 1)]
         workers: usize,
+        /// Seconds a confirmation waits for the user.
+        #[arg(long, default_value_t = DEFAULT_CONFIRM_EXPIRY_SECS)]
+        confirm_expiry_secs: u64,
+        /// Seconds a link stays valid.
+        #[arg(long, default_value_t = DEFAULT_LINK_EXPIRY_SECS)]
+        link_expiry_secs: u64,
     },
     /// The bridge.
     Bridge {
@@ -39,7 +46,54 @@ pub enum ChildRole {
         /// Extra CA certificates (PEM) for the endpoint.
         #[arg(long)]
         rpc_ca_cert: Option<PathBuf>,
+        /// Telegram Bot API base URL.
+        #[arg(long, default_value = DEFAULT_TELEGRAM_API_URL)]
+        telegram_api_url: String,
+        /// Extra CA certificates (PEM) for the Bot API.
+        #[arg(long)]
+        telegram_ca_cert: Option<PathBuf>,
+        /// Messages per second, all chats together.
+        #[arg(long, default_value_t = DEFAULT_RATE_GLOBAL)]
+        telegram_rate_global: u32,
+        /// Messages per second to one chat.
+        #[arg(long, default_value_t = DEFAULT_RATE_PER_CHAT)]
+        telegram_rate_per_chat: u32,
     },
+}
+
+/// Default time a user has to confirm: 5 minutes.
+pub const DEFAULT_CONFIRM_EXPIRY_SECS: u64 = 300;
+/// Default lifetime of a `/start` link: 1 hour.
+pub const DEFAULT_LINK_EXPIRY_SECS: u64 = 3600;
+/// Telegram's Bot API.
+pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
+/// Telegram's documented broadcast limit is about 30 messages per second.
+pub const DEFAULT_RATE_GLOBAL: u32 = 30;
+/// And about one message per second to one chat.
+pub const DEFAULT_RATE_PER_CHAT: u32 = 1;
+
+/// `custos serve` options of the Telegram confirmation flow. The bot's token is
+/// not among them: it is sealed in the data directory (`custos telegram setup`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct TelegramArgs {
+    /// Telegram Bot API base URL (a local fake in tests and `custos demo`).
+    #[arg(long, default_value = DEFAULT_TELEGRAM_API_URL)]
+    pub telegram_api_url: String,
+    /// PEM file of extra CA certificates trusted for the Bot API (a test CA).
+    #[arg(long)]
+    pub telegram_ca_cert: Option<PathBuf>,
+    /// Most messages per second the bot sends, all chats together.
+    #[arg(long, default_value_t = DEFAULT_RATE_GLOBAL, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub telegram_rate_global: u32,
+    /// Most messages per second the bot sends to one chat.
+    #[arg(long, default_value_t = DEFAULT_RATE_PER_CHAT, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub telegram_rate_per_chat: u32,
+    /// Seconds a user has to approve or reject a request before it expires.
+    #[arg(long, default_value_t = DEFAULT_CONFIRM_EXPIRY_SECS, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub confirm_expiry: u64,
+    /// Seconds a `custos link create` link stays valid.
+    #[arg(long, default_value_t = DEFAULT_LINK_EXPIRY_SECS, value_parser = clap::value_parser!(u64).range(60..=604_800))]
+    pub link_expiry: u64,
 }
 
 /// Environment variable `custos serve` reads the RPC URL from (as `--rpc-url`).
@@ -80,6 +134,7 @@ pub fn serve(
     signer_workers: u16,
     bridge_threads: Option<u16>,
     rpc: Rpc,
+    telegram: TelegramArgs,
 ) -> ExitCode {
     init_logging("supervisor");
     // Check the RPC settings here, so a mistake is reported at once and clearly
@@ -99,6 +154,19 @@ pub fn serve(
             ),
             Err(e) => return fail("rpc", e),
         }
+    }
+    let telegram_ca_cert = match &telegram.telegram_ca_cert {
+        Some(p) => match p.canonicalize() {
+            Ok(p) => Some(p),
+            Err(e) => return fail(&format!("--telegram-ca-cert {}", p.display()), e),
+        },
+        None => None,
+    };
+    if !telegram.telegram_api_url.starts_with("https://") {
+        return fail(
+            "--telegram-api-url",
+            format!("{:?} is not an https:// URL", telegram.telegram_api_url),
+        );
     }
     if let Err(e) = prepare_data_dir(data_dir) {
         return fail("data directory", e);
@@ -130,6 +198,10 @@ pub fn serve(
             dir.clone(),
             "--workers".into(),
             signer_workers.to_string(),
+            "--confirm-expiry-secs".into(),
+            telegram.confirm_expiry.to_string(),
+            "--link-expiry-secs".into(),
+            telegram.link_expiry.to_string(),
         ],
         bridge_args: vec![
             "--data-dir".into(),
@@ -146,6 +218,18 @@ pub fn serve(
             let mut args = vec!["--data-dir".to_owned(), dir];
             if let Some(ca) = &rpc_ca_cert {
                 args.push("--rpc-ca-cert".into());
+                args.push(ca.display().to_string());
+            }
+            args.extend([
+                "--telegram-api-url".into(),
+                telegram.telegram_api_url.clone(),
+                "--telegram-rate-global".into(),
+                telegram.telegram_rate_global.to_string(),
+                "--telegram-rate-per-chat".into(),
+                telegram.telegram_rate_per_chat.to_string(),
+            ]);
+            if let Some(ca) = &telegram_ca_cert {
+                args.push("--telegram-ca-cert".into());
                 args.push(ca.display().to_string());
             }
             args
@@ -189,7 +273,17 @@ fn prepare_data_dir(dir: &Path) -> std::io::Result<()> {
 /// Runs one child role.
 pub fn run(role: ChildRole) -> ExitCode {
     match role {
-        ChildRole::Signer { data_dir, workers } => signer(&data_dir, workers),
+        ChildRole::Signer {
+            data_dir,
+            workers,
+            confirm_expiry_secs,
+            link_expiry_secs,
+        } => signer(
+            &data_dir,
+            workers,
+            Duration::from_secs(confirm_expiry_secs),
+            Duration::from_secs(link_expiry_secs),
+        ),
         ChildRole::Bridge {
             data_dir,
             listen,
@@ -199,11 +293,29 @@ pub fn run(role: ChildRole) -> ExitCode {
             data_dir: _,
             rpc_url,
             rpc_ca_cert,
-        } => pool(rpc_url.as_deref(), rpc_ca_cert.as_deref()),
+            telegram_api_url,
+            telegram_ca_cert,
+            telegram_rate_global,
+            telegram_rate_per_chat,
+        } => pool(
+            rpc_url.as_deref(),
+            rpc_ca_cert.as_deref(),
+            TelegramChild {
+                api_url: telegram_api_url,
+                ca_cert: telegram_ca_cert,
+                rate_global: telegram_rate_global,
+                rate_per_chat: telegram_rate_per_chat,
+            },
+        ),
     }
 }
 
-fn signer(data_dir: &Path, workers: usize) -> ExitCode {
+fn signer(
+    data_dir: &Path,
+    workers: usize,
+    confirm_expiry: Duration,
+    link_expiry: Duration,
+) -> ExitCode {
     init_logging("signer");
     if let Err(e) = child::init_child(Role::Signer.process_name()) {
         return fail("signer", e);
@@ -224,9 +336,22 @@ fn signer(data_dir: &Path, workers: usize) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail("signer", e),
     };
+    let confirm = custos_signer::confirm::ConfirmConfig {
+        expiry: confirm_expiry,
+        ..Default::default()
+    };
     let service = match custos_signer::Service::start(&seal, policy) {
-        Ok(s) => Arc::new(s.with_view_key(view_key)),
+        Ok(s) => s
+            .with_view_key(view_key)
+            .with_confirm_config(confirm)
+            .with_link_expiry(link_expiry),
         Err(e) => return fail("signer", e),
+    };
+    // The bot token is sealed in the data directory; without one, `confirm`
+    // verdicts are refused (there is nobody to ask).
+    let service = match service.load_bot_token(data_dir) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return fail("signer: the sealed Telegram bot token", e),
     };
     tracing::info!(seal = seal.name(), workers, "signer ready");
     match custos_signer::process::serve(service, socket, workers) {
@@ -276,7 +401,15 @@ fn bridge(data_dir: PathBuf, listen: std::net::SocketAddr, threads: usize) -> Ex
     }
 }
 
-fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>) -> ExitCode {
+/// The pool's Telegram settings, as passed on its command line.
+struct TelegramChild {
+    api_url: String,
+    ca_cert: Option<PathBuf>,
+    rate_global: u32,
+    rate_per_chat: u32,
+}
+
+fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>, telegram: TelegramChild) -> ExitCode {
     init_logging("pool");
     if let Err(e) = child::init_child(Role::Pool.process_name()) {
         return fail("pool", e);
@@ -301,7 +434,14 @@ fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>) -> ExitCode {
         Ok(k) => k,
         Err(e) => return fail("pool", e),
     };
-    let service = Arc::new(custos_pool::LookupService::new(rpc, Some(view_key)));
+    let settings = custos_pool::TelegramSettings {
+        api_url: telegram.api_url,
+        ca_cert: telegram.ca_cert,
+        global_per_sec: f64::from(telegram.rate_global),
+        per_chat_per_sec: f64::from(telegram.rate_per_chat),
+        ..Default::default()
+    };
+    let service = custos_pool::Pool::new(rpc, view_key, settings);
     let sockets = child::adopt_socket(fds::POOL_TO_BRIDGE)
         .and_then(|b| Ok((b, child::adopt_socket(fds::POOL_CONTROL)?)));
     let (bridge, control) = match sockets {

@@ -12,18 +12,20 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// Exit status for a failed call (server unreachable, not found, refused).
-const EXIT_FAILED: u8 = 1;
+pub const EXIT_FAILED: u8 = 1;
 
 use custos_api::client::connect;
 
-fn runtime() -> tokio::runtime::Runtime {
+/// A current-thread runtime for one client command.
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a current-thread runtime can always be built")
 }
 
-fn status_error(s: tonic::Status) -> String {
+/// A one-line description of a failed call.
+pub fn status_error(s: tonic::Status) -> String {
     let kind = match s.code() {
         tonic::Code::DataLoss => "integrity error",
         tonic::Code::NotFound => "not found",
@@ -245,6 +247,8 @@ pub fn sign(data_dir: &Path, args: SignArgs<'_>, format: Format, tx: &str) -> Ex
             }),
             SignStatus::Pending => json!({
                 "status": "pending",
+                "confirmation_id": resp.confirmation_id,
+                "expires_at": resp.expires_at,
                 "summary": resp.summary,
                 "reasons": resp.reasons,
             }),
@@ -266,7 +270,8 @@ pub fn sign(data_dir: &Path, args: SignArgs<'_>, format: Format, tx: &str) -> Ex
                     base64::engine::general_purpose::STANDARD.encode(&resp.transaction)
                 ),
                 SignStatus::Pending => println!(
-                    "pending (needs the user's confirmation): {}\n{}",
+                    "pending: sent to the user for confirmation in Telegram (custos await {})\n{}\n{}",
+                    resp.confirmation_id,
                     resp.summary,
                     resp.reasons.join("\n")
                 ),

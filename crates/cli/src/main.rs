@@ -5,11 +5,16 @@
 //! * `custos wallet ...`, `custos sign`, `custos health` talk to a running
 //!   server over gRPC with the development client certificate found in the
 //!   data directory.
+//! * `custos await`, `custos link` follow the Telegram confirmation flow;
+//!   `custos telegram setup` seals the signer bot's token (offline).
 //! * `custos tx describe` decodes and judges a transaction offline.
+//! * `custos demo` walks a withdrawal through Telegram against a local fake Bot API.
 #![forbid(unsafe_code)]
 
 mod children;
 mod client;
+mod confirm;
+mod demo;
 mod describe;
 mod output;
 
@@ -61,6 +66,36 @@ enum Command {
         /// the built-in Mozilla roots (for a private endpoint or a test CA).
         #[arg(long, requires = "rpc_url")]
         rpc_ca_cert: Option<PathBuf>,
+        #[command(flatten)]
+        telegram: children::TelegramArgs,
+    },
+    /// Wait for the user's decision on a pending signature (exit 0: approved and
+    /// signed; 4: rejected, expired or failed - nothing signed; 5: still pending).
+    Await {
+        /// The confirmation id from `custos sign` (32 hex characters).
+        id: String,
+        /// Longest wait in seconds (0 answers at once; at most 600).
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Link a user's Telegram account, so that Custos can ask them to confirm.
+    Link {
+        #[command(subcommand)]
+        command: LinkCommand,
+    },
+    /// Set up the signer bot (offline; restart `custos serve` afterwards).
+    Telegram {
+        #[command(subcommand)]
+        command: TelegramCommand,
+    },
+    /// Run Custos against a local fake Telegram Bot API and walk a withdrawal from
+    /// request to message to approval to signed transaction, printing what the user sees.
+    Demo {
+        /// Keep the demo's data directory (printed) instead of deleting it.
+        #[arg(long)]
+        keep: bool,
     },
     /// Create, show and list wallets.
     Wallet {
@@ -142,6 +177,38 @@ enum WalletCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum LinkCommand {
+    /// Issue a one-time `https://t.me/<bot>?start=...` link for a user; opening it and
+    /// pressing Start binds their Telegram account. A linked user cannot be relinked
+    /// this way.
+    Create {
+        /// The bot's user id.
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Show a user's linked Telegram account.
+    Show {
+        /// The bot's user id.
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TelegramCommand {
+    /// Seal the signer bot's token (from @BotFather) into the data directory.
+    Setup {
+        /// File holding the token, or `-` for stdin (never the command line).
+        #[arg(long)]
+        token_file: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum TxCommand {
     /// Decode a transaction and show the policy's verdict, without a server.
     Describe {
@@ -180,6 +247,7 @@ fn main() -> ExitCode {
             bridge_threads,
             rpc_url,
             rpc_ca_cert,
+            telegram,
         } => children::serve(
             &cli.data_dir,
             listen,
@@ -189,7 +257,23 @@ fn main() -> ExitCode {
                 url: rpc_url,
                 ca_cert: rpc_ca_cert,
             },
+            telegram,
         ),
+        Command::Await {
+            id,
+            timeout,
+            format,
+        } => confirm::await_decision(&cli.data_dir, &id, timeout, format),
+        Command::Link {
+            command: LinkCommand::Create { user, format },
+        } => confirm::link_create(&cli.data_dir, &user, format),
+        Command::Link {
+            command: LinkCommand::Show { user, format },
+        } => confirm::link_show(&cli.data_dir, &user, format),
+        Command::Telegram {
+            command: TelegramCommand::Setup { token_file },
+        } => confirm::telegram_setup(&cli.data_dir, &token_file),
+        Command::Demo { keep } => demo::run(keep),
         Command::Tx {
             command:
                 TxCommand::Describe {

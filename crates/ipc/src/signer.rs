@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub type PublicKey = [u8; 32];
 
 /// What the bridge asks of the signer.
+// `Sign` is the large, common variant; boxing it would add an allocation to every
+// signature for the sake of the rare small ones.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SignerRequest {
     /// Liveness and status.

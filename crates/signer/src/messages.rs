@@ -56,6 +56,11 @@ pub fn confirmation_text(wallet: &[u8; 32], assessment: &Assessment, expiry: Dur
 /// The message after a decision: the original text with the outcome line appended,
 /// or, should that not fit, the heading and the outcome.
 pub fn outcome_text(original: &str, line: &str) -> String {
+    // Once decided, the expiry no longer applies: the outcome line takes its place.
+    let original = match original.rfind("\n⏳ Expires in ") {
+        Some(i) => original[..i].trim_end(),
+        None => original,
+    };
     let text = format!("{original}\n\n{line}");
     if text.chars().count() <= MAX_TEXT_CHARS {
         text
@@ -142,7 +147,8 @@ mod tests {
         let t = outcome_text(&long, REJECTED_LINE);
         assert!(t.chars().count() <= MAX_TEXT_CHARS);
         assert!(t.starts_with(HEADING) && t.ends_with(REJECTED_LINE));
-        let t = outcome_text("hello", &approved_line(&[1; 64]));
+        let t = outcome_text("hello\n⏳ Expires in 5 minutes.", &approved_line(&[1; 64]));
+        assert!(!t.contains("Expires"), "{t}");
         assert!(t.starts_with("hello\n\n✅"));
         assert!(failed_line("<bad>").contains("&lt;bad&gt;"));
     }
