@@ -111,9 +111,14 @@ impl Default for TelegramSettings {
 }
 
 impl TelegramSettings {
+    /// The limiter's settings: the rates given, a global burst of two (a
+    /// timer that wakes a little late then loses no token, so the steady rate
+    /// is the one configured, and no one-second window sees more than the rate
+    /// plus one) and [`LimitsConfig`]'s per-chat burst.
     fn limits(&self) -> LimitsConfig {
         LimitsConfig {
             global_per_sec: self.global_per_sec,
+            global_burst: 2,
             per_chat_per_sec: self.per_chat_per_sec,
             ..LimitsConfig::default()
         }

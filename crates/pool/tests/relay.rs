@@ -517,6 +517,13 @@ async fn a_thousand_users_get_their_confirmations_within_the_global_rate() {
     for &u in &users {
         assert_eq!(f.bot_messages(u).len(), 1, "chat {u}");
     }
+    let sends = f.fake.sends();
+    let span_ms =
+        sends.iter().map(|e| e.at_ms).max().unwrap() - sends.iter().map(|e| e.at_ms).min().unwrap();
+    println!(
+        "relay: at the server, first to last message {span_ms} ms = {:.0} messages/s",
+        (sends.len() - 1) as f64 * 1000.0 / span_ms.max(1) as f64
+    );
     let stats = f.fake.send_stats(Duration::from_secs(1));
     println!(
         "relay: fake server saw at most {} messages in any 1 s window, {} rejected with 429",

@@ -5,6 +5,11 @@
 //! A 429 pauses a chat, or everything, for its `retry_after`
 //! ([`RateLimiter::pause_chat`], [`RateLimiter::pause_all`]).
 //!
+//! Waiters take turns for the global bucket: a sender first waits for its
+//! chat's bucket alone, then queues (first come, first served) for the global
+//! one, so only one sender at a time sleeps on it. Thousands of chats waiting
+//! at once do not all wake up for every token, and tokens go out in order.
+//!
 //! Memory stays bounded: a chat's bucket that has refilled completely (and is
 //! not paused) is the same as a fresh one, so such buckets are dropped once
 //! more than [`LimitsConfig::max_idle_chats`] are held. Buckets that are not
@@ -100,6 +105,8 @@ struct State {
 pub struct RateLimiter {
     config: LimitsConfig,
     state: Mutex<State>,
+    /// Held by the one sender waiting for the global bucket.
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl RateLimiter {
@@ -113,6 +120,7 @@ impl RateLimiter {
                 global: Bucket::new(config.global_burst, now),
                 chats: HashMap::new(),
             }),
+            turn: tokio::sync::Mutex::new(()),
             config,
         }
     }
@@ -132,12 +140,31 @@ impl RateLimiter {
     /// global bucket and the chat's.
     pub async fn acquire(&self, chat: i64) {
         loop {
-            let wait = self.try_acquire(chat, Instant::now());
-            match wait {
-                None => return,
-                Some(d) => tokio::time::sleep(d).await,
+            // The chat's own bucket first, without holding up anyone.
+            while let Some(d) = self.chat_wait(chat, Instant::now()) {
+                tokio::time::sleep(d).await;
+            }
+            // Then one sender at a time for the global bucket.
+            let _turn = self.turn.lock().await;
+            loop {
+                match self.try_acquire(chat, Instant::now()) {
+                    None => return,
+                    // The chat was paused meanwhile: let the others go first.
+                    Some(_) if self.chat_wait(chat, Instant::now()).is_some() => break,
+                    Some(d) => tokio::time::sleep(d).await,
+                }
             }
         }
+    }
+
+    /// How long until the chat's bucket has a token (`None`: now); takes none.
+    fn chat_wait(&self, chat: i64, now: Instant) -> Option<Duration> {
+        let c = &self.config;
+        let mut state = self.lock();
+        let bucket = state.chats.get_mut(&chat)?;
+        bucket.refill(c.per_chat_per_sec, c.per_chat_burst, now);
+        let wait = bucket.wait(c.per_chat_per_sec, now);
+        (wait > Duration::ZERO).then(|| wait.max(Duration::from_millis(1)))
     }
 
     /// Takes the tokens if both are there (`None`), or says how long to wait.
