@@ -14,9 +14,10 @@
 //!
 //! It never holds key material: records are sealed by the signer and only the
 //! signer can open or authenticate them, so a compromised bridge cannot sign,
-//! export or re-bind a wallet. Caveat: the lookup table contents it relays from
-//! the pool are not authenticated yet (signer<->pool channel keys are planned), so
-//! a compromised bridge could misstate where a looked-up account points.
+//! export or re-bind a wallet. The lookup table contents it relays from the pool
+//! carry the pool's tag under the view key, and the Telegram messages it relays are
+//! sealed between the signer and the pool: a compromised bridge can drop or delay
+//! them (confirmations then fail closed) but not read, forge or replay them.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
