@@ -177,6 +177,30 @@ impl EventQueue {
         state.advance();
     }
 
+    /// Events queued so far (a position to wait for with
+    /// [`EventQueue::wait_acked`]).
+    pub fn queued(&self) -> u64 {
+        self.lock().next_seq
+    }
+
+    /// Waits up to `timeout` until every event up to position `seq` has been
+    /// acknowledged; returns whether they were.
+    pub async fn wait_acked(&self, seq: u64, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut changed = self.subscribe();
+            if self.lock().acked_seq >= seq {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed.changed())
+                .await
+                .is_err()
+            {
+                return self.lock().acked_seq >= seq;
+            }
+        }
+    }
+
     /// The offset to poll with: every update below it is confirmed.
     pub fn confirmed(&self) -> Option<i64> {
         self.lock().confirmed

@@ -32,7 +32,7 @@ pub mod relay;
 pub mod rpc;
 pub mod telegram;
 
-pub use relay::{Pool, TelegramSettings};
+pub use relay::{Pool, TelegramSettings, WebhookSettings};
 
 use cache::TableCache;
 use custos_ipc::control::{ComponentHealth, ControlRequest, ControlResponse};

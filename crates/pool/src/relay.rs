@@ -34,6 +34,17 @@
 //!   Telegram only after the bridge acknowledged the batch holding its
 //!   events. The rule is spelled out in [`crate::events`]: the offset lives in
 //!   memory only, and a restarted pool gets every unconfirmed update again.
+//! * **Webhook mode** ([`TelegramSettings::webhook`], see [`webhook`]):
+//!   Telegram posts the updates to the pool's HTTPS listener instead, with a
+//!   secret token drawn at start; the same acknowledgement rule holds (an
+//!   update is answered 200 only once its events are acknowledged). In
+//!   polling mode the pool removes any webhook at start (`deleteWebhook`,
+//!   keeping pending updates), since Telegram refuses `getUpdates` while one
+//!   is set.
+
+pub mod webhook;
+
+pub use webhook::WebhookSettings;
 
 use crate::events::{EventQueue, DEFAULT_EVENT_CAPACITY};
 use crate::rpc::RpcClient;
@@ -91,6 +102,8 @@ pub struct TelegramSettings {
     pub backoff_max: Duration,
     /// Per-call timeout of ordinary Bot API calls (default 15 s).
     pub request_timeout: Duration,
+    /// Receive updates through a webhook instead of long polling.
+    pub webhook: Option<WebhookSettings>,
 }
 
 impl Default for TelegramSettings {
@@ -106,6 +119,7 @@ impl Default for TelegramSettings {
             event_capacity: DEFAULT_EVENT_CAPACITY,
             backoff_max: Duration::from_secs(30),
             request_timeout: Duration::from_secs(15),
+            webhook: None,
         }
     }
 }
@@ -545,9 +559,28 @@ impl Core {
                 outbox,
                 bot_username: bot_username.clone(),
             });
+            let webhook = core.settings.webhook.clone();
+            match &webhook {
+                Some(ws) => {
+                    if let Err(e) = webhook::start(&core, &running, ws).await {
+                        return core.fail_start(e);
+                    }
+                }
+                None => {
+                    let params = serde_json::json!({ "drop_pending_updates": false });
+                    let r: Result<bool, _> = running
+                        .client
+                        .call("deleteWebhook", &params, core.settings.request_timeout)
+                        .await;
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "telegram deleteWebhook failed");
+                    }
+                }
+            }
             tracing::info!(
                 endpoint = running.client.endpoint(),
                 bot = %bot_username,
+                webhook = webhook.is_some(),
                 "telegram client running"
             );
             core.emit_now(&ToSigner::Ready { bot_username }).await;
@@ -562,7 +595,9 @@ impl Core {
                 core.relay(&running, msg);
             }
             tokio::spawn(answer_timer(core.clone(), running.clone()));
-            poll_loop(core, running).await;
+            if webhook.is_none() {
+                poll_loop(core, running).await;
+            }
         });
     }
 

@@ -10,7 +10,7 @@ use custos_ipc::telegram::{open_from_pool, seal_to_pool, SecretString, ToPool, T
 use custos_ipc::Envelope;
 use custos_pool::relay::{NOTICE_TEXT, NO_CLIENT_YET};
 use custos_pool::telegram::OutboxConfig;
-use custos_pool::{Pool, TelegramSettings};
+use custos_pool::{Pool, TelegramSettings, WebhookSettings};
 use custos_supervisor::aio;
 use custos_telegram_fake::{Config, FakeTelegram, Fault, RateLimits};
 use std::sync::Arc;
@@ -784,4 +784,116 @@ async fn call(b: &mut tokio::net::UnixStream, id: u64, body: PoolRequest) -> Poo
     let r: Envelope<PoolResponse> = aio::read_frame(b).await.unwrap();
     assert_eq!(r.id, id);
     r.body
+}
+
+#[tokio::test]
+async fn webhook_mode_takes_updates_only_with_the_secret_and_after_acks() {
+    let f = Fake::start(RateLimits::default()).await;
+    let cert = f.fake.issue_cert(&["127.0.0.1".into()]).unwrap();
+    let (cert_path, key_path) = (f.dir.path().join("hook.pem"), f.dir.path().join("hook.key"));
+    std::fs::write(&cert_path, &cert.cert_pem).unwrap();
+    std::fs::write(&key_path, &cert.key_pem).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("https://127.0.0.1:{port}/telegram-updates");
+    let mut s = Signer::new(TelegramSettings {
+        webhook: Some(WebhookSettings {
+            ack_wait: Duration::from_millis(1500),
+            ..WebhookSettings::new(
+                ([127, 0, 0, 1], port).into(),
+                url.clone(),
+                cert_path,
+                key_path,
+            )
+        }),
+        ..f.settings()
+    });
+    s.configure().await;
+    s.expect("ready", is_ready).await;
+    let hook = f.fake.webhook().unwrap();
+    assert_eq!(hook.url, url);
+    let secret = hook.secret_token.clone().unwrap();
+    assert_eq!(secret.len(), 43);
+
+    // An update, acknowledged: delivered (confirmed) at Telegram.
+    let alice = f.fake.add_user_named("Alice").unwrap().id;
+    f.fake.send_text(alice, alice, "/start hook-token").unwrap();
+    let ToSigner::Start { payload, .. } = s.expect("start", start_of(alice)).await else {
+        unreachable!()
+    };
+    assert_eq!(payload.expose(), "hook-token");
+    s.fetch(true, 0).await;
+    assert!(
+        f.fake
+            .wait_until(Duration::from_secs(10), |f| f.pending_update_count() == 0)
+            .await
+    );
+
+    // Not acknowledged in time: answered 503, Telegram retries, the update is
+    // handled once; the acknowledgement then confirms it.
+    f.fake.send_text(alice, alice, "/start second").unwrap();
+    let (batch, events) = loop {
+        let (b, e) = s.poll(false, 500).await;
+        if !e.is_empty() {
+            break (b, e);
+        }
+    };
+    assert!(
+        f.fake
+            .wait_until(Duration::from_secs(10), |f| f
+                .webhook()
+                .and_then(|w| w.last_error)
+                .is_some_and(|(_, e)| e.contains("503")))
+            .await
+    );
+    assert_eq!(f.fake.pending_update_count(), 1);
+    assert_eq!(s.poll(false, 0).await, (batch, events.clone()));
+    let ToSigner::Start { payload, .. } = open_from_pool(&mut s.end, &events[0]).unwrap() else {
+        panic!()
+    };
+    assert_eq!(payload.expose(), "second");
+    s.ack = Some(batch);
+    s.fetch(true, 0).await;
+    assert!(
+        f.fake
+            .wait_until(Duration::from_secs(10), |f| f.pending_update_count() == 0)
+            .await
+    );
+    assert_eq!(s.fetch(true, 500).await, 0, "{:?}", s.inbox);
+
+    // Without the secret, or with another one: 401, nothing happens.
+    let forged = serde_json::json!({
+        "update_id": 999_999_999,
+        "message": {"message_id": 1, "date": 1, "text": "/start forged",
+            "from": {"id": alice, "is_bot": false, "first_name": "A"},
+            "chat": {"id": alice, "type": "private"}}
+    })
+    .to_string()
+    .into_bytes();
+    let ca = f.fake.ca_pem().to_string();
+    for headers in [
+        vec![],
+        vec![(
+            "x-telegram-bot-api-secret-token",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )],
+        vec![("x-telegram-bot-api-secret-token", &secret[..42])],
+    ] {
+        let (status, _) = custos_telegram_fake::http_client::request(
+            "POST",
+            &url,
+            &headers,
+            forged.clone(),
+            &[ca.as_str()],
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 401);
+    }
+    assert_eq!(s.fetch(true, 500).await, 0, "{:?}", s.inbox);
+    assert!(f.fake.requests_for("getUpdates").is_empty());
 }
