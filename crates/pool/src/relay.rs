@@ -52,13 +52,14 @@ use crate::telegram::types::{
     AnswerCallbackQuery, EditMessageText, GetUpdates, InlineKeyboard, SendMessage, Update,
 };
 use crate::telegram::{
-    BotToken, ClientConfig, Delivered, Delivery, LimitsConfig, Outbox, OutboxConfig, Outgoing,
-    RateLimiter, TelegramClient, TelegramError,
+    read_ca_file, BotToken, ClientConfig, Delivered, Delivery, LimitsConfig, Outbox, OutboxConfig,
+    Outgoing, RateLimiter, TelegramClient, TelegramError,
 };
 use crate::{BridgeService, LookupService};
 use custos_ipc::channel::ChannelEnd;
 use custos_ipc::pool::{PoolRequest, PoolResponse, TelegramStatus, ViewKey};
 use custos_ipc::telegram::{open_from_signer, SecretString, ToPool, ToSigner};
+use rustls::pki_types::CertificateDer;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -138,10 +139,10 @@ impl TelegramSettings {
         }
     }
 
-    fn client_config(&self) -> ClientConfig {
+    fn client_config(&self, extra_roots: Vec<CertificateDer<'static>>) -> ClientConfig {
         ClientConfig {
             base_url: self.api_url.clone(),
-            extra_ca: self.ca_cert.clone(),
+            extra_roots,
             request_timeout: self.request_timeout,
             ..ClientConfig::default()
         }
@@ -172,8 +173,16 @@ struct Unanswered {
     order: VecDeque<(Instant, String)>,
 }
 
+/// Files read when the pool is built (it may have no filesystem access by the
+/// time the bot token comes).
+struct Material {
+    extra_roots: Result<Vec<CertificateDer<'static>>, String>,
+    webhook_tls: Option<Result<tokio_rustls::TlsAcceptor, String>>,
+}
+
 struct Core {
     settings: TelegramSettings,
+    material: Material,
     channel: Mutex<ChannelEnd>,
     events: EventQueue,
     phase: Mutex<Phase>,
@@ -210,12 +219,29 @@ impl Pool {
     /// Telegram client starts when the signer's token arrives.
     pub fn new(rpc: Option<RpcClient>, view_key: ViewKey, telegram: TelegramSettings) -> Arc<Self> {
         let channel = Mutex::new(ChannelEnd::pool(&view_key));
+        let material = Material {
+            extra_roots: match &telegram.ca_cert {
+                Some(path) => read_ca_file(path).map_err(|e| e.to_string()),
+                None => Ok(Vec::new()),
+            },
+            webhook_tls: telegram.webhook.as_ref().map(webhook::tls_acceptor),
+        };
+        for e in [
+            material.extra_roots.as_ref().err(),
+            material.webhook_tls.as_ref().and_then(|r| r.as_ref().err()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            tracing::error!(error = %e, "telegram settings unusable");
+        }
         let (stop, shutdown) = watch::channel(false);
         Arc::new(Self {
             lookup: LookupService::new(rpc, Some(view_key)),
             core: Arc::new(Core {
                 events: EventQueue::new(telegram.event_capacity),
                 settings: telegram,
+                material,
                 channel,
                 phase: Mutex::new(Phase::Waiting),
                 unanswered: Mutex::new(Unanswered::default()),
@@ -525,7 +551,11 @@ impl Core {
             Ok(t) => t,
             Err(e) => return self.fail_start(e.to_string()),
         };
-        let client = match TelegramClient::new(token, self.settings.client_config()) {
+        let roots = match &self.material.extra_roots {
+            Ok(r) => r.clone(),
+            Err(e) => return self.fail_start(e.clone()),
+        };
+        let client = match TelegramClient::new(token, self.settings.client_config(roots)) {
             Ok(c) => Arc::new(c),
             Err(e) => return self.fail_start(e.to_string()),
         };

@@ -897,3 +897,34 @@ async fn webhook_mode_takes_updates_only_with_the_secret_and_after_acks() {
     assert_eq!(s.fetch(true, 500).await, 0, "{:?}", s.inbox);
     assert!(f.fake.requests_for("getUpdates").is_empty());
 }
+
+#[tokio::test]
+async fn unusable_settings_fail_confirmations_instead_of_hanging() {
+    let f = Fake::start(RateLimits::default()).await;
+    let mut s = Signer::new(TelegramSettings {
+        ca_cert: Some(f.dir.path().join("missing.pem")),
+        ..f.settings()
+    });
+    s.configure().await;
+    s.deliver(&[Signer::confirmation(1, 42)]).await;
+    let ToSigner::SendFailed { reason, .. } = s.expect("failed", sent_of(1)).await else {
+        panic!()
+    };
+    assert!(reason.contains("missing.pem"), "{reason}");
+    assert!(!s.status().configured);
+    assert!(s.pool.describe().contains("telegram: not running"));
+    assert!(f.fake.requests().is_empty());
+
+    // A token that is not one: the same, and it is never shown.
+    let mut s = Signer::new(f.settings());
+    s.deliver(&[ToPool::Configure {
+        bot_token: SecretString::new("not a token SECRETPART".into()),
+    }])
+    .await;
+    s.deliver(&[Signer::confirmation(2, 42)]).await;
+    let ToSigner::SendFailed { reason, .. } = s.expect("failed", sent_of(2)).await else {
+        panic!()
+    };
+    assert!(!reason.contains("SECRETPART"), "{reason}");
+    assert!(!s.pool.describe().contains("SECRETPART"));
+}

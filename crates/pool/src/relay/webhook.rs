@@ -93,7 +93,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn tls_acceptor(ws: &WebhookSettings) -> Result<TlsAcceptor, String> {
+pub(super) fn tls_acceptor(ws: &WebhookSettings) -> Result<TlsAcceptor, String> {
     let certs = crate::rpc::pem_certs(&ws.cert_pem).map_err(|e| {
         format!(
             "webhook certificate {}: {}",
@@ -137,7 +137,11 @@ pub(super) async fn start(
     running: &Arc<Running>,
     ws: &WebhookSettings,
 ) -> Result<(), String> {
-    let acceptor = tls_acceptor(ws)?;
+    let acceptor = match &core.material.webhook_tls {
+        Some(Ok(a)) => a.clone(),
+        Some(Err(e)) => return Err(e.clone()),
+        None => tls_acceptor(ws)?,
+    };
     let listener = TcpListener::bind(ws.listen)
         .await
         .map_err(|e| format!("webhook listener {}: {e}", ws.listen))?;

@@ -48,8 +48,11 @@ const MAX_DESCRIPTION_CHARS: usize = 300;
 pub struct ClientConfig {
     /// `https://host[:port][/prefix]`; the default is [`DEFAULT_BASE_URL`].
     pub base_url: String,
-    /// A PEM file of extra trusted certificates.
+    /// A PEM file of extra trusted certificates (read by [`TelegramClient::new`]).
     pub extra_ca: Option<PathBuf>,
+    /// Extra trusted certificates already read (e.g. before the process lost
+    /// its filesystem access), see [`read_ca_file`].
+    pub extra_roots: Vec<CertificateDer<'static>>,
     /// Time allowed to open a TCP connection.
     pub connect_timeout: Duration,
     /// Time allowed for a whole ordinary call.
@@ -69,6 +72,7 @@ impl Default for ClientConfig {
         Self {
             base_url: DEFAULT_BASE_URL.to_string(),
             extra_ca: None,
+            extra_roots: Vec::new(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
             long_poll_margin: Duration::from_secs(10),
@@ -246,6 +250,12 @@ impl TelegramClient {
                     reason: e.to_string(),
                 })?;
             }
+        }
+        for cert in &config.extra_roots {
+            roots.add(cert.clone()).map_err(|e| SetupError::CaCert {
+                path: "(extra roots)".into(),
+                reason: e.to_string(),
+            })?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -478,6 +488,11 @@ pub fn parse_envelope<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T
         _ if status != 200 => Err(TelegramError::Status(status)),
         _ => Err(TelegramError::Decode("no boolean \"ok\"".into())),
     }
+}
+
+/// Reads the certificates of a PEM file, for [`ClientConfig::extra_roots`].
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, SetupError> {
+    read_pem_certs(path)
 }
 
 fn read_pem_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, SetupError> {

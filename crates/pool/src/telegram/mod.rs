@@ -21,7 +21,9 @@ pub mod poller;
 pub mod token;
 pub mod types;
 
-pub use client::{ClientConfig, FailureKind, SetupError, TelegramClient, TelegramError};
+pub use client::{
+    read_ca_file, ClientConfig, FailureKind, SetupError, TelegramClient, TelegramError,
+};
 pub use limits::{LimitsConfig, RateLimiter};
 pub use offset::{FileOffsetStore, MemoryOffsetStore, OffsetError, OffsetStore};
 pub use outbox::{Delivered, Delivery, Outbox, OutboxConfig, Outgoing, Pending, SubmitError};
