@@ -15,7 +15,7 @@ fn sign(server: &Server, wallet: &str, tx: &[u8]) -> (std::process::Output, serd
 }
 
 #[test]
-fn own_transfer_is_signed_and_accepted_by_litesvm_foreign_transfer_is_pending() {
+fn own_transfer_is_signed_and_accepted_by_litesvm_foreign_transfer_needs_the_user() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(&tmp.path().join("data"));
     let a = server.create_wallet("alice");
@@ -52,19 +52,20 @@ fn own_transfer_is_signed_and_accepted_by_litesvm_foreign_transfer_is_pending() 
     assert_eq!(svm.balance(&b), SOL);
     assert_eq!(svm.balance(&a), 9 * SOL - 5000);
 
-    // The same transfer to an address Custos does not know leaves the user: pending, unsigned.
+    // The same transfer to an address Custos does not know leaves the user: it needs
+    // the user, and with no Telegram bot set up there is nobody to ask: refused, unsigned.
     let stranger = bs58::encode([7u8; 32]).into_string();
     let tx = transfer_tx(&b58(&a), &b58(&stranger), SOL, &blockhash);
     let (out, v) = sign(&server, &a, &tx);
     assert!(out.status.success());
-    assert_eq!(v["status"], "pending", "{v}");
+    assert!(needs_user(&v), "{v}");
     assert!(v.get("transaction").is_none(), "{v}");
     assert!(v.get("signature").is_none(), "{v}");
 
     // A wallet of another user is foreign too.
     let mallory = server.create_wallet("mallory");
     let tx = transfer_tx(&b58(&a), &b58(&mallory), SOL, &blockhash);
-    assert_eq!(sign(&server, &a, &tx).1["status"], "pending");
+    assert!(needs_user(&sign(&server, &a, &tx).1));
 
     // A wallet that is not a signer of the transaction is refused.
     let tx = transfer_tx(&b58(&b), &b58(&a), SOL, &blockhash);
@@ -255,7 +256,7 @@ fn tampered_or_swapped_records_fail_with_an_integrity_error_and_nothing_is_signe
     )
     .unwrap();
     let tx_af = transfer_tx(&b58(&a), &b58(&f), 1000, &[9u8; 32]);
-    assert_eq!(sign(&server, &a, &tx_af).1["status"], "pending");
+    assert!(needs_user(&sign(&server, &a, &tx_af).1));
 }
 
 fn get_record(conn: &rusqlite::Connection, wallet: &str) -> Vec<u8> {
@@ -513,9 +514,10 @@ fn batch_and_stream_calls_answer_every_request_with_its_own_outcome() {
         req(4, &a, vec![0xff; 40]),
         req(5, &a, Vec::new()),
     ];
+    // Request 2 needs the user, and this server has no Telegram bot: refused.
     let expected = [
         (1, SignStatus::Signed, ""),
-        (2, SignStatus::Pending, ""),
+        (2, SignStatus::Rejected, ""),
         (3, SignStatus::Error, "not_found"),
         (4, SignStatus::Rejected, ""),
         (5, SignStatus::Error, "invalid"),

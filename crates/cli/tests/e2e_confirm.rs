@@ -498,7 +498,8 @@ fn a_restart_mid_flow_fails_closed() {
         .to_owned();
     let m2 = flow.confirmation(frank, m.message_id);
     flow.press(frank, &m2, "Approve");
-    assert_eq!(flow.await_decision(&id, 30).1["status"], "approved");
+    let (_, v) = flow.await_decision(&id, 30);
+    assert_eq!(v["status"], "approved", "{v}\n{}", flow.server.log_text());
 }
 
 #[test]

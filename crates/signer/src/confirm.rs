@@ -275,9 +275,6 @@ pub enum PressError {
     /// The confirmation expired.
     #[error("confirmation {0} expired")]
     Expired(ConfirmationId),
-    /// The buttons were not recorded as shown yet.
-    #[error("confirmation {0} has not been shown yet")]
-    NotShownYet(ConfirmationId),
     /// Pressed by a Telegram user other than the bound one.
     #[error("confirmation {id} was pressed by Telegram user {from}, not the bound user")]
     WrongUser {
@@ -484,6 +481,10 @@ impl Confirmations {
             .entries
             .get_mut(&id)
             .ok_or(MessageError::UnknownId(id))?;
+        if entry.shown == Some((chat_id, message_id)) {
+            // Already learnt from a press that came first.
+            return Ok(());
+        }
         if !matches!(entry.state, State::Pending { .. }) {
             return Err(MessageError::NotPending(id));
         }
@@ -516,17 +517,28 @@ impl Confirmations {
             self.push_unreported(id);
             return Err(PressError::Expired(id));
         }
-        let Some((chat_id, message_id)) = entry.shown else {
-            return Err(PressError::NotShownYet(id));
-        };
         if press.from_telegram_id != entry.telegram_id {
             return Err(PressError::WrongUser {
                 id,
                 from: press.from_telegram_id,
             });
         }
-        if press.chat_id != chat_id || press.message_id != message_id {
+        // The pool's delivery report and the user's press travel separately, so a quick
+        // press can come first. The token is secret and was only ever sent to the bound
+        // user's private chat, so a press from that user in that chat is accepted and
+        // fixes the message; a later report naming another message is then refused.
+        let private_chat = i64::try_from(entry.telegram_id).ok();
+        let (chat_id, message_id) = entry
+            .shown
+            .unwrap_or((private_chat.unwrap_or(0), press.message_id));
+        if Some(press.chat_id) != private_chat
+            || press.chat_id != chat_id
+            || press.message_id != message_id
+        {
             return Err(PressError::WrongMessage(id));
+        }
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.shown = Some((chat_id, message_id));
         }
         let finish = match decision {
             Decision::Approve => Finish::Approved,
@@ -1057,18 +1069,32 @@ mod tests {
     }
 
     #[test]
-    fn a_press_before_the_message_is_recorded_is_refused() {
+    fn a_press_before_the_delivery_report_counts_only_in_the_bound_private_chat() {
         let t0 = Instant::now();
         let mut s = store();
         let c = s.create(request("alice", ALICE), t0).unwrap();
         let before = snapshot(&s, c.id);
-        assert_eq!(
-            s.press(press(&c.approve.callback_data()), t0),
-            Err(PressError::NotShownYet(c.id))
-        );
+        // In another chat (a group the bot is in): refused, nothing changes.
+        let approve = c.approve.callback_data();
+        let mut elsewhere = press(&approve);
+        elsewhere.chat_id = -100;
+        assert_eq!(s.press(elsewhere, t0), Err(PressError::WrongMessage(c.id)));
         assert_eq!(snapshot(&s, c.id), before);
-        s.message_sent(c.id, ALICE as i64, 42).unwrap();
+        // In the bound user's private chat: accepted, and it fixes the message.
         assert!(s.press(press(&c.approve.callback_data()), t0).is_ok());
+        let p = press("x");
+        assert_eq!(s.message_sent(c.id, p.chat_id, p.message_id), Ok(()));
+        assert_eq!(
+            s.message_sent(c.id, p.chat_id, p.message_id + 1),
+            Err(MessageError::NotPending(c.id))
+        );
+        // Before any press, a report fixes the message and a press elsewhere fails.
+        let d = s.create(request("alice", ALICE), t0).unwrap();
+        s.message_sent(d.id, ALICE as i64, 77).unwrap();
+        assert_eq!(
+            s.press(press(&d.reject.callback_data()), t0),
+            Err(PressError::WrongMessage(d.id))
+        );
     }
 
     #[test]

@@ -77,7 +77,6 @@ pub fn press_alert(e: &PressError) -> &'static str {
         }
         PressError::AlreadyDecided(_) => "This request was already decided.",
         PressError::Expired(_) => "This request has expired. Nothing was signed.",
-        PressError::NotShownYet(_) => "This request is not ready yet. Try again in a moment.",
         PressError::WrongUser { .. } => "This button is not for you.",
     }
 }

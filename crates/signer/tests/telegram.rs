@@ -425,7 +425,10 @@ fn an_approved_withdrawal_is_signed_and_verifies() {
         }] => {
             assert_eq!(t, "Approved: signed");
             assert_eq!((*chat_id, *message_id), (ALICE_TG as i64, 77));
-            assert!(text.starts_with(&shown.text));
+            // The original text, without its expiry line, then the outcome.
+            let original = shown.text.split("\n⏳").next().unwrap();
+            assert!(text.starts_with(original.trim_end()), "{text}");
+            assert!(!text.contains("Expires in"), "{text}");
             assert!(text.contains("✅ <b>Approved and signed</b>"));
             assert!(text.contains(&bs58::encode(signature).into_string()));
         }
@@ -565,7 +568,7 @@ fn a_sent_report_for_another_chat_is_ignored() {
     // Mallory cannot approve on her own chat even with the token.
     let (msgs, events) = r.relay(press(approve.expose(), MALLORY_TG, MALLORY_TG as i64, 3));
     assert!(events.is_empty());
-    assert!(alert(&msgs).contains("not ready"));
+    assert!(alert(&msgs).contains("not for you"), "{}", alert(&msgs));
     assert_eq!(r.signatures(), 0);
 }
 

@@ -288,3 +288,16 @@ impl Drop for Svm {
         let _ = self.child.wait();
     }
 }
+
+/// A `confirm` verdict from a server without a Telegram bot: refused, saying why
+/// (there is nobody to ask), and nothing signed. A policy `reject` never says this.
+pub fn needs_user(v: &serde_json::Value) -> bool {
+    v["status"] == "rejected"
+        && v.get("transaction").is_none()
+        && v["reasons"].as_array().is_some_and(|r| {
+            r.iter().any(|x| {
+                x.as_str()
+                    .is_some_and(|x| x.contains("no Telegram bot is set up"))
+            })
+        })
+}
