@@ -12,7 +12,7 @@
 //! * The token is in the request path, so request URLs are never logged or put
 //!   into errors: logs name the host ([`TelegramClient::endpoint`]) and the
 //!   method; error texts from the network are passed through
-//!   [`BotToken::redact`] as well. (The request's parsed `Uri` holds a copy of
+//!   `BotToken::redact` as well. (The request's parsed `Uri` holds a copy of
 //!   the token in memory that is not zeroized when freed; the formatted URL
 //!   string is.)
 

@@ -1,5 +1,5 @@
-//! A Telegram Bot API client for the pool process (library only; not wired into
-//! the confirmation flow yet).
+//! The Telegram Bot API client library the pool process is built on (the
+//! process's relay itself is [`crate::relay`]).
 //!
 //! One job per module:
 //! * [`token`]: the bot token, a secret that never reaches a log or an error;
@@ -9,9 +9,11 @@
 //! * [`limits`]: flood limits (a global and per-chat token buckets);
 //! * [`outbox`]: a bounded outbound queue that sends within the limits, retries
 //!   only what certainly did not happen and reports the rest as uncertain;
-//! * [`offset`]: where the `getUpdates` offset is kept between runs;
-//! * [`poller`]: the long-polling loop, acknowledging an update only once the
-//!   consumer has accepted it.
+//! * [`offset`]: where a `getUpdates` offset can be kept between runs;
+//! * [`poller`]: a long-polling loop acknowledging an update once the consumer
+//!   has accepted it. The relay does not use it: it confirms an update only
+//!   once the bridge acknowledged the events made from it, which its own loop
+//!   does ([`crate::relay`], rule in [`crate::events`]).
 
 pub mod client;
 pub mod limits;

@@ -3,9 +3,10 @@
 //! "done": the poller stores it only after the consumer accepted the update,
 //! and acknowledges it to Telegram only by polling with it afterwards.
 //!
-//! Where the pool finally keeps it is open (the design notes suggest the
-//! bridge's store, sealed, once the pool has no filesystem); hence a small
-//! trait with an in-memory and a file implementation.
+//! The pool process itself keeps its offset in memory, advanced by the
+//! bridge's acknowledgements ([`crate::events`]): after a restart Telegram
+//! re-delivers whatever was not confirmed. This trait, with an in-memory and a
+//! file implementation, serves [`super::poller::Poller`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
