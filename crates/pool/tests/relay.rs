@@ -928,3 +928,27 @@ async fn unusable_settings_fail_confirmations_instead_of_hanging() {
     assert!(!reason.contains("SECRETPART"), "{reason}");
     assert!(!s.pool.describe().contains("SECRETPART"));
 }
+
+#[tokio::test]
+async fn messages_sent_while_get_me_fails_wait_for_the_client() {
+    let f = Fake::start(RateLimits::default()).await;
+    let alice = f.user("Alice");
+    f.fake
+        .fail_next_n("getMe", Fault::ServerError { status: 502 }, 3);
+    let mut s = Signer::new(f.settings());
+    let n = s
+        .deliver(&[
+            ToPool::Configure {
+                bot_token: SecretString::new(custos_telegram_fake::DEFAULT_TOKEN.into()),
+            },
+            Signer::confirmation(1, alice),
+        ])
+        .await;
+    assert_eq!(n, 2);
+    s.expect("ready", is_ready).await;
+    let e = s.expect("sent", sent_of(1)).await;
+    assert!(matches!(e, ToSigner::Sent { .. }), "{e:?}");
+    assert_eq!(f.fake.requests_for("getMe").len(), 4);
+    assert_eq!(f.bot_messages(alice).len(), 1);
+    assert_eq!(s.status().last_error, None);
+}
