@@ -58,6 +58,18 @@ pub enum ChildRole {
         /// Messages per second to one chat.
         #[arg(long, default_value_t = DEFAULT_RATE_PER_CHAT)]
         telegram_rate_per_chat: u32,
+        /// Webhook listener (with the three options below), instead of long polling.
+        #[arg(long)]
+        telegram_webhook_listen: Option<std::net::SocketAddr>,
+        /// Public webhook URL.
+        #[arg(long)]
+        telegram_webhook_url: Option<String>,
+        /// Webhook certificate chain (PEM).
+        #[arg(long)]
+        telegram_webhook_cert: Option<PathBuf>,
+        /// Webhook private key (PEM).
+        #[arg(long)]
+        telegram_webhook_key: Option<PathBuf>,
     },
 }
 
@@ -94,6 +106,20 @@ pub struct TelegramArgs {
     /// Seconds a `custos link create` link stays valid.
     #[arg(long, default_value_t = DEFAULT_LINK_EXPIRY_SECS, value_parser = clap::value_parser!(u64).range(60..=604_800))]
     pub link_expiry: u64,
+    /// Receive updates by webhook instead of long polling: the pool serves HTTPS on
+    /// this address and registers `--telegram-webhook-url` with a random secret token,
+    /// which every delivery must carry.
+    #[arg(long, requires_all = ["telegram_webhook_url", "telegram_webhook_cert", "telegram_webhook_key"])]
+    pub telegram_webhook_listen: Option<std::net::SocketAddr>,
+    /// Public https:// URL that reaches `--telegram-webhook-listen`.
+    #[arg(long, requires = "telegram_webhook_listen")]
+    pub telegram_webhook_url: Option<String>,
+    /// Certificate chain (PEM) of the webhook listener.
+    #[arg(long, requires = "telegram_webhook_listen")]
+    pub telegram_webhook_cert: Option<PathBuf>,
+    /// Private key (PEM) of the webhook listener.
+    #[arg(long, requires = "telegram_webhook_listen")]
+    pub telegram_webhook_key: Option<PathBuf>,
 }
 
 /// Environment variable `custos serve` reads the RPC URL from (as `--rpc-url`).
@@ -161,6 +187,33 @@ pub fn serve(
             Err(e) => return fail(&format!("--telegram-ca-cert {}", p.display()), e),
         },
         None => None,
+    };
+    let webhook = match (
+        telegram.telegram_webhook_listen,
+        &telegram.telegram_webhook_url,
+        &telegram.telegram_webhook_cert,
+        &telegram.telegram_webhook_key,
+    ) {
+        (Some(listen), Some(url), Some(cert), Some(key)) => {
+            if !url.starts_with("https://") {
+                return fail(
+                    "--telegram-webhook-url",
+                    format!("{url:?} is not an https:// URL"),
+                );
+            }
+            let canon = |flag: &str, p: &PathBuf| {
+                p.canonicalize()
+                    .map_err(|e| format!("{flag} {}: {e}", p.display()))
+            };
+            match (
+                canon("--telegram-webhook-cert", cert),
+                canon("--telegram-webhook-key", key),
+            ) {
+                (Ok(c), Ok(k)) => Some((listen, url.clone(), c, k)),
+                (Err(e), _) | (_, Err(e)) => return fail("webhook", e),
+            }
+        }
+        _ => None,
     };
     if !telegram.telegram_api_url.starts_with("https://") {
         return fail(
@@ -232,6 +285,18 @@ pub fn serve(
                 args.push("--telegram-ca-cert".into());
                 args.push(ca.display().to_string());
             }
+            if let Some((listen, url, cert, key)) = &webhook {
+                args.extend([
+                    "--telegram-webhook-listen".into(),
+                    listen.to_string(),
+                    "--telegram-webhook-url".into(),
+                    url.clone(),
+                    "--telegram-webhook-cert".into(),
+                    cert.display().to_string(),
+                    "--telegram-webhook-key".into(),
+                    key.display().to_string(),
+                ]);
+            }
             args
         },
         pool_env: rpc
@@ -297,6 +362,10 @@ pub fn run(role: ChildRole) -> ExitCode {
             telegram_ca_cert,
             telegram_rate_global,
             telegram_rate_per_chat,
+            telegram_webhook_listen,
+            telegram_webhook_url,
+            telegram_webhook_cert,
+            telegram_webhook_key,
         } => pool(
             rpc_url.as_deref(),
             rpc_ca_cert.as_deref(),
@@ -305,6 +374,17 @@ pub fn run(role: ChildRole) -> ExitCode {
                 ca_cert: telegram_ca_cert,
                 rate_global: telegram_rate_global,
                 rate_per_chat: telegram_rate_per_chat,
+                webhook: match (
+                    telegram_webhook_listen,
+                    telegram_webhook_url,
+                    telegram_webhook_cert,
+                    telegram_webhook_key,
+                ) {
+                    (Some(l), Some(u), Some(c), Some(k)) => {
+                        Some(custos_pool::WebhookSettings::new(l, u, c, k))
+                    }
+                    _ => None,
+                },
             },
         ),
     }
@@ -407,6 +487,7 @@ struct TelegramChild {
     ca_cert: Option<PathBuf>,
     rate_global: u32,
     rate_per_chat: u32,
+    webhook: Option<custos_pool::WebhookSettings>,
 }
 
 fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>, telegram: TelegramChild) -> ExitCode {
@@ -439,6 +520,7 @@ fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>, telegram: TelegramChi
         ca_cert: telegram.ca_cert,
         global_per_sec: f64::from(telegram.rate_global),
         per_chat_per_sec: f64::from(telegram.rate_per_chat),
+        webhook: telegram.webhook,
         ..Default::default()
     };
     let service = custos_pool::Pool::new(rpc, view_key, settings);

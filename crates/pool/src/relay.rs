@@ -78,6 +78,11 @@ pub const NOTICE_TEXT: &str = "This bot only shows Custos confirmations.";
 /// Reason given when a confirmation comes before the bot token.
 pub const NO_CLIENT_YET: &str = "no Telegram client yet";
 
+/// Share of the configured global rate the limiter paces at (see `limits`).
+pub const GLOBAL_PACING: f64 = 0.95;
+/// Share of the configured per-chat rate the limiter paces at.
+pub const PER_CHAT_PACING: f64 = 0.9;
+
 /// How the pool talks to Telegram. Everything but the token, which comes from
 /// the signer ([`ToPool::Configure`]).
 #[derive(Debug, Clone)]
@@ -130,11 +135,17 @@ impl TelegramSettings {
     /// timer that wakes a little late then loses no token, so the steady rate
     /// is the one configured, and no one-second window sees more than the rate
     /// plus one) and [`LimitsConfig`]'s per-chat burst.
+    /// The buckets behind the configured rates. They pace a little below them (and
+    /// keep bursts small) so that timer and network jitter never make Telegram see
+    /// more than the configured rate in any one-second window: a global burst of 2
+    /// lets the limiter reach its rate despite late wake-ups, and 95 % of the rate
+    /// pays for it; one message per chat at a time, 90 % of the per-chat rate.
     fn limits(&self) -> LimitsConfig {
         LimitsConfig {
-            global_per_sec: self.global_per_sec,
+            global_per_sec: self.global_per_sec * GLOBAL_PACING,
             global_burst: 2,
-            per_chat_per_sec: self.per_chat_per_sec,
+            per_chat_per_sec: self.per_chat_per_sec * PER_CHAT_PACING,
+            per_chat_burst: 1,
             ..LimitsConfig::default()
         }
     }

@@ -1,4 +1,4 @@
-//! The signer's confirmation state machine (issue 4, `docs/design/confirmations.md`).
+//! The signer's confirmation state machine (see `docs/CONFIRMATIONS.md`).
 //!
 //! A `confirm` verdict becomes a [`Confirmations::create`] entry: a random id the backend
 //! may see, the transaction bytes waiting for the user, the Telegram user bound to the
