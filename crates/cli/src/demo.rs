@@ -11,8 +11,8 @@
 use crate::confirm::{decision_json, status_name};
 use custos_api::client::connect;
 use custos_api::v1::{
-    AwaitDecisionRequest, CreateLinkRequest, CreateWalletRequest, DecisionStatus, GetLinkRequest,
-    HealthRequest, SignStatus, SignTransactionRequest,
+    AwaitDecisionRequest, AwaitDecisionResponse, CreateLinkRequest, CreateWalletRequest,
+    DecisionStatus, GetLinkRequest, HealthRequest, SignStatus, SignTransactionRequest,
 };
 use custos_telegram_fake::{ChatMessage, Config, FakeTelegram};
 use std::path::{Path, PathBuf};
@@ -191,6 +191,91 @@ fn button(m: &ChatMessage, word: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("the message has no {word} button"))
 }
 
+/// The demo's user: their fake Telegram account and their wallet.
+struct User<'a> {
+    fake: &'a FakeTelegram,
+    telegram_id: i64,
+    wallet: &'a str,
+}
+
+type Client = custos_api::v1::custos_client::CustosClient<tonic::transport::Channel>;
+
+/// The backend's sign request for a withdrawal; returns the confirmation id.
+async fn request(
+    client: &mut Client,
+    user: &User<'_>,
+    tx: Vec<u8>,
+    key: &str,
+) -> Result<String, String> {
+    let r = client
+        .sign_transaction(SignTransactionRequest {
+            wallet: user.wallet.to_owned(),
+            transaction: tx,
+            idempotency_key: key.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|s| format!("sign: {}", s.message()))?
+        .into_inner();
+    if SignStatus::try_from(r.status) != Ok(SignStatus::Pending) {
+        return Err(format!(
+            "expected the withdrawal to wait for the user, got status {} ({})",
+            r.status,
+            r.reasons.join("; ")
+        ));
+    }
+    println!(
+        "   PENDING, confirmation {} - nothing signed yet: {}",
+        r.confirmation_id, r.summary
+    );
+    Ok(r.confirmation_id)
+}
+
+/// The user presses the button labelled `word`; the backend awaits the decision.
+async fn decide(
+    client: &mut Client,
+    user: &User<'_>,
+    id: &str,
+    message: &ChatMessage,
+    word: &str,
+) -> Result<AwaitDecisionResponse, String> {
+    user.fake
+        .press(
+            user.telegram_id,
+            user.telegram_id,
+            message.message_id,
+            button(message, word)?,
+        )
+        .map_err(|e| format!("press: {e:?}"))?;
+    Ok(client
+        .await_decision(AwaitDecisionRequest {
+            confirmation_id: id.to_owned(),
+            timeout_ms: 30_000,
+        })
+        .await
+        .map_err(|s| format!("await: {}", s.message()))?
+        .into_inner())
+}
+
+/// Waits for the message to be edited (buttons gone) and prints it.
+async fn show_outcome(user: &User<'_>, message: &ChatMessage) -> Result<(), String> {
+    let edited = wait_for(
+        "the message to show the outcome",
+        Duration::from_secs(10),
+        || async {
+            user.fake
+                .messages(user.telegram_id)
+                .ok()?
+                .into_iter()
+                .find(|m| m.message_id == message.message_id && m.buttons().is_empty())
+        },
+    )
+    .await?;
+    println!("   The user's message now reads:");
+    show(&edited);
+    Ok(())
+}
+
 async fn demo(dir: &Path, keep: bool) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     println!("Custos demo: a withdrawal confirmed in (a local fake of) Telegram.");
@@ -307,32 +392,18 @@ async fn demo(dir: &Path, keep: bool) -> Result<(), String> {
     let mut blockhash = [0u8; 32];
     custos_crypto::os_random(&mut blockhash).map_err(|e| e.to_string())?;
 
+    let alice_user = User {
+        fake: &fake,
+        telegram_id: alice.id,
+        wallet: &wallet.pubkey,
+    };
+
     step(
         6,
         "The backend asks Custos to sign a withdrawal of 1.5 SOL to a stranger",
     );
     let tx = transfer(&wallet_key, &destination, 1_500_000_000, &blockhash);
-    let signed = client
-        .sign_transaction(SignTransactionRequest {
-            wallet: wallet.pubkey.clone(),
-            transaction: tx,
-            idempotency_key: "demo-withdrawal-1".into(),
-            ..Default::default()
-        })
-        .await
-        .map_err(|s| format!("sign: {}", s.message()))?
-        .into_inner();
-    if SignStatus::try_from(signed.status) != Ok(SignStatus::Pending) {
-        return Err(format!(
-            "expected the withdrawal to wait for Alice, got status {} ({})",
-            signed.status,
-            signed.reasons.join("; ")
-        ));
-    }
-    println!(
-        "   PENDING, confirmation {} - nothing signed yet: {}",
-        signed.confirmation_id, signed.summary
-    );
+    let first = request(&mut client, &alice_user, tx, "demo-withdrawal-1").await?;
 
     step(
         7,
@@ -342,93 +413,32 @@ async fn demo(dir: &Path, keep: bool) -> Result<(), String> {
     show(&message);
 
     step(8, "Alice presses Approve");
-    fake.press(
-        alice.id,
-        alice.id,
-        message.message_id,
-        button(&message, "Approve")?,
-    )
-    .map_err(|e| format!("press: {e:?}"))?;
-    let decision = client
-        .await_decision(AwaitDecisionRequest {
-            confirmation_id: signed.confirmation_id.clone(),
-            timeout_ms: 30_000,
-        })
-        .await
-        .map_err(|s| format!("await: {}", s.message()))?
-        .into_inner();
-    println!("   custos await {} --format json:", signed.confirmation_id);
+    let decision = decide(&mut client, &alice_user, &first, &message, "Approve").await?;
+    println!("   custos await {} --format json:", first);
     println!("   {}", decision_json(&decision));
     if DecisionStatus::try_from(decision.status) != Ok(DecisionStatus::Approved) {
         return Err("the approved withdrawal was not signed".into());
     }
     verify(&wallet_key, &decision.transaction, &decision.signature)?;
     println!("   The signature verifies against the wallet's public key.");
-    let edited = wait_for(
-        "the message to show the outcome",
-        Duration::from_secs(10),
-        || async {
-            fake.messages(alice.id)
-                .ok()?
-                .into_iter()
-                .find(|m| m.message_id == message.message_id && m.buttons().is_empty())
-        },
-    )
-    .await?;
-    println!("   Alice's message now reads:");
-    show(&edited);
+    show_outcome(&alice_user, &message).await?;
 
     step(9, "A second withdrawal, which Alice rejects");
     let tx = transfer(&wallet_key, &destination, 2_000_000_000, &blockhash);
-    let second = client
-        .sign_transaction(SignTransactionRequest {
-            wallet: wallet.pubkey.clone(),
-            transaction: tx,
-            idempotency_key: "demo-withdrawal-2".into(),
-            ..Default::default()
-        })
-        .await
-        .map_err(|s| format!("sign: {}", s.message()))?
-        .into_inner();
+    let second = request(&mut client, &alice_user, tx, "demo-withdrawal-2").await?;
     let message2 = confirmation_message(&fake, alice.id, message.message_id).await?;
     show(&message2);
-    fake.press(
-        alice.id,
-        alice.id,
-        message2.message_id,
-        button(&message2, "Reject")?,
-    )
-    .map_err(|e| format!("press: {e:?}"))?;
-    let decision = client
-        .await_decision(AwaitDecisionRequest {
-            confirmation_id: second.confirmation_id.clone(),
-            timeout_ms: 30_000,
-        })
-        .await
-        .map_err(|s| format!("await: {}", s.message()))?
-        .into_inner();
+    let decision = decide(&mut client, &alice_user, &second, &message2, "Reject").await?;
     let status = DecisionStatus::try_from(decision.status).unwrap_or(DecisionStatus::Unspecified);
     println!(
         "   custos await {}: {} - nothing was signed",
-        second.confirmation_id,
+        second,
         status_name(status)
     );
     if status != DecisionStatus::Rejected {
         return Err("the rejected withdrawal did not end as rejected".into());
     }
-    let edited = wait_for(
-        "the message to show the outcome",
-        Duration::from_secs(10),
-        || async {
-            fake.messages(alice.id)
-                .ok()?
-                .into_iter()
-                .find(|m| m.message_id == message2.message_id && m.buttons().is_empty())
-        },
-    )
-    .await?;
-    println!("   Alice's message now reads:");
-    show(&edited);
+    show_outcome(&alice_user, &message2).await?;
 
     step(10, "Everything the fake Telegram server received");
     let dump = dir.join("telegram-dump.json");
