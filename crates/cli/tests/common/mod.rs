@@ -221,13 +221,20 @@ pub fn svm_harness_path() -> PathBuf {
     if let Ok(p) = std::env::var("CUSTOS_SVM_HARNESS") {
         return PathBuf::from(p);
     }
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/svm-harness/target");
-    let debug = target.join("debug/svm-harness");
-    if debug.exists() {
-        debug
-    } else {
-        target.join("release/svm-harness")
-    }
+    // Built by `cargo build --manifest-path tools/svm-harness/Cargo.toml`, which puts it
+    // under CARGO_TARGET_DIR when that is set, else under the harness's own target/.
+    let targets = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/svm-harness/target")]);
+    let candidates: Vec<PathBuf> = targets
+        .flat_map(|t| [t.join("debug/svm-harness"), t.join("release/svm-harness")])
+        .collect();
+    candidates
+        .iter()
+        .find(|p| p.exists())
+        .cloned()
+        .unwrap_or_else(|| candidates.last().cloned().unwrap_or_default())
 }
 
 impl Svm {
