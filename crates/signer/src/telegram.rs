@@ -387,13 +387,18 @@ impl Service {
                 tracing::warn!(error = %e, chat_id, message_id, "ignored a sent-message report");
                 // A message that arrived after its confirmation ended still shows live
                 // buttons: replace them with the outcome.
+                // (An approved one keeps its buttons: a press on them gets the
+                // "already decided" alert, which is true.)
                 let bound = st.confirmations.view(id).map(|v| v.telegram_id);
-                let ended = !matches!(st.confirmations.status(id), Some(Status::Pending) | None);
-                if ended && bound.and_then(|t| i64::try_from(t).ok()) == Some(chat_id) {
-                    let line = match st.confirmations.status(id) {
-                        Some(Status::Rejected) => messages::REJECTED_LINE,
-                        _ => messages::EXPIRED_LINE,
-                    };
+                let line = match st.confirmations.status(id) {
+                    Some(Status::Rejected) => Some(messages::REJECTED_LINE),
+                    Some(Status::Expired | Status::Failed) => Some(messages::EXPIRED_LINE),
+                    Some(Status::Pending | Status::Approved { .. }) | None => None,
+                };
+                if let (Some(line), true) = (
+                    line,
+                    bound.and_then(|t| i64::try_from(t).ok()) == Some(chat_id),
+                ) {
                     let text = messages::outcome_text(messages::HEADING, line);
                     return (
                         vec![ToPool::Edit {
