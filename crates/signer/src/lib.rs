@@ -26,6 +26,7 @@ pub mod messages;
 pub mod process;
 pub mod service;
 pub mod telegram;
+pub mod totp;
 
 pub use confirm::ConfirmConfig;
 pub use link::LinkConfig;
