@@ -5,7 +5,7 @@
 //! Without a view key or a bot token there is no Telegram: a `confirm` verdict is
 //! refused and link/pool requests fail with `FailedPrecondition`.
 //!
-//! * `Sign` with a `confirm` verdict ([`Service::request_confirmation`]): the wallet
+//! * `Sign` with a `confirm` verdict (`Service::request_confirmation`): the wallet
 //!   owner's security record names the Telegram user to ask; a confirmation is created
 //!   ([`crate::confirm`]) and its message sealed to the pool in `Pending.to_pool`.
 //! * [`Service::from_pool`]: delivery reports, presses and `/start` links.
