@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod bot_token;
+pub mod export;
 pub mod keys;
 pub mod record;
 pub mod seal;
