@@ -376,11 +376,13 @@ mod tests {
     /// Hands out fixed bytes: reproduces the RFC's ephemeral key.
     struct FixedRng(Vec<u8>);
     impl RngCore for FixedRng {
+        // HPKE draws its ephemeral key with `fill_bytes` only; any other draw would
+        // mean the vector is not reproduced the way the RFC describes.
         fn next_u32(&mut self) -> u32 {
-            unimplemented!()
+            unreachable!("HPKE draws randomness with fill_bytes only")
         }
         fn next_u64(&mut self) -> u64 {
-            unimplemented!()
+            unreachable!("HPKE draws randomness with fill_bytes only")
         }
         fn fill_bytes(&mut self, dst: &mut [u8]) {
             assert!(dst.len() <= self.0.len(), "more randomness than expected");
