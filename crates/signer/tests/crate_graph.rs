@@ -1,7 +1,8 @@
 //! The signer's trust argument depends on what it links: no networking, no
 //! async runtime, no TLS, no database. This test reads the real dependency
-//! graph (as cargo resolves it for this package alone) and fails if any such
-//! crate creeps in.
+//! graph (as cargo resolves it for one package alone) and fails if any such
+//! crate creeps in. It also checks `custos-passkey`, which the signer is to
+//! depend on for the second factor (issue 5), so that it cannot bring one in.
 
 use std::process::Command;
 
@@ -21,11 +22,13 @@ const FORBIDDEN: &[&str] = &[
     "tokio-rustls",
     "native-tls",
     "openssl",
+    "openssl-sys",
     "rusqlite",
     "libsqlite3-sys",
     "sqlx",
     "postgres",
     "tokio-postgres",
+    "nix",
     "custos-bridge",
     "custos-store",
     "custos-pool",
@@ -33,14 +36,15 @@ const FORBIDDEN: &[&str] = &[
     "custos-supervisor",
 ];
 
-#[test]
-fn signer_graph_has_no_network_async_or_database_crates() {
+/// Checks the normal-dependency graph of `package`; `expected` must be in it, to
+/// show the graph was really read.
+fn assert_graph_is_clean(package: &str, expected: &str) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args([
             "tree",
             "-p",
-            "custos-signer",
+            package,
             "-e",
             "normal",
             "--prefix",
@@ -64,9 +68,19 @@ fn signer_graph_has_no_network_async_or_database_crates() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert!(
-        names.contains("custos-signer") && names.contains("ed25519-dalek"),
+        names.contains(package) && names.contains(expected),
         "{names:?}"
     );
     let found: Vec<&&str> = FORBIDDEN.iter().filter(|f| names.contains(**f)).collect();
-    assert!(found.is_empty(), "the signer links {found:?}");
+    assert!(found.is_empty(), "{package} links {found:?}");
+}
+
+#[test]
+fn signer_graph_has_no_network_async_or_database_crates() {
+    assert_graph_is_clean("custos-signer", "ed25519-dalek");
+}
+
+#[test]
+fn passkey_graph_has_no_network_async_or_database_crates() {
+    assert_graph_is_clean("custos-passkey", "webauthn-rs");
 }
