@@ -34,6 +34,47 @@ pub enum SignerRequest {
     /// Periodic (about once a second): expire overdue confirmations. Answered with
     /// [`SignerResponse::Relay`].
     Tick,
+    /// At start, before [`SignerRequest::StartPool`]: every stored security record, so
+    /// the signer knows who is linked, which second factors they have and their
+    /// settings. Answered with [`SignerResponse::RecordsLoaded`]. May come in several
+    /// batches.
+    LoadSecurityRecords(Vec<Vec<u8>>),
+    /// Export (back up) a wallet's private key: asks the owner in Telegram; after
+    /// Approve (and the second factor, once enrolled) the key is encrypted to a
+    /// one-time key made in the owner's browser. Answered with
+    /// [`SignerResponse::ExportStarted`].
+    Export(ExportRequest),
+}
+
+/// Parameters of [`SignerRequest::Export`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRequest {
+    /// The wallet.
+    pub wallet: PublicKey,
+    /// Its sealed record, as stored.
+    pub record: Vec<u8>,
+    /// The owner's security record.
+    pub security_record: Option<Vec<u8>>,
+}
+
+/// Answer to [`SignerRequest::Export`]: the owner is being asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportStarted {
+    /// The confirmation's id (32 hex characters).
+    pub confirmation_id: String,
+    /// Seconds until it expires.
+    pub expires_in_secs: u32,
+    /// The sealed confirmation message for the pool.
+    pub to_pool: Sealed,
+}
+
+/// Answer to [`SignerRequest::LoadSecurityRecords`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordsLoaded {
+    /// Records that authenticated and were taken.
+    pub loaded: u32,
+    /// Records refused (failed authentication, or older than one already held).
+    pub refused: u32,
 }
 
 /// Parameters of [`SignerRequest::CreateLink`].
@@ -77,6 +118,17 @@ pub enum SignerEvent {
         /// The sealed security record to store (replacing any earlier one).
         security_record: Vec<u8>,
     },
+    /// The signer re-sealed a user's security record (a second factor was enrolled,
+    /// used, changed or removed, or a setting changed). Store it, replacing the stored
+    /// one, before relaying anything else.
+    SecurityUpdated {
+        /// The user.
+        user_id: String,
+        /// The record's new revision (higher than any earlier one).
+        revision: u32,
+        /// The sealed security record.
+        security_record: Vec<u8>,
+    },
     /// The confirmation message reached the user.
     Shown {
         /// Confirmation id (32 hex characters).
@@ -100,6 +152,12 @@ pub enum Decision {
         transaction: Vec<u8>,
         /// The 64-byte signature.
         signature: Vec<u8>,
+    },
+    /// The user approved an export, passed the second factor, and their browser
+    /// received the encrypted key.
+    Exported {
+        /// The wallet's record re-sealed with the exported flag; store it.
+        record: Vec<u8>,
     },
     /// The user pressed Reject.
     Rejected,
@@ -212,6 +270,10 @@ pub enum SignerResponse {
     /// Answer to [`SignerRequest::FromPool`], [`SignerRequest::StartPool`] and
     /// [`SignerRequest::Tick`].
     Relay(Relay),
+    /// Answer to [`SignerRequest::LoadSecurityRecords`].
+    RecordsLoaded(RecordsLoaded),
+    /// Answer to [`SignerRequest::Export`].
+    ExportStarted(ExportStarted),
     /// The request could not be served.
     Error(SignerError),
 }

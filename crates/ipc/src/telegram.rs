@@ -44,6 +44,49 @@ impl std::fmt::Debug for SecretString {
     }
 }
 
+/// Bytes that are secret (a QR code image of a TOTP secret): wiped on drop, never shown
+/// by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretBytes(Vec<u8>);
+
+impl SecretBytes {
+    /// Wraps secret bytes.
+    pub fn new(b: Vec<u8>) -> Self {
+        Self(b)
+    }
+
+    /// The bytes, for the one place that must use them.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for SecretBytes {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretBytes(<{} bytes redacted>)", self.0.len())
+    }
+}
+
+/// An inline button that opens a Custos page in the user's browser (passkeys do not
+/// work inside Telegram's in-app views, so it must be a plain URL button).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrlButton {
+    /// The button's label.
+    pub text: String,
+    /// The page's URL; it carries a one-time page token, so it is secret.
+    pub url: SecretString,
+}
+
+/// Longest JSON body the page may send or receive, in bytes.
+pub const MAX_PAGE_BODY: usize = 64 * 1024;
+
 /// What the signer asks of the pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToPool {
@@ -74,6 +117,9 @@ pub enum ToPool {
         message_id: i64,
         /// New HTML text.
         text: String,
+        /// A button to keep under the new text (e.g. "Confirm with passkey"); `None`
+        /// removes all buttons.
+        button: Option<UrlButton>,
     },
     /// Answer a callback query (always sent for every press, so the user's client
     /// stops its spinner).
@@ -91,6 +137,42 @@ pub enum ToPool {
         chat_id: i64,
         /// HTML text.
         text: String,
+        /// A button under it, if any.
+        button: Option<UrlButton>,
+    },
+    /// Send a message whose text is secret (recovery codes): HTML, never logged.
+    SecretNotice {
+        /// The chat.
+        chat_id: i64,
+        /// HTML text.
+        text: SecretString,
+    },
+    /// Send a photo (the QR code of a TOTP secret) with a caption (`sendPhoto`).
+    SendPhoto {
+        /// The chat.
+        chat_id: i64,
+        /// PNG bytes.
+        png: SecretBytes,
+        /// HTML caption, at most 1024 characters; secret (it holds the `otpauth://`
+        /// URI).
+        caption: SecretString,
+    },
+    /// Delete a message (a code the user typed into the chat, once read). Best effort.
+    DeleteMessage {
+        /// The chat.
+        chat_id: i64,
+        /// The message.
+        message_id: i64,
+    },
+    /// The answer to a [`ToSigner::Page`] request: the pool sends it to the browser as
+    /// the HTTP response.
+    PageReply {
+        /// The request's id from [`ToSigner::Page`].
+        request_id: u64,
+        /// HTTP status (200, 400, 403, 404, 409, 410, 429 or 500).
+        status: u16,
+        /// JSON body, at most [`MAX_PAGE_BODY`] bytes (may hold an export bundle).
+        body: SecretString,
     },
 }
 
@@ -141,6 +223,31 @@ pub enum ToSigner {
         /// The chat (a private chat: equal to `from_id`).
         chat_id: i64,
     },
+    /// Someone sent a text message to the bot in a private chat.
+    Text(TextMessage),
+    /// The Custos page (served by the pool over HTTPS) posted a JSON request; the
+    /// signer answers with [`ToPool::PageReply`] carrying the same `request_id`.
+    Page {
+        /// Chosen by the pool, unique while the HTTP request waits.
+        request_id: u64,
+        /// The JSON body as the browser sent it (at most [`MAX_PAGE_BODY`] bytes). It
+        /// holds the page token and possibly a one-time code, so it is secret.
+        body: SecretString,
+    },
+}
+
+/// A text message (a command such as `/2fa`, or a code) sent to the bot in a private
+/// chat; `/start` arrives as [`ToSigner::Start`] instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextMessage {
+    /// Who sent it (`from.id`).
+    pub from_id: u64,
+    /// The chat (a private chat: equal to `from_id`).
+    pub chat_id: i64,
+    /// Telegram's message id (so the signer can have a typed code deleted).
+    pub message_id: i64,
+    /// The text (at most 4096 characters; may be a one-time code, so secret).
+    pub text: SecretString,
 }
 
 /// Why a channel message could not be used.
