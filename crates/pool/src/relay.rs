@@ -49,7 +49,8 @@ pub use webhook::WebhookSettings;
 use crate::events::{EventQueue, DEFAULT_EVENT_CAPACITY};
 use crate::rpc::RpcClient;
 use crate::telegram::types::{
-    AnswerCallbackQuery, EditMessageText, GetUpdates, InlineKeyboard, SendMessage, Update,
+    AnswerCallbackQuery, DeleteMessage, EditMessageText, GetUpdates, InlineButton, InlineKeyboard,
+    SendMessage, SendPhoto, Update,
 };
 use crate::telegram::{
     read_ca_file, BotToken, ClientConfig, Delivered, Delivery, LimitsConfig, Outbox, OutboxConfig,
@@ -58,7 +59,9 @@ use crate::telegram::{
 use crate::{BridgeService, LookupService};
 use custos_ipc::channel::ChannelEnd;
 use custos_ipc::pool::{PoolRequest, PoolResponse, TelegramStatus, ViewKey};
-use custos_ipc::telegram::{open_from_signer, SecretString, ToPool, ToSigner};
+use custos_ipc::telegram::{
+    open_from_signer, SecretString, TextMessage, ToPool, ToSigner, UrlButton, MAX_TEXT_CHARS,
+};
 use rustls::pki_types::CertificateDer;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -73,8 +76,8 @@ pub const MAX_WAITING_FOR_START: usize = 1024;
 /// Unanswered callback queries tracked at most; beyond that the oldest is
 /// answered at once.
 pub const MAX_UNANSWERED_CALLBACKS: usize = 10_000;
-/// What other private messages are answered with.
-pub const NOTICE_TEXT: &str = "This bot only shows Custos confirmations.";
+/// What private messages other than text are answered with.
+pub const NOTICE_TEXT: &str = "This bot only reads text messages.";
 /// Reason given when a confirmation comes before the bot token.
 pub const NO_CLIENT_YET: &str = "no Telegram client yet";
 
@@ -395,6 +398,16 @@ impl Core {
 
     /// Acts on one opened message from the signer.
     fn dispatch(self: &Arc<Self>, msg: ToPool) {
+        // Page replies go to the HTTPS page server, which does not need the
+        // Telegram client.
+        let msg = match msg {
+            ToPool::PageReply {
+                request_id,
+                status,
+                body,
+            } => return self.page_reply(request_id, status, body),
+            other => other,
+        };
         let running = {
             let mut phase = lock(&self.phase);
             match &mut *phase {
@@ -439,6 +452,12 @@ impl Core {
             ToPool::Configure { .. } => {
                 tracing::warn!("a second bot token from the signer ignored")
             }
+            ToPool::PageReply {
+                request_id,
+                status,
+                body,
+            } => self.page_reply(request_id, status, body),
+            // Only the kind is logged: texts, captions and photos may be secret.
             other => tracing::warn!(
                 kind = kind(&other),
                 %reason,
@@ -498,13 +517,57 @@ impl Core {
                 chat_id,
                 message_id,
                 text,
+                button,
             } => {
-                let item = Outgoing::Edit(EditMessageText::html(chat_id, message_id, text, None));
+                let Ok(keyboard) = url_keyboard(button.as_ref(), "edit") else {
+                    return;
+                };
+                let item =
+                    Outgoing::Edit(EditMessageText::html(chat_id, message_id, text, keyboard));
                 self.submit_logged(r, item);
             }
-            ToPool::Notice { chat_id, text } => {
-                self.submit_logged(r, Outgoing::Send(SendMessage::html(chat_id, text, None)));
+            ToPool::Notice {
+                chat_id,
+                text,
+                button,
+            } => {
+                let Ok(keyboard) = url_keyboard(button.as_ref(), "notice") else {
+                    return;
+                };
+                let item = Outgoing::Send(SendMessage::html(chat_id, text, keyboard));
+                self.submit_logged(r, item);
             }
+            ToPool::SecretNotice { chat_id, text } => {
+                let item = Outgoing::Send(SendMessage::html(chat_id, text.expose(), None));
+                self.submit_logged(r, item);
+            }
+            ToPool::SendPhoto {
+                chat_id,
+                png,
+                caption,
+            } => {
+                let item = Outgoing::Photo(SendPhoto::html(
+                    chat_id,
+                    png.expose().to_vec(),
+                    caption.expose().to_string(),
+                ));
+                self.submit_logged(r, item);
+            }
+            ToPool::DeleteMessage {
+                chat_id,
+                message_id,
+            } => {
+                let item = Outgoing::Delete(DeleteMessage {
+                    chat_id,
+                    message_id,
+                });
+                self.submit_logged(r, item);
+            }
+            ToPool::PageReply {
+                request_id,
+                status,
+                body,
+            } => self.page_reply(request_id, status, body),
             ToPool::AnswerCallback {
                 callback_query_id,
                 text,
@@ -529,10 +592,17 @@ impl Core {
         }
     }
 
-    /// Submits an item whose outcome is only logged (and counted).
+    /// Submits an item whose outcome is only logged (and counted), by method
+    /// and Telegram's description, never the content. A failed
+    /// deletion is logged but is no health problem (it is best effort: the
+    /// user may have deleted the message, or it is too old).
     fn submit_logged(self: &Arc<Self>, r: &Running, item: Outgoing) {
         let method = item.method();
-        let counts = !matches!(item, Outgoing::Answer { .. });
+        let counts = matches!(
+            item,
+            Outgoing::Send(_) | Outgoing::Photo(_) | Outgoing::Edit(_)
+        );
+        let best_effort = matches!(item, Outgoing::Delete(_));
         match r.outbox.submit(item) {
             Ok(pending) => {
                 let core = self.clone();
@@ -546,7 +616,9 @@ impl Core {
                         other => {
                             let reason = failure_reason(&other);
                             tracing::warn!(method, %reason, "telegram call failed");
-                            core.set_error(Some(format!("{method}: {reason}")));
+                            if !best_effort {
+                                core.set_error(Some(format!("{method}: {reason}")));
+                            }
                         }
                     }
                 });
@@ -688,20 +760,29 @@ impl Core {
         let Ok(from_id) = u64::try_from(from.id) else {
             return;
         };
-        match m
-            .text
-            .as_deref()
-            .and_then(|t| start_payload(t, &r.bot_username))
-        {
-            Some(payload) => {
-                self.emit_now(&ToSigner::Start {
-                    payload: SecretString::new(payload),
-                    from_id,
-                    chat_id: m.chat.id,
-                })
-                .await;
-            }
-            None => self.maybe_notice(r, m.chat.id),
+        let Some(text) = m.text else {
+            return self.maybe_notice(r, m.chat.id);
+        };
+        let text = SecretString::new(text);
+        if let Some(payload) = start_payload(text.expose(), &r.bot_username) {
+            self.emit_now(&ToSigner::Start {
+                payload: SecretString::new(payload),
+                from_id,
+                chat_id: m.chat.id,
+            })
+            .await;
+        } else if text.expose().chars().count() > MAX_TEXT_CHARS {
+            // Telegram does not deliver longer texts; a cut one could read as
+            // something else, so it is dropped rather than truncated.
+            tracing::debug!("a text message longer than Telegram allows ignored");
+        } else {
+            self.emit_now(&ToSigner::Text(TextMessage {
+                from_id,
+                chat_id: m.chat.id,
+                message_id: m.message_id,
+                text,
+            }))
+            .await;
         }
     }
 
@@ -768,6 +849,29 @@ impl Core {
             },
         );
     }
+
+    /// Hands the signer's answer to a page request to the HTTPS page server.
+    // wired to crate::page in a later commit
+    fn page_reply(&self, request_id: u64, status: u16, body: SecretString) {
+        tracing::debug!(request_id, status, "page reply dropped: no page server yet");
+        drop(body);
+    }
+}
+
+/// The keyboard of a notice or an edit: the signer's URL button, if any.
+/// A button that is not `https://` is refused: the message is dropped and
+/// logged (without the URL, which holds a page token).
+fn url_keyboard(button: Option<&UrlButton>, kind: &str) -> Result<Option<InlineKeyboard>, ()> {
+    let Some(b) = button else {
+        return Ok(None);
+    };
+    match InlineButton::url(b.text.clone(), b.url.expose()) {
+        Ok(button) => Ok(Some(InlineKeyboard::single(button))),
+        Err(e) => {
+            tracing::warn!(kind, error = %e, "message with an unusable button dropped");
+            Err(())
+        }
+    }
 }
 
 fn kind(m: &ToPool) -> &'static str {
@@ -777,6 +881,10 @@ fn kind(m: &ToPool) -> &'static str {
         ToPool::Edit { .. } => "edit",
         ToPool::AnswerCallback { .. } => "callback answer",
         ToPool::Notice { .. } => "notice",
+        ToPool::SecretNotice { .. } => "secret notice",
+        ToPool::SendPhoto { .. } => "photo",
+        ToPool::DeleteMessage { .. } => "deletion",
+        ToPool::PageReply { .. } => "page reply",
     }
 }
 

@@ -1,4 +1,5 @@
-//! HTTPS calls to the Bot API: `POST <base>/bot<token>/<method>` with a JSON body.
+//! HTTPS calls to the Bot API: `POST <base>/bot<token>/<method>` with a JSON body
+//! (`multipart/form-data` for `sendPhoto`'s upload).
 //!
 //! * The same stack as [`crate::rpc`]: hyper 1 over rustls (ring), hyper-util's
 //!   pool of keep-alive connections, Mozilla's roots plus optionally the
@@ -16,10 +17,11 @@
 //!   the token in memory that is not zeroized when freed; the formatted URL
 //!   string is.)
 
+use super::multipart::Form;
 use super::token::BotToken;
 use super::types::{
-    AnswerCallbackQuery, DeleteMessage, EditMessageText, GetUpdates, Message, SendMessage, Update,
-    User,
+    AnswerCallbackQuery, DeleteMessage, EditMessageText, GetUpdates, Message, SendMessage,
+    SendPhoto, Update, User,
 };
 use crate::rpc::{error_chain, HttpsConnector};
 use http_body_util::{BodyExt, Full, Limited};
@@ -311,6 +313,29 @@ impl TelegramClient {
             .await
     }
 
+    /// `sendPhoto`: the PNG uploaded as `multipart/form-data` with its HTML
+    /// caption; the message as sent.
+    pub async fn send_photo(&self, params: &SendPhoto) -> Result<Message, TelegramError> {
+        let chat_id = params.chat_id.to_string();
+        let (content_type, body) = Form::new()
+            .text("chat_id", &chat_id)
+            .text("caption", &params.caption)
+            .text("parse_mode", "HTML")
+            .file("photo", "qr.png", "image/png", &params.png)
+            .finish()
+            .map_err(|e| TelegramError::Decode(format!("cannot encode parameters: {e}")))?;
+        // The bytes handed to hyper are a copy that is not wiped when the
+        // request is done (hyper owns it); the body built here is.
+        let body = Bytes::copy_from_slice(&body);
+        self.call_body(
+            "sendPhoto",
+            &content_type,
+            body,
+            self.config.request_timeout,
+        )
+        .await
+    }
+
     /// `editMessageText` of a chat message: the message as edited.
     pub async fn edit_message_text(
         &self,
@@ -343,8 +368,23 @@ impl TelegramClient {
         params: &P,
         deadline: Duration,
     ) -> Result<T, TelegramError> {
+        let body = serde_json::to_vec(params)
+            .map_err(|e| TelegramError::Decode(format!("cannot encode parameters: {e}")))?;
+        self.call_body(method, "application/json", Bytes::from(body), deadline)
+            .await
+    }
+
+    /// Posts `body` (of `content_type`) to `method` and decodes the result.
+    async fn call_body<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        content_type: &str,
+        body: Bytes,
+        deadline: Duration,
+    ) -> Result<T, TelegramError> {
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(deadline, self.exchange(method, params)).await {
+        let exchange = self.exchange(method, content_type, body);
+        let outcome = match tokio::time::timeout(deadline, exchange).await {
             Ok(r) => r,
             Err(_) => Err(TelegramError::Timeout(deadline)),
         };
@@ -362,13 +402,12 @@ impl TelegramClient {
         outcome
     }
 
-    async fn exchange<P: Serialize + ?Sized>(
+    async fn exchange(
         &self,
         method: &str,
-        params: &P,
+        content_type: &str,
+        body: Bytes,
     ) -> Result<(u16, Bytes), TelegramError> {
-        let body = serde_json::to_vec(params)
-            .map_err(|e| TelegramError::Decode(format!("cannot encode parameters: {e}")))?;
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(TelegramError::Decode(
                 "method name is not alphanumeric".into(),
@@ -380,9 +419,9 @@ impl TelegramClient {
             .parse()
             .map_err(|_| TelegramError::Decode("request URL does not parse".into()))?;
         let request = Request::post(uri)
-            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_TYPE, content_type)
             .header(ACCEPT, "application/json")
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(body))
             .map_err(|e| TelegramError::Decode(self.token.redact(&e.to_string())))?;
         let response = self.client.request(request).await.map_err(|e| {
             let text = self.token.redact(&error_chain(&e));

@@ -6,6 +6,7 @@
 //! * [`types`]: the few Bot API objects Custos reads and writes;
 //! * [`client`]: HTTPS calls, strict parsing of the `{"ok":...}` envelope and a
 //!   precise error type that says whether a failed call may have taken effect;
+//! * [`multipart`]: `multipart/form-data` bodies for uploads (`sendPhoto`);
 //! * [`limits`]: flood limits (a global and per-chat token buckets);
 //! * [`outbox`]: a bounded outbound queue that sends within the limits, retries
 //!   only what certainly did not happen and reports the rest as uncertain;
@@ -17,6 +18,7 @@
 
 pub mod client;
 pub mod limits;
+pub mod multipart;
 pub mod offset;
 pub mod outbox;
 pub mod poller;

@@ -33,7 +33,9 @@
 
 use super::client::{FailureKind, TelegramClient, TelegramError};
 use super::limits::RateLimiter;
-use super::types::{AnswerCallbackQuery, DeleteMessage, EditMessageText, Message, SendMessage};
+use super::types::{
+    AnswerCallbackQuery, DeleteMessage, EditMessageText, Message, SendMessage, SendPhoto,
+};
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
@@ -82,6 +84,8 @@ impl Default for OutboxConfig {
 pub enum Outgoing {
     /// `sendMessage`.
     Send(SendMessage),
+    /// `sendPhoto` (a multipart upload; a message like `Send` for the limits).
+    Photo(SendPhoto),
     /// `editMessageText`.
     Edit(EditMessageText),
     /// `deleteMessage`.
@@ -100,6 +104,7 @@ impl Outgoing {
     pub fn chat(&self) -> i64 {
         match self {
             Outgoing::Send(m) => m.chat_id,
+            Outgoing::Photo(m) => m.chat_id,
             Outgoing::Edit(m) => m.chat_id,
             Outgoing::Delete(m) => m.chat_id,
             Outgoing::Answer { chat, .. } => *chat,
@@ -117,6 +122,7 @@ impl Outgoing {
     pub fn method(&self) -> &'static str {
         match self {
             Outgoing::Send(_) => "sendMessage",
+            Outgoing::Photo(_) => "sendPhoto",
             Outgoing::Edit(_) => "editMessageText",
             Outgoing::Delete(_) => "deleteMessage",
             Outgoing::Answer { .. } => "answerCallbackQuery",
@@ -326,6 +332,7 @@ impl Shared {
             attempts += 1;
             let result = match item {
                 Outgoing::Send(m) => self.client.send_message(m).await.map(Delivered::Message),
+                Outgoing::Photo(m) => self.client.send_photo(m).await.map(Delivered::Message),
                 Outgoing::Edit(m) => self
                     .client
                     .edit_message_text(m)

@@ -3,6 +3,7 @@
 //! are decoding errors.
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 /// A Telegram user or bot (`User`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -75,13 +76,98 @@ pub struct Update {
     pub callback_query: Option<CallbackQuery>,
 }
 
-/// One inline keyboard button that sends `callback_data` back to the bot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One inline keyboard button (`InlineKeyboardButton`): either it sends
+/// `callback_data` back to the bot, or it opens `url`. Both may be secrets (a
+/// single-use token, a URL holding one): `Debug` shows neither, and they are
+/// wiped on drop.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct InlineButton {
     /// Label.
     pub text: String,
     /// Data sent back when pressed (1-64 bytes).
-    pub callback_data: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_data: Option<String>,
+    /// A URL opened when pressed (`https://` only, see [`InlineButton::url`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Why a URL button was not made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ButtonError {
+    /// The label is empty.
+    #[error("a button needs a label")]
+    NoLabel,
+    /// Not `https://host/...` (no user information, no spaces), or too long.
+    #[error("a button URL must be https://host[/...] (at most {MAX_BUTTON_URL_BYTES} bytes)")]
+    NotHttps,
+}
+
+/// Longest button URL accepted, in bytes.
+pub const MAX_BUTTON_URL_BYTES: usize = 2048;
+
+impl InlineButton {
+    /// A button sending `data` back to the bot.
+    pub fn callback(text: impl Into<String>, data: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            callback_data: Some(data.into()),
+            url: None,
+        }
+    }
+
+    /// A button opening `url`, which must be `https://` with a host and no
+    /// user information (the page is Custos's own, never a plain-HTTP one).
+    pub fn url(text: impl Into<String>, url: impl Into<String>) -> Result<Self, ButtonError> {
+        let (text, url) = (text.into(), url.into());
+        if text.trim().is_empty() {
+            return Err(ButtonError::NoLabel);
+        }
+        if !is_https_url(&url) {
+            return Err(ButtonError::NotHttps);
+        }
+        Ok(Self {
+            text,
+            callback_data: None,
+            url: Some(url),
+        })
+    }
+}
+
+/// Whether `url` is `https://host[:port][/...]`, without user information.
+fn is_https_url(url: &str) -> bool {
+    if url.len() > MAX_BUTTON_URL_BYTES {
+        return false;
+    }
+    let Ok(uri) = url.parse::<hyper::Uri>() else {
+        return false;
+    };
+    uri.scheme() == Some(&hyper::http::uri::Scheme::HTTPS)
+        && uri
+            .authority()
+            .is_some_and(|a| !a.host().is_empty() && !a.as_str().contains('@'))
+}
+
+impl std::fmt::Debug for InlineButton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match (&self.callback_data, &self.url) {
+            (Some(_), _) => "callback_data",
+            (None, Some(_)) => "url",
+            (None, None) => "none",
+        };
+        f.debug_struct("InlineButton")
+            .field("text", &self.text)
+            .field(kind, &"<redacted>")
+            .finish()
+    }
+}
+
+impl Drop for InlineButton {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.callback_data.zeroize();
+        self.url.zeroize();
+    }
 }
 
 /// An inline keyboard (`InlineKeyboardMarkup`): rows of buttons.
@@ -92,16 +178,20 @@ pub struct InlineKeyboard {
 }
 
 impl InlineKeyboard {
-    /// A keyboard of one row.
+    /// A keyboard of one row of callback buttons (label, data).
     pub fn row(buttons: impl IntoIterator<Item = (String, String)>) -> Self {
         Self {
             inline_keyboard: vec![buttons
                 .into_iter()
-                .map(|(text, callback_data)| InlineButton {
-                    text,
-                    callback_data,
-                })
+                .map(|(text, data)| InlineButton::callback(text, data))
                 .collect()],
+        }
+    }
+
+    /// A keyboard of a single button.
+    pub fn single(button: InlineButton) -> Self {
+        Self {
+            inline_keyboard: vec![vec![button]],
         }
     }
 }
@@ -132,6 +222,49 @@ impl SendMessage {
             reply_markup: keyboard,
             link_preview_options: LinkPreviewOptions { is_disabled: true },
         }
+    }
+}
+
+impl Drop for SendMessage {
+    /// The text may be secret (recovery codes): wiped once sent.
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.text.zeroize();
+    }
+}
+
+/// `sendPhoto` parameters: a PNG uploaded as `multipart/form-data` (field
+/// `photo`) with an HTML caption. Both may be secret (the QR code of a TOTP
+/// secret and its `otpauth://` URI): `Debug` shows neither, and both are
+/// wiped on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SendPhoto {
+    /// Target chat.
+    pub chat_id: i64,
+    /// The PNG file.
+    pub png: Zeroizing<Vec<u8>>,
+    /// HTML caption (0-1024 characters after parsing).
+    pub caption: Zeroizing<String>,
+}
+
+impl SendPhoto {
+    /// A PNG with an HTML caption.
+    pub fn html(chat_id: i64, png: Vec<u8>, caption: String) -> Self {
+        Self {
+            chat_id,
+            png: Zeroizing::new(png),
+            caption: Zeroizing::new(caption),
+        }
+    }
+}
+
+impl std::fmt::Debug for SendPhoto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendPhoto")
+            .field("chat_id", &self.chat_id)
+            .field("png", &format_args!("<{} bytes redacted>", self.png.len()))
+            .field("caption", &"<redacted>")
+            .finish()
     }
 }
 
