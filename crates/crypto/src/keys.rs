@@ -47,6 +47,8 @@ pub enum KeyPurpose {
     RecordMac,
     /// MAC key authenticating security records (user id -> Telegram account).
     SecurityMac,
+    /// AEAD key encrypting the secret section of security records (second factors).
+    SecurityEnc,
     /// AEAD key sealing the Telegram bot token at rest.
     BotToken,
 }
@@ -57,6 +59,7 @@ impl KeyPurpose {
             KeyPurpose::WalletWrap => b"custos/v1/wallet-wrap",
             KeyPurpose::RecordMac => b"custos/v1/record-mac",
             KeyPurpose::SecurityMac => b"custos/v1/security-mac",
+            KeyPurpose::SecurityEnc => b"custos/v1/security-enc",
             KeyPurpose::BotToken => b"custos/v1/bot-token",
         }
     }
@@ -79,12 +82,14 @@ impl std::fmt::Debug for SubKey {
     }
 }
 
-/// The subkeys the signer needs for wallet records and security records.
+/// The subkeys the signer needs for wallet records and security records (MAC, and
+/// the AEAD key of their secret section).
 #[derive(Debug)]
 pub struct RecordKeys {
     pub(crate) wrap: SubKey,
     pub(crate) mac: SubKey,
     pub(crate) security_mac: SubKey,
+    pub(crate) security_enc: SubKey,
 }
 
 impl RecordKeys {
@@ -94,6 +99,7 @@ impl RecordKeys {
             wrap: master.derive(KeyPurpose::WalletWrap),
             mac: master.derive(KeyPurpose::RecordMac),
             security_mac: master.derive(KeyPurpose::SecurityMac),
+            security_enc: master.derive(KeyPurpose::SecurityEnc),
         }
     }
 }
@@ -123,6 +129,7 @@ mod tests {
             KeyPurpose::WalletWrap,
             KeyPurpose::RecordMac,
             KeyPurpose::SecurityMac,
+            KeyPurpose::SecurityEnc,
             KeyPurpose::BotToken,
         ];
         for (i, x) in all.iter().enumerate() {

@@ -8,7 +8,8 @@
 //!   with an AEAD bound to every public field.
 //! * [`sign`]: key generation from the OS CSPRNG and Ed25519 signing.
 //! * [`security`]: the security record binding a user to their Telegram account,
-//!   authenticated with its own MAC key.
+//!   authenticated with its own MAC key, with the user's second-factor state in an
+//!   encrypted section.
 //! * [`bot_token`]: the AEAD box that keeps the Telegram bot token sealed at rest.
 //!
 //! Every secret type here zeroizes itself on drop and has no `Debug` output
