@@ -16,14 +16,24 @@
 //! both into the [`Service`] over the channel sealed between the signer and the pool;
 //! the bridge only relays opaque blobs. [`bot_token`] keeps the bot token sealed in the
 //! data directory; [`messages`] renders what users see.
+//!
+//! Second factors (issue 5): [`totp`] and `custos-passkey` verify them, [`factors`] is
+//! a user's factor state (kept encrypted in their security record), [`guard`] what
+//! waits for a factor, and [`second_factor`] wires them into the service: gating of
+//! withdrawals, exports and security changes, bot commands, the Custos page's requests
+//! and the end-to-end encrypted key export.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod accounts;
 pub mod bot_token;
 pub mod confirm;
+pub mod factors;
+pub mod guard;
 pub mod link;
 pub mod messages;
 pub mod process;
+pub mod second_factor;
 pub mod service;
 pub mod telegram;
 pub mod totp;

@@ -83,6 +83,8 @@ pub fn press_alert(e: &PressError) -> &'static str {
 
 /// Toast after an approval was signed.
 pub const APPROVED_TOAST: &str = "Approved: signed";
+/// Toast after Approve when the second factor is still needed.
+pub const FACTOR_TOAST: &str = "Approved: now your second factor";
 /// Toast after a rejection.
 pub const REJECTED_TOAST: &str = "Rejected: nothing was signed";
 /// Toast after an approval that could not be signed.
@@ -127,6 +129,268 @@ fn truncate(s: &str, max_chars: usize) -> String {
     out
 }
 
+// ---- Second factors (issue 5) ----
+
+/// Outcome line after Approve when the second factor is still needed.
+pub fn factor_needed_line(totp: bool, passkey: bool, expiry: Duration) -> String {
+    let how = match (totp, passkey) {
+        (true, true) => {
+            "reply to this chat with the 6-digit code from your authenticator app, \
+             or confirm with your passkey (button below)"
+        }
+        (true, false) => "reply to this chat with the 6-digit code from your authenticator app",
+        _ => "confirm with your passkey (button below)",
+    };
+    format!(
+        "✅ Approved in Telegram.\n🔐 <b>Second factor needed</b>: {how}. Nothing is signed \
+         until then.\n⏳ Expires in {}.",
+        human_duration(expiry)
+    )
+}
+
+/// Outcome line after Approve on an export.
+pub fn export_approved_line(factor: bool, expiry: Duration) -> String {
+    format!(
+        "✅ Approved in Telegram.\n🔑 Open the export page (button below) to receive the key. \
+         It is encrypted to a key made in your browser; nobody in between can read it.{}\n\
+         ⏳ Expires in {}.",
+        if factor {
+            " You will need your second factor there."
+        } else {
+            ""
+        },
+        human_duration(expiry)
+    )
+}
+
+/// Outcome line: the second factor was not given in time.
+pub const FACTOR_EXPIRED_LINE: &str =
+    "⌛ <b>Expired</b> waiting for the second factor: nothing was signed or exported";
+
+/// Outcome line: the key went to the user's browser.
+pub fn exported_line() -> String {
+    "🔑 <b>Exported</b> to your browser, encrypted end to end. If this was not you, move \
+     your funds to a new wallet now."
+        .to_owned()
+}
+
+/// Outcome line: the export failed.
+pub fn export_failed_line(reason: &str) -> String {
+    format!(
+        "⚠️ <b>Approved, but the export failed</b>: {}",
+        html_escape(&truncate(reason, 200))
+    )
+}
+
+/// The message asking to approve an export.
+pub fn export_text(wallet: &[u8; 32], expiry: Duration) -> String {
+    format!(
+        "<b>Custos: export a private key</b>\nWallet: <code>{}</code>\n\n⚠️ Someone asked to \
+         export this wallet's private key. Whoever has it controls the funds. Approve only \
+         if you asked for it yourself.\n⏳ Expires in {}.",
+        bs58::encode(wallet).into_string(),
+        human_duration(expiry)
+    )
+}
+
+/// The page's plain-text description of a challenge (its Telegram text without tags).
+pub fn page_text(html: &str) -> String {
+    let original = match html.rfind("\n⏳ Expires in ") {
+        Some(i) => &html[..i],
+        None => html,
+    };
+    let mut out = String::with_capacity(original.len());
+    let mut in_tag = false;
+    for c in original.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// Asks for the existing factor before a security change.
+pub fn action_prompt(action: crate::guard::Action, totp: bool, passkey: bool) -> String {
+    let how = match (totp, passkey) {
+        (true, true) => {
+            "reply with the 6-digit code from your authenticator app, or confirm \
+             with your passkey (button below)"
+        }
+        (true, false) => "reply with the 6-digit code from your authenticator app",
+        _ => "confirm with your passkey (button below)",
+    };
+    format!(
+        "🔐 To {}, {how}. This expires in 10 minutes.",
+        action.describe()
+    )
+}
+
+/// Caption of the QR code photo (the URI and the secret are in it: sent sealed).
+pub fn enrolment_caption(uri: &str, secret_base32: &str) -> String {
+    format!(
+        "<b>Set up your authenticator app</b>\nScan this code, or enter the key \
+         <code>{}</code> by hand (or open <code>{}</code>).\nThen reply with the 6-digit code \
+         the app shows to turn on two-factor authentication.",
+        html_escape(secret_base32),
+        html_escape(uri)
+    )
+}
+
+/// The recovery codes, shown once.
+pub fn recovery_codes_text(codes: &[&str]) -> String {
+    let mut s = String::from(
+        "<b>Recovery codes</b> (each works once in place of a code; keep them offline, then \
+         delete this message):\n",
+    );
+    for c in codes {
+        s.push_str(&format!("<code>{}</code>\n", html_escape(c)));
+    }
+    s
+}
+
+/// After TOTP activation.
+pub fn totp_enrolled_notice(replaced: bool) -> String {
+    if replaced {
+        "✅ Your new authenticator app is set up; the old one no longer works.".into()
+    } else {
+        "✅ Two-factor authentication is on. Withdrawals, exports and security changes now \
+         need a code from your authenticator app after Approve."
+            .into()
+    }
+}
+
+/// A first code refused during enrolment.
+pub fn enrolment_refused_notice(e: &crate::totp::TotpError, attempts_left: u32) -> String {
+    if attempts_left == 0 {
+        format!(
+            "❌ {}. The set-up was cancelled; send /totp to start again.",
+            html_escape(&e.to_string())
+        )
+    } else {
+        format!(
+            "❌ {}. Try again with the current code ({attempts_left} attempts left).",
+            html_escape(&e.to_string())
+        )
+    }
+}
+
+/// A code refused for a waiting request.
+pub fn code_refused_notice(reason: &str) -> String {
+    format!(
+        "❌ Code refused: {}. Nothing was done.",
+        html_escape(reason)
+    )
+}
+
+/// Something failed inside the signer.
+pub fn failed_notice(reason: &str) -> String {
+    format!(
+        "⚠️ That did not work: {}",
+        html_escape(&truncate(reason, 200))
+    )
+}
+
+/// `/security`.
+pub fn status_text(
+    totp: bool,
+    passkeys: usize,
+    always: bool,
+    removal: Option<crate::factors::Removal>,
+) -> String {
+    let mut s = String::from("<b>Custos security</b>\n");
+    s.push_str(&format!(
+        "Authenticator app: {}\nPasskeys: {passkeys}\nSecond factor for every signature: {}\n",
+        if totp { "on" } else { "off" },
+        if always { "yes" } else { "no" }
+    ));
+    if let Some(r) = removal {
+        s.push_str(&format!(
+            "⚠️ Removal of your {} scheduled for {} (send /cancel_removal to keep it)\n",
+            target_name(r.target),
+            utc(r.effective_at)
+        ));
+    }
+    s.push_str(
+        "\nCommands: /totp (set up or replace the authenticator app), /passkey (add a \
+         passkey), /remove_totp, /remove_passkeys, /always_on, /always_off, /cancel_removal",
+    );
+    s
+}
+
+fn target_name(t: crate::factors::RemovalTarget) -> &'static str {
+    match t {
+        crate::factors::RemovalTarget::Totp => "authenticator app",
+        crate::factors::RemovalTarget::Passkeys => "passkeys",
+    }
+}
+
+/// A Unix time as `YYYY-MM-DD HH:MM UTC`.
+pub fn utc(unix: u64) -> String {
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm), for a date without a time crate.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+/// The removal of the last factor was scheduled.
+pub fn removal_scheduled_notice(t: crate::factors::RemovalTarget, at: u64) -> String {
+    format!(
+        "⚠️ Your {} will be removed at {}. It is your last second factor, so the removal \
+         waits: if this was not you, send /cancel_removal now.",
+        target_name(t),
+        utc(at)
+    )
+}
+
+/// A factor was removed.
+pub fn removed_notice(t: crate::factors::RemovalTarget) -> String {
+    format!("Your {} has been removed.", target_name(t))
+}
+
+/// The sender is not linked.
+pub const NOT_LINKED_NOTICE: &str =
+    "This Telegram account is not linked to Custos. Open the link you were given in the app.";
+/// An unknown command.
+pub const UNKNOWN_COMMAND_NOTICE: &str =
+    "Unknown command. Send /security to see your settings and the commands.";
+/// A code arrived with nothing waiting for it.
+pub const NOTHING_WAITING_NOTICE: &str =
+    "Nothing is waiting for a code. (Your message was deleted.)";
+/// Passkeys need the page.
+pub const NO_PAGE_NOTICE: &str =
+    "Passkeys are not available: no Custos page is configured on this server.";
+/// The registration button.
+pub const REGISTER_PASSKEY_NOTICE: &str =
+    "Open the page below in your browser to add a passkey. The link works once, for 10 minutes.";
+/// A passkey was added.
+pub const PASSKEY_ADDED_NOTICE: &str = "✅ Passkey added.";
+/// `/always_on`.
+pub const ALWAYS_ON_NOTICE: &str = "✅ Every signature now needs Approve and your second factor.";
+/// `/always_off` done.
+pub const ALWAYS_OFF_NOTICE: &str =
+    "Only withdrawals, exports and security changes need your second factor now.";
+/// `/cancel_removal` done.
+pub const REMOVAL_CANCELLED_NOTICE: &str = "✅ The scheduled removal was cancelled.";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +414,15 @@ mod tests {
         assert!(!t.contains("Expires"), "{t}");
         assert!(t.starts_with("hello\n\n✅"));
         assert!(failed_line("<bad>").contains("&lt;bad&gt;"));
+    }
+
+    #[test]
+    fn dates_and_page_text() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(1_800_000_000), "2027-01-15 08:00 UTC");
+        assert_eq!(
+            page_text("<b>A &amp; B</b>\nx &lt;y&gt;\n⏳ Expires in 5 minutes."),
+            "A & B\nx <y>"
+        );
     }
 }

@@ -23,14 +23,15 @@ use custos_ipc::signer::{
     SignOutcome, SignRequest, SignerError, SignerHealth, SignerRequest, SignerResponse,
     TrustedTable,
 };
+use custos_passkey::{ConfigError, PasskeyConfig, Passkeys};
 use custos_txdecode::{
     assess_with_intent, Assessment, Context, Intent, LookupTables, ParsedTransaction, PolicyConfig,
     Pubkey, Verdict,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
@@ -77,8 +78,17 @@ pub struct Service {
     pub(crate) channel: Option<Mutex<ChannelEnd>>,
     /// The bot token handed to the pool; `None`: no bot is set up.
     pub(crate) bot_token: Option<Zeroizing<String>>,
-    /// Confirmations, link tokens, the bot's name.
+    /// Confirmations, link tokens, the bot's name, linked users and what waits for
+    /// their second factor.
     pub(crate) telegram: Mutex<TelegramState>,
+    /// The Custos page's origin (`https://host[:port]`), if one is served.
+    pub(crate) page_origin: Option<String>,
+    /// The WebAuthn relying party of that page.
+    pub(crate) passkeys: Option<Passkeys>,
+    /// Users whose every signature needs the second factor (read on the hot path).
+    pub(crate) strict: RwLock<HashSet<String>>,
+    /// How long the removal of a user's last second factor waits.
+    pub(crate) removal_delay: Duration,
 }
 
 impl std::fmt::Debug for Service {
@@ -117,6 +127,10 @@ impl Service {
                 ConfirmConfig::default(),
                 LinkConfig::default(),
             )),
+            page_origin: None,
+            passkeys: None,
+            strict: RwLock::new(HashSet::new()),
+            removal_delay: crate::second_factor::DEFAULT_REMOVAL_DELAY,
         })
     }
 
@@ -165,6 +179,28 @@ impl Service {
     /// are then refused).
     pub fn with_bot_token(mut self, token: Option<Zeroizing<String>>) -> Self {
         self.bot_token = token;
+        self
+    }
+
+    /// Serves the Custos page at `origin` (`https://host[:port]`, exactly as browsers
+    /// will see it): passkeys are registered and verified for that origin, with its host
+    /// as the WebAuthn relying party id, and exports become possible.
+    pub fn with_page(mut self, origin: &str) -> Result<Self, ConfigError> {
+        let url: custos_passkey::Url = origin.parse().map_err(|_| ConfigError::BadOrigin)?;
+        let host = url.host_str().ok_or(ConfigError::BadOrigin)?.to_owned();
+        let passkeys = Passkeys::new(PasskeyConfig {
+            rp_id: host,
+            rp_origin: url,
+            rp_name: "Custos".into(),
+        })?;
+        self.page_origin = Some(origin.trim_end_matches('/').to_owned());
+        self.passkeys = Some(passkeys);
+        Ok(self)
+    }
+
+    /// How long the removal of a user's last second factor waits (default 24 h).
+    pub fn with_removal_delay(mut self, delay: Duration) -> Self {
+        self.removal_delay = delay;
         self
     }
 
@@ -223,6 +259,13 @@ impl Service {
             },
             SignerRequest::CreateLink(req) => match self.create_link(req) {
                 Ok(l) => SignerResponse::LinkCreated(l),
+                Err(e) => SignerResponse::Error(e),
+            },
+            SignerRequest::LoadSecurityRecords(records) => {
+                SignerResponse::RecordsLoaded(self.load_security_records(records))
+            }
+            SignerRequest::Export(req) => match self.export(req) {
+                Ok(x) => SignerResponse::ExportStarted(x),
                 Err(e) => SignerResponse::Error(e),
             },
             SignerRequest::FromPool(sealed) => relay(self.from_pool(&sealed)),
@@ -364,6 +407,16 @@ impl Service {
                 reasons: assessment.reasons,
             }),
             Verdict::Confirm if !approved => {
+                self.request_confirmation(req, &wallet.header.user_id, assessment)
+            }
+            // The user asked for their second factor on every signature.
+            Verdict::Auto if !approved && self.requires_factor_always(&wallet.header.user_id) => {
+                let mut assessment = assessment;
+                assessment.reasons.push(
+                    "your security settings require Approve and your second factor for every \
+                     signature"
+                        .into(),
+                );
                 self.request_confirmation(req, &wallet.header.user_id, assessment)
             }
             Verdict::Confirm | Verdict::Auto => {

@@ -16,13 +16,15 @@
 //! Locks: only these paths take `telegram` (state) and `channel`, never both at once;
 //! the automatic signing path takes neither.
 
+use crate::accounts::Accounts;
 use crate::confirm::{
     ConfirmConfig, ConfirmationId, Confirmations, CreateError, Decision as Choice, PendingRequest,
     Press, Status,
 };
+use crate::guard::Guard;
 use crate::link::{LinkConfig, LinkError, Links};
 use crate::messages;
-use crate::service::{b58, failed_precondition, integrity, internal, invalid, Service};
+use crate::service::{failed_precondition, integrity, internal, invalid, Service};
 use custos_crypto::record;
 use custos_crypto::security::{self, SecurityRecord};
 use custos_ipc::channel::Sealed;
@@ -36,20 +38,39 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// What the signer keeps about its Telegram conversations.
 pub(crate) struct TelegramState {
-    confirmations: Confirmations,
+    pub(crate) confirmations: Confirmations,
     /// What is needed to sign once approved, and to edit the message, per pending
     /// confirmation.
-    pending: HashMap<ConfirmationId, PendingSign>,
+    pub(crate) pending: HashMap<ConfirmationId, PendingSign>,
     links: Links,
     bot_username: Option<String>,
+    /// Linked users and their second factors.
+    pub(crate) accounts: Accounts,
+    /// What waits for a second factor.
+    pub(crate) guard: Guard,
 }
 
-struct PendingSign {
+/// What a confirmation asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Sign a transaction.
+    Sign,
+    /// Export the wallet's key.
+    Export,
+}
+
+pub(crate) struct PendingSign {
     /// The wallet's sealed record, authenticated when the confirmation was created and
     /// again before signing.
-    record: Vec<u8>,
+    pub(crate) record: Vec<u8>,
     /// The message text shown, for the edit that reports the outcome.
-    text: String,
+    pub(crate) text: String,
+    /// A signature or an export.
+    pub(crate) kind: Kind,
+    /// The wallet's owner.
+    pub(crate) user_id: String,
+    /// The wallet.
+    pub(crate) wallet: [u8; 32],
 }
 
 impl TelegramState {
@@ -59,6 +80,8 @@ impl TelegramState {
             pending: HashMap::new(),
             links: Links::new(links),
             bot_username: None,
+            accounts: Accounts::default(),
+            guard: Guard::default(),
         }
     }
 
@@ -80,7 +103,7 @@ impl TelegramState {
 const NO_BOT: &str = "needs the user's confirmation in Telegram, but no Telegram bot is set up \
      (custos telegram setup)";
 
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -91,16 +114,16 @@ fn secs(d: std::time::Duration) -> u32 {
 }
 
 impl Service {
-    fn state(&self) -> std::sync::MutexGuard<'_, TelegramState> {
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, TelegramState> {
         self.telegram.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn telegram_ready(&self) -> bool {
+    pub(crate) fn telegram_ready(&self) -> bool {
         self.channel.is_some() && self.bot_token.is_some()
     }
 
     /// Seals messages for the pool, in order.
-    fn seal_all(&self, msgs: &[ToPool]) -> Result<Vec<Sealed>, SignerError> {
+    pub(crate) fn seal_all(&self, msgs: &[ToPool]) -> Result<Vec<Sealed>, SignerError> {
         let Some(channel) = &self.channel else {
             return Err(failed_precondition(NO_BOT_SHORT.into()));
         };
@@ -133,26 +156,14 @@ impl Service {
         if !self.telegram_ready() {
             return refuse(NO_BOT.into());
         }
-        let Some(bytes) = &req.security_record else {
+        let Some(telegram_id) = self.linked_telegram_id(owner, req.security_record.as_deref())?
+        else {
             return refuse(format!(
                 "needs the user's confirmation in Telegram, but user {owner} has not linked a \
                  Telegram account"
             ));
         };
-        let linked = security::authenticate(&self.keys, bytes).map_err(|e| {
-            integrity(format!(
-                "security record of user {owner} failed its integrity check: {e}"
-            ))
-        })?;
-        if linked.user_id != owner {
-            return Err(integrity(format!(
-                "the security record presented belongs to user {}, not to user {owner} who \
-                 owns wallet {}; the database was altered",
-                linked.user_id,
-                b58(&req.wallet)
-            )));
-        }
-        let chat_id = i64::try_from(linked.telegram_id)
+        let chat_id = i64::try_from(telegram_id)
             .map_err(|_| integrity("security record: Telegram id out of range".into()))?;
         let now = Instant::now();
         let mut st = self.state();
@@ -164,7 +175,7 @@ impl Service {
                 PendingRequest {
                     wallet: req.wallet,
                     user_id: owner.to_owned(),
-                    telegram_id: linked.telegram_id,
+                    telegram_id,
                     transaction: req.transaction.clone(),
                     summary: assessment.summary.clone(),
                 },
@@ -184,6 +195,9 @@ impl Service {
             PendingSign {
                 record: req.record.clone(),
                 text: text.clone(),
+                kind: Kind::Sign,
+                user_id: owner.to_owned(),
+                wallet: req.wallet,
             },
         );
         drop(st);
@@ -288,6 +302,7 @@ impl Service {
                         chat_id,
                         message_id,
                         text: messages::outcome_text(&side.text, messages::EXPIRED_LINE),
+                        button: None,
                     });
                 }
             }
@@ -298,6 +313,9 @@ impl Service {
             } = &mut *st;
             pending.retain(|id, _| matches!(confirmations.status(*id), Some(Status::Pending)));
             st.links.drop_expired(now);
+            let (more, evs) = self.tick_second_factor(&mut st, now);
+            out.extend(more);
+            events.extend(evs);
         }
         Ok(Relay {
             to_pool: self.seal_all(&out)?,
@@ -353,6 +371,8 @@ impl Service {
                 from_id,
                 chat_id,
             } => self.on_start(&payload, from_id, chat_id),
+            ToSigner::Text(msg) => self.on_text(msg),
+            ToSigner::Page { request_id, body } => self.on_page(request_id, &body),
         };
         Ok(Relay {
             to_pool: self.seal_all(&out)?,
@@ -405,6 +425,7 @@ impl Service {
                             chat_id,
                             message_id,
                             text,
+                            button: None,
                         }],
                         Vec::new(),
                     );
@@ -501,6 +522,7 @@ impl Service {
             chat_id: chat,
             message_id: message,
             text: messages::outcome_text(text, line),
+            button: None,
         };
         let decided_event = |decision: Decision| SignerEvent::Decided {
             confirmation_id: id.to_string(),
@@ -518,6 +540,30 @@ impl Service {
                 )
             }
             Choice::Approve => {
+                // A second factor (or, for an export, the page) may still be needed.
+                if let (Some(s), Some(tx)) = (&side, &transaction) {
+                    let mut st = self.state();
+                    let staged = self.after_approval(&mut st, id, s, tx, chat, message);
+                    drop(st);
+                    match staged {
+                        Some(Ok(msgs)) => {
+                            tracing::info!(confirmation = %id, "approved; waiting for the second factor");
+                            let mut out = vec![answer(messages::FACTOR_TOAST, false)];
+                            out.extend(msgs);
+                            return (out, Vec::new());
+                        }
+                        Some(Err(e)) => {
+                            return (
+                                vec![
+                                    answer(messages::FAILED_TOAST, true),
+                                    edit(&messages::failed_line(&e.message)),
+                                ],
+                                vec![decided_event(Decision::Failed { reason: e.message })],
+                            );
+                        }
+                        None => {}
+                    }
+                }
                 let signed = match (&side, &transaction, &wallet) {
                     (Some(s), Some(tx), Some(w)) => self.sign_confirmed(&s.record, w, tx),
                     _ => Err(internal(
@@ -565,6 +611,7 @@ impl Service {
             vec![ToPool::Notice {
                 chat_id,
                 text: text.to_owned(),
+                button: None,
             }]
         };
         if payload.expose().is_empty() {
@@ -595,9 +642,14 @@ impl Service {
             telegram_id: from_id,
             revision: 1,
             linked_at_unix: now_unix(),
+            flags: 0,
+            secrets: None,
         };
         match security::seal(&self.keys, &linked) {
             Ok(security_record) => {
+                if let Err(e) = self.hold(&mut self.state(), linked) {
+                    tracing::warn!(error = %e.message, "could not hold a new link");
+                }
                 tracing::info!(user = %user_id, telegram_id = from_id, "Telegram account linked");
                 (
                     notice(messages::LINKED_NOTICE),

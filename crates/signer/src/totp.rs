@@ -919,6 +919,15 @@ fn hotp(secret: &[u8; SECRET_LEN], step: u64) -> u32 {
     binary % 10u32.pow(DIGITS as u32)
 }
 
+/// The code of `step` for a raw secret, for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) fn code_at(secret: &[u8], step: u64) -> String {
+    format!(
+        "{:06}",
+        hotp(secret.try_into().expect("20-byte secret"), step)
+    )
+}
+
 /// Exactly [`DIGITS`] ASCII digits, as a number; `None` for anything else.
 fn parse_code(code: &str) -> Option<u32> {
     let bytes = code.as_bytes();

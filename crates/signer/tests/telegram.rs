@@ -110,7 +110,7 @@ impl Rig {
         let p = self.payload(user);
         let (msgs, events) = self.start(&p, tg);
         assert!(
-            matches!(&msgs[..], [ToPool::Notice { chat_id, text }]
+            matches!(&msgs[..], [ToPool::Notice { chat_id, text, .. }]
                 if *chat_id == tg as i64 && text.contains("now linked")),
             "{msgs:?}"
         );
@@ -422,6 +422,7 @@ fn an_approved_withdrawal_is_signed_and_verifies() {
             chat_id,
             message_id,
             text,
+            button: None,
         }] => {
             assert_eq!(t, "Approved: signed");
             assert_eq!((*chat_id, *message_id), (ALICE_TG as i64, 77));
@@ -495,7 +496,7 @@ fn confirmations_expire_on_tick() {
         }]
     );
     assert!(
-        matches!(&msgs[..], [ToPool::Edit { chat_id, message_id, text }]
+        matches!(&msgs[..], [ToPool::Edit { chat_id, message_id, text, .. }]
             if *chat_id == ALICE_TG as i64 && *message_id == 9
                 && text.contains("⌛ <b>Expired</b>: nothing was signed")),
         "{msgs:?}"
@@ -627,14 +628,21 @@ fn confirm_needs_an_authentic_security_record_of_the_owner() {
     let alice = r.link("alice", ALICE_TG);
     let mallory = r.link("mallory", MALLORY_TG);
     let w = r.wallet("alice");
-    // None: refused with a clear reason.
-    match r.sign(&withdrawal(&w, None)) {
+    // None: the signer still holds Alice's link (it sealed it), so a bridge that omits
+    // the record cannot make her unasked: she is asked anyway.
+    assert!(matches!(
+        r.sign(&withdrawal(&w, None)),
+        SignerResponse::Sign(SignOutcome::Pending { .. })
+    ));
+    // A user never linked: refused with a clear reason.
+    let wb = r.wallet("bob");
+    match r.sign(&withdrawal(&wb, None)) {
         SignerResponse::Sign(SignOutcome::Rejected { reasons, .. }) => {
             assert!(
                 reasons
                     .last()
                     .unwrap()
-                    .contains("user alice has not linked a Telegram account"),
+                    .contains("user bob has not linked a Telegram account"),
                 "{reasons:?}"
             )
         }
