@@ -43,6 +43,44 @@ pub(crate) fn put_security_record(
     Ok(())
 }
 
+pub(crate) fn list_security_records(c: &Connection) -> Result<Vec<SecurityRecordRow>, StoreError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT user_id, telegram_id, record, updated_at FROM security_records \
+             ORDER BY user_id",
+        )
+        .map_err(db_err)?;
+    let mut rows = stmt.query([]).map_err(db_err)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let telegram_id: i64 = r.get(1).map_err(row_err)?;
+        out.push(SecurityRecordRow {
+            user_id: r.get(0).map_err(row_err)?,
+            telegram_id: u64::try_from(telegram_id)
+                .map_err(|_| StoreError::Corrupt(format!("negative telegram_id {telegram_id}")))?,
+            record: r.get(2).map_err(row_err)?,
+            updated_at: r.get(3).map_err(row_err)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Replaces the record (and flags) of the wallet a confirmation is for: the export's
+/// re-sealed record, in the transaction that decides it.
+pub(crate) fn replace_wallet_record_of(
+    c: &Connection,
+    confirmation_id: &str,
+    record: &[u8],
+    flags: u32,
+) -> Result<usize, StoreError> {
+    c.prepare_cached(
+        "UPDATE wallets SET record = ?2, flags = ?3 \
+         WHERE pubkey = (SELECT wallet FROM confirmations WHERE id = ?1)",
+    )
+    .and_then(|mut s| s.execute(params![confirmation_id, record, i64::from(flags)]))
+    .map_err(db_err)
+}
+
 pub(crate) fn get_security_record(
     c: &Connection,
     user_id: &str,
@@ -199,7 +237,9 @@ pub(crate) fn decide(
             signature,
         } => (Some(transaction), Some(signature), None),
         ConfirmationDecision::Failed { reason } => (None, None, Some(reason.as_str())),
-        ConfirmationDecision::Rejected | ConfirmationDecision::Expired => (None, None, None),
+        ConfirmationDecision::Rejected
+        | ConfirmationDecision::Expired
+        | ConfirmationDecision::Exported { .. } => (None, None, None),
     };
     c.prepare_cached(
         "UPDATE confirmations SET state = ?2, \"transaction\" = ?3, signature = ?4, \

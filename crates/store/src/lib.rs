@@ -95,6 +95,9 @@ pub enum ConfirmationState {
     Expired,
     /// It could not be completed (undeliverable, or the service restarted).
     Failed,
+    /// A key export: approved, second factor given, and the key sent encrypted to the
+    /// user's browser; the wallet record now carries the exported flag.
+    Exported,
 }
 
 impl ConfirmationState {
@@ -106,6 +109,7 @@ impl ConfirmationState {
             ConfirmationState::Rejected => "rejected",
             ConfirmationState::Expired => "expired",
             ConfirmationState::Failed => "failed",
+            ConfirmationState::Exported => "exported",
         }
     }
 
@@ -117,6 +121,7 @@ impl ConfirmationState {
             "rejected" => ConfirmationState::Rejected,
             "expired" => ConfirmationState::Expired,
             "failed" => ConfirmationState::Failed,
+            "exported" => ConfirmationState::Exported,
             _ => return None,
         })
     }
@@ -141,6 +146,14 @@ pub enum ConfirmationDecision {
         /// Why.
         reason: String,
     },
+    /// The key was exported: the wallet's record, re-sealed with the exported flag,
+    /// replaces the stored one in the same transaction.
+    Exported {
+        /// The new sealed wallet record.
+        record: Vec<u8>,
+        /// Its flags, as sealed in it.
+        flags: u32,
+    },
 }
 
 impl ConfirmationDecision {
@@ -151,6 +164,7 @@ impl ConfirmationDecision {
             ConfirmationDecision::Rejected => ConfirmationState::Rejected,
             ConfirmationDecision::Expired => ConfirmationState::Expired,
             ConfirmationDecision::Failed { .. } => ConfirmationState::Failed,
+            ConfirmationDecision::Exported { .. } => ConfirmationState::Exported,
         }
     }
 }
@@ -288,6 +302,9 @@ pub trait Store: Send + Sync {
     /// A database error, or [`StoreError::Corrupt`] if the stored row cannot be mapped.
     fn get_security_record(&self, user_id: &str) -> Result<Option<SecurityRecordRow>, StoreError>;
 
+    /// Every stored security record (handed to the signer at start).
+    fn list_security_records(&self) -> Result<Vec<SecurityRecordRow>, StoreError>;
+
     /// Inserts a new confirmation, committed durably before this returns
     /// [`ConfirmationInsert::Inserted`]. If the row carries an idempotency key that the wallet
     /// already used for a confirmation, returns that one and writes nothing.
@@ -377,6 +394,9 @@ macro_rules! forward_store {
                 user_id: &str,
             ) -> Result<Option<SecurityRecordRow>, StoreError> {
                 (**self).get_security_record(user_id)
+            }
+            fn list_security_records(&self) -> Result<Vec<SecurityRecordRow>, StoreError> {
+                (**self).list_security_records()
             }
             fn insert_confirmation(
                 &self,

@@ -57,7 +57,38 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX confirmations_by_key ON confirmations (wallet, idempotency_key)
         WHERE idempotency_key IS NOT NULL;
     CREATE INDEX confirmations_pending ON confirmations (id) WHERE state = 'pending';",
+    // Version 3: key exports (issue 5) end in state 'exported'. SQLite cannot change a
+    // CHECK constraint in place, so the table is rebuilt and its rows copied.
+    "CREATE TABLE confirmations_v3 (
+        id              TEXT    NOT NULL PRIMARY KEY
+                                CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),
+        wallet          BLOB    NOT NULL CHECK (length(wallet) = 32),
+        user_id         TEXT    NOT NULL,
+        idempotency_key TEXT,
+        summary         TEXT    NOT NULL,
+        created_at      INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        state           TEXT    NOT NULL
+                                CHECK (state IN ('pending', 'approved', 'rejected', 'expired', 'failed', 'exported')),
+        \"transaction\"   BLOB,
+        signature       BLOB,
+        reason          TEXT,
+        decided_at      INTEGER,
+        CHECK ((state = 'pending') = (decided_at IS NULL)),
+        CHECK ((state = 'approved') = (\"transaction\" IS NOT NULL AND signature IS NOT NULL)),
+        CHECK (state = 'approved' OR (\"transaction\" IS NULL AND signature IS NULL))
+    ) STRICT;
+    INSERT INTO confirmations_v3 SELECT * FROM confirmations;
+    DROP TABLE confirmations;
+    ALTER TABLE confirmations_v3 RENAME TO confirmations;
+    CREATE UNIQUE INDEX confirmations_by_key ON confirmations (wallet, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX confirmations_pending ON confirmations (id) WHERE state = 'pending';",
 ];
+
+/// The migrations, for tests that build an older database by hand.
+#[cfg(test)]
+pub(crate) const MIGRATIONS_FOR_TESTS: &[&str] = MIGRATIONS;
 
 /// The newest schema version this code knows (the number of migrations).
 pub const LATEST_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

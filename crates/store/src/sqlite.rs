@@ -415,6 +415,10 @@ impl Store for SqliteStore {
         conf::get_security_record(&self.reader(), user_id)
     }
 
+    fn list_security_records(&self) -> Result<Vec<SecurityRecordRow>, StoreError> {
+        conf::list_security_records(&self.reader())
+    }
+
     fn insert_confirmation(&self, row: &ConfirmationRow) -> Result<ConfirmationInsert, StoreError> {
         conf::check_new(row)?;
         let mut conn = lock(&self.writer);
@@ -451,6 +455,13 @@ impl Store for SqliteStore {
             } else {
                 Err(StoreError::UnknownConfirmation(id.to_owned()))
             };
+        }
+        if let ConfirmationDecision::Exported { record, flags } = decision {
+            if conf::replace_wallet_record_of(&tx, id, record, *flags)? != 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "confirmation {id} names a wallet that is not stored"
+                )));
+            }
         }
         tx.commit().map_err(db_err)?;
         Ok(true)

@@ -207,7 +207,7 @@ fn reopen_keeps_data() {
 #[test]
 fn schema_version_is_latest() {
     let (_d, s) = open();
-    assert_eq!(LATEST_SCHEMA_VERSION, 2);
+    assert_eq!(LATEST_SCHEMA_VERSION, 3);
     assert_eq!(s.schema_version().unwrap(), LATEST_SCHEMA_VERSION);
 }
 
@@ -659,7 +659,7 @@ fn version_1_database_migrates_keeping_wallets() {
         });
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), LATEST_SCHEMA_VERSION);
     assert_eq!(s.get_wallet(&[1; 32]).unwrap(), Some(row(1, "alice", 1)));
     assert_eq!(
         s.insert_confirmation(&pending(1, 1, None)).unwrap(),
@@ -683,4 +683,90 @@ fn confirmation_state_names_round_trip() {
     assert!(!is_confirmation_id(
         &cid(1).to_uppercase().replace('0', "A")
     ));
+}
+
+#[test]
+fn an_export_decision_replaces_the_wallet_record_in_the_same_transaction() {
+    let (_d, s) = open();
+    s.insert_wallet(&row(1, "alice", 10), None).unwrap();
+    s.insert_confirmation(&pending(1, 1, None)).unwrap();
+    let exported = ConfirmationDecision::Exported {
+        record: vec![0xEE; 8],
+        flags: 1,
+    };
+    assert!(s.decide(&cid(1), &exported, 500).unwrap());
+    let c = s.get_confirmation(&cid(1)).unwrap().unwrap();
+    assert_eq!(c.state, ConfirmationState::Exported);
+    assert_eq!((c.transaction, c.signature), (None, None));
+    let w = s.get_wallet(&[1; 32]).unwrap().unwrap();
+    assert_eq!((w.record, w.flags), (vec![0xEE; 8], 1));
+    // First decision wins: a second export changes nothing.
+    let again = ConfirmationDecision::Exported {
+        record: vec![0xDD; 8],
+        flags: 3,
+    };
+    assert!(!s.decide(&cid(1), &again, 600).unwrap());
+    assert_eq!(
+        s.get_wallet(&[1; 32]).unwrap().unwrap().record,
+        vec![0xEE; 8]
+    );
+    // An export for a wallet that is not stored is refused and changes nothing.
+    s.insert_confirmation(&pending(2, 9, None)).unwrap();
+    assert!(matches!(
+        s.decide(&cid(2), &exported, 700),
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(
+        s.get_confirmation(&cid(2)).unwrap().unwrap().state,
+        ConfirmationState::Pending
+    );
+}
+
+#[test]
+fn security_records_are_listed_for_the_signer() {
+    let (_d, s) = open();
+    assert!(s.list_security_records().unwrap().is_empty());
+    for (u, t) in [("bob", 2u64), ("alice", 1)] {
+        s.put_security_record(&SecurityRecordRow {
+            user_id: u.into(),
+            telegram_id: t,
+            record: vec![t as u8; 4],
+            updated_at: 1,
+        })
+        .unwrap();
+    }
+    let all = s.list_security_records().unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.user_id.as_str()).collect::<Vec<_>>(),
+        ["alice", "bob"]
+    );
+}
+
+#[test]
+fn version_3_keeps_the_confirmations_of_version_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custos.db");
+    {
+        // Build a version-2 database by hand with one decided confirmation.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        for (i, sql) in crate::migrations::MIGRATIONS_FOR_TESTS[..2]
+            .iter()
+            .enumerate()
+        {
+            c.execute_batch(sql).unwrap();
+            c.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        c.execute(
+            "INSERT INTO confirmations VALUES (?1, ?2, 'alice', NULL, 's', 1, 2, 'rejected', \
+             NULL, NULL, NULL, 3)",
+            rusqlite::params![cid(4), vec![4u8; 32]],
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 3);
+    let c = s.get_confirmation(&cid(4)).unwrap().unwrap();
+    assert_eq!(c.state, ConfirmationState::Rejected);
+    assert_eq!(c.decided_at, Some(3));
 }
