@@ -15,7 +15,9 @@
 //!     (confirmations with Approve / Reject buttons, edits, answers, notices),
 //!     and presses and `/start` links come back as sealed events, each
 //!     Telegram update confirmed only once the bridge acknowledged its events
-//!     ([`events`]).
+//!     ([`events`]);
+//! * it serves the Custos page over HTTPS ([`page`]): passkey registration, approvals
+//!   and key export in the user's browser, its API relayed sealed to the signer.
 //!
 //! Requests are served concurrently (at most [`MAX_IN_FLIGHT`] at once; the bridge
 //! waits beyond that) and answered by id, possibly out of order.
@@ -28,6 +30,7 @@
 pub mod alt;
 pub mod cache;
 pub mod events;
+pub mod page;
 pub mod relay;
 pub mod rpc;
 pub mod telegram;
