@@ -11,16 +11,94 @@
 //! # Suite
 //!
 //! HPKE base mode (`mode_base` = 0x00), one message, with
-//! `DHKEM(X25519, HKDF-SHA256)` / `HKDF-SHA256` / `ChaCha20-Poly1305`
-//! (KEM 0x0020, KDF 0x0001, AEAD 0x0003), implemented by rust-hpke (`hpke` 0.13).
+//! `DHKEM(X25519, HKDF-SHA256)` / `HKDF-SHA256` / `AES-128-GCM`
+//! (KEM 0x0020, KDF 0x0001, AEAD 0x0001), implemented by rust-hpke (`hpke` 0.13).
 //!
-//! ChaCha20-Poly1305 rather than AES-128-GCM: it is constant-time in software on every
-//! platform, and with a single 32-byte message its speed does not matter. WebCrypto has no
-//! ChaCha20-Poly1305 (nor HPKE itself), so the page uses a JavaScript HPKE library anyway;
-//! hpke-js supports this suite with `@hpke/core` plus `@hpke/chacha20poly1305` (which
-//! uses `@noble/ciphers`). Should the page need a WebCrypto-native AEAD, AES-128-GCM
-//! (0x0001) is compiled into `hpke` 0.13 already and would be a change of one type here
-//! and of `aead_id` in the JSON.
+//! AES-128-GCM because every primitive of this suite is native to WebCrypto (X25519
+//! `deriveBits`, HMAC-SHA256 for HKDF, AES-GCM), so the page needs no JavaScript crypto
+//! library; WebCrypto has neither ChaCha20-Poly1305 nor HPKE itself. AES-GCM's usual
+//! caveats do not apply here: each bundle has a fresh key (from a fresh ephemeral X25519
+//! key) and carries exactly one 32-byte message, so nonce reuse and the data limits per key
+//! cannot arise. RustCrypto's AES is constant time (AES-NI, or a bitsliced software
+//! fallback).
+//!
+//! # Opening a bundle with WebCrypto
+//!
+//! This is RFC 9180 §4.1 (DHKEM `Decap`), §5.1 (`KeySchedule`, base mode) and §5.2
+//! (`Open`, sequence number 0), written out for this suite. Every value is a byte string,
+//! `||` is concatenation, and `"..."` is ASCII.
+//!
+//! ```text
+//! suite_id_kem  = "KEM"  || 0x00 0x20                                    (5 bytes)
+//! suite_id_hpke = "HPKE" || 0x00 0x20 || 0x00 0x01 || 0x00 0x01          (10 bytes)
+//!
+//! LabeledExtract(suite_id, salt, label, ikm)
+//!     = HMAC-SHA256(key = salt, data = "HPKE-v1" || suite_id || label || ikm)
+//!       where salt is "" use 32 zero bytes as the key instead: the same HMAC (keys
+//!       are zero-padded to 64 bytes), and WebCrypto refuses to import an empty key
+//! LabeledExpand(suite_id, prk, label, info, L)          for L <= 32 only:
+//!     = first L bytes of
+//!       HMAC-SHA256(key = prk, data = I2OSP(L, 2) || "HPKE-v1" || suite_id || label
+//!                                     || info || 0x01)
+//!       (I2OSP(L, 2) is L as 2 big-endian bytes: 32 -> 0x00 0x20)
+//!
+//! 1. Decap (sk_r = the page's X25519 private key, pk_r = its 32-byte raw public key,
+//!    enc = the bundle's "enc"):
+//!    dh            = X25519(sk_r, enc)
+//!           WebCrypto: deriveBits({name: "X25519", public: E}, sk_r, 256) where
+//!           E = importKey("raw", enc, {name: "X25519"}, true, [])
+//!    reject if dh is 32 zero bytes (browsers already refuse such a point)
+//!    kem_context   = enc || pk_r                                         (64 bytes)
+//!    eae_prk       = LabeledExtract(suite_id_kem, "", "eae_prk", dh)
+//!    shared_secret = LabeledExpand(suite_id_kem, eae_prk, "shared_secret", kem_context, 32)
+//!
+//! 2. KeySchedule (base mode: psk = "", psk_id = ""; info = 64 bytes, see below):
+//!    psk_id_hash   = LabeledExtract(suite_id_hpke, "", "psk_id_hash", "")
+//!    info_hash     = LabeledExtract(suite_id_hpke, "", "info_hash", info)
+//!    ks_context    = 0x00 || psk_id_hash || info_hash                    (65 bytes)
+//!    secret        = LabeledExtract(suite_id_hpke, shared_secret, "secret", "")
+//!    key           = LabeledExpand(suite_id_hpke, secret, "key", ks_context, 16)
+//!    base_nonce    = LabeledExpand(suite_id_hpke, secret, "base_nonce", ks_context, 12)
+//!
+//! 3. Open, the first (and only) message, so the nonce is base_nonce itself:
+//!    seed = AES-GCM-decrypt(key, iv = base_nonce, additionalData = aad,
+//!                           tagLength = 128, data = ciphertext)
+//!           WebCrypto: k = importKey("raw", key, "AES-GCM", false, ["decrypt"]), then
+//!           decrypt({name: "AES-GCM", iv, additionalData, tagLength: 128}, k, ciphertext)
+//!           where ciphertext is the bundle's 48 bytes (32 encrypted, 16 tag, as
+//!           WebCrypto expects). A rejection means a wrong key pair, a wrong wallet or
+//!           confirmation, or a tampered bundle: show an error, never partial output.
+//! ```
+//!
+//! The label strings are exactly `eae_prk`, `shared_secret`, `psk_id_hash`, `info_hash`,
+//! `secret`, `key` and `base_nonce` (no terminator). `secret` is an HMAC keyed with
+//! `shared_secret` over `"HPKE-v1" || suite_id_hpke || "secret"`: the `ikm` is empty
+//! in base mode. Each step is one HMAC `sign` call (simpler than fitting WebCrypto's
+//! combined extract-and-expand HKDF to the labelled steps), with a key from `importKey("raw", bytes, {name: "HMAC", hash: "SHA-256"},
+//! false, ["sign"])`. The page then checks that the seed is the wallet's key before
+//! showing it: `importKey("pkcs8", 302e020100300506032b657004220420 || seed, "Ed25519",
+//! true, ["sign"])` (RFC 8410's fixed 16-byte prefix), `exportKey("jwk", ...)`, and its
+//! `x` (unpadded base64url) must be the wallet's public key.
+//!
+//! The test `webcrypto_recipe_reproduces_rfc9180_a1_vector` in
+//! `crates/crypto/tests/export_interop.rs` runs exactly this recipe (one HMAC per step,
+//! 32 zero bytes for an empty salt) on RFC 9180 Appendix A.1.1, whose values a page can
+//! be tested against too:
+//!
+//! ```text
+//! skRm          4612c550263fc8ad58375df3f557aac531d26850903e55a9f23f21d8534e8ac8
+//! pkRm          3948cfe0ad1ddb695d780e59077195da6c56506b027329794ab02bca80815c4d
+//! enc           37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431
+//! info          4f6465206f6e2061204772656369616e2055726e
+//! shared_secret fe0e18c9f024ce43799ae393c7e8fe8fce9d218875e8227b0187c04e7d2ea1fc
+//! secret        12fff91991e93b48de37e7daddb52981084bd8aa64289c3788471d9a9712f397
+//! key           4531685d41d65f03dc48f6b8302c05b0
+//! base_nonce    56d890e5accaaf011cff4b7d
+//! aad           436f756e742d30
+//! ciphertext    f938558b5d72f1a23810b4be2ab4f84331acc02fc97babc53a52ae8218a355a9
+//!               6d8770ac83d07bea87e13c512a
+//! plaintext     "Beauty is truth, truth beauty"
+//! ```
 //!
 //! # What is encrypted, and what it is bound to
 //!
@@ -30,7 +108,7 @@
 //! aad  (32 bytes)  = wallet public key [32]
 //! pt   (32 bytes)  = the wallet's Ed25519 seed
 //! enc  (32 bytes)  = the ephemeral X25519 public key (RFC 9180 `enc`)
-//! ct   (48 bytes)  = ChaCha20-Poly1305 ciphertext of pt || 16-byte tag
+//! ct   (48 bytes)  = AES-128-GCM ciphertext of pt (32) || 16-byte tag
 //! ```
 //!
 //! `info` is fixed-length, so the concatenation is unambiguous, and 64 bytes is within the
@@ -47,33 +125,37 @@
 //! (RFC 4648 §5):
 //!
 //! ```text
-//! {"version":1,"kem_id":32,"kdf_id":1,"aead_id":3,"enc":"<43 chars>","ciphertext":"<64 chars>"}
+//! {"version":1,"kem_id":32,"kdf_id":1,"aead_id":1,"enc":"<43 chars>","ciphertext":"<64 chars>"}
 //! ```
 //!
 //! The recipient key the browser sends is its raw 32-byte X25519 public key
-//! (WebCrypto `exportKey("raw")`, or `serializePublicKey` in hpke-js) in unpadded
+//! (WebCrypto `generateKey({name: "X25519"}, false, ["deriveBits"])`, then
+//! `exportKey("raw", publicKey)`) in unpadded
 //! base64url: 43 characters. [`RecipientKey::from_base64url`] refuses anything else,
 //! non-canonical encodings, and low-order points (which would make the shared secret
 //! all zeros).
 //!
 //! # Secrets
 //!
-//! The seed is borrowed from the caller's `Zeroizing` buffer. rust-hpke wipes its AEAD key,
-//! nonce and exporter secret on drop; the X25519 ephemeral secret and DH result are wiped
-//! because this crate enables `x25519-dalek`'s `zeroize` feature (rust-hpke turns it off).
+//! The seed is borrowed from the caller's `Zeroizing` buffer. rust-hpke wipes its base
+//! nonce and exporter secret on drop; the AES round keys are wiped because this crate
+//! enables `aes`'s `zeroize` feature, and the X25519 ephemeral secret and DH result
+//! because it enables `x25519-dalek`'s (rust-hpke turns both off). The GHASH subkey
+//! (`AES(key, 0^128)`, which reveals neither the key nor the seed) is not wiped by
+//! `polyval` 0.6 on x86-64.
 //! The randomness for the ephemeral key comes from the OS CSPRNG; if that fails, the result
 //! is discarded and [`ExportError::Random`] returned.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hpke::aead::ChaCha20Poly1305;
+use hpke::aead::AesGcm128;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
 use hpke::rand_core::{CryptoRng, RngCore};
 use hpke::{Deserializable, OpModeS, Serializable};
 use zeroize::Zeroizing;
 
-type Aead = ChaCha20Poly1305;
+type Aead = AesGcm128;
 type Kdf = HkdfSha256;
 type KemT = X25519HkdfSha256;
 
@@ -85,8 +167,8 @@ pub const BUNDLE_VERSION: u8 = 1;
 pub const KEM_ID: u16 = 0x0020;
 /// RFC 9180 KDF id: HKDF-SHA256.
 pub const KDF_ID: u16 = 0x0001;
-/// RFC 9180 AEAD id: ChaCha20-Poly1305.
-pub const AEAD_ID: u16 = 0x0003;
+/// RFC 9180 AEAD id: AES-128-GCM.
+pub const AEAD_ID: u16 = 0x0001;
 /// Length of `info`: purpose, wallet public key, confirmation id.
 pub const INFO_LEN: usize = 16 + 32 + 16;
 /// Length of the ciphertext of a 32-byte seed (plus the 16-byte tag).
@@ -183,7 +265,7 @@ impl std::fmt::Debug for RecipientKey {
 }
 
 /// `u < 2^255 - 19` with the top bit clear (RFC 7748 §5 allows senders to reject the rest;
-/// browsers and hpke-js only ever produce canonical keys).
+/// browsers only ever produce canonical keys).
 fn is_canonical_u(u: &[u8; 32]) -> bool {
     if u[31] & 0x80 != 0 {
         return false;
@@ -234,7 +316,7 @@ impl ExportContext {
 pub struct ExportBundle {
     /// The ephemeral X25519 public key (RFC 9180 `enc`).
     pub enc: [u8; 32],
-    /// ChaCha20-Poly1305 ciphertext and tag ([`SEED_CIPHERTEXT_LEN`] bytes for a seed).
+    /// AES-128-GCM ciphertext and tag ([`SEED_CIPHERTEXT_LEN`] bytes for a seed).
     pub ciphertext: Vec<u8>,
 }
 
@@ -397,16 +479,16 @@ mod tests {
         hex::decode(s).unwrap()
     }
 
-    /// RFC 9180 Appendix A.2.1 (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
-    /// ChaCha20-Poly1305, base mode), sequence number 0.
+    /// RFC 9180 Appendix A.1.1 (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM,
+    /// base mode), sequence number 0.
     #[test]
-    fn seal_reproduces_rfc9180_a2_vector() {
+    fn seal_reproduces_rfc9180_a1_vector() {
         let pk_r = RecipientKey::from_bytes(&h(
-            "4310ee97d88cc1f088a5576c77ab0cf5c3ac797f3d95139c6c84b5429c59662a",
+            "3948cfe0ad1ddb695d780e59077195da6c56506b027329794ab02bca80815c4d",
         ))
         .unwrap();
         let mut rng = FixedRng(h(
-            "909a9b35d3dc4713a5e72a4da274b55d3d3821a37e5d099e74a647db583a904b",
+            "7268600d403fce431561aef583ee1613527cff655c1343f29812e66706df3234",
         ));
         let (enc, ct) = seal_raw(
             &pk_r,
@@ -419,13 +501,26 @@ mod tests {
         assert!(rng.0.is_empty(), "the ephemeral key used exactly ikmE");
         assert_eq!(
             hex::encode(enc),
-            "1afa08d3dec047a643885163f1180476fa7ddb54c6a8029ea33f95796bf2ac4a"
+            "37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431"
         );
         assert_eq!(
-            hex::encode(ct),
-            "1c5250d8034ec2b784ba2cfd69dbdb8af406cfe3ff938e131f0def8c8b60b4db\
-             21993c62ce81883d2dd1b51a28"
+            hex::encode(&ct),
+            "f938558b5d72f1a23810b4be2ab4f84331acc02fc97babc53a52ae8218a355a9\
+             6d8770ac83d07bea87e13c512a"
         );
+        // And the reference open recovers the plaintext (skRm from the RFC).
+        let sk_r: [u8; 32] = h("4612c550263fc8ad58375df3f557aac531d26850903e55a9f23f21d8534e8ac8")
+            .try_into()
+            .unwrap();
+        let pt = open_raw(
+            &sk_r,
+            &enc,
+            &h("4f6465206f6e2061204772656369616e2055726e"),
+            &h("436f756e742d30"),
+            &ct,
+        )
+        .unwrap();
+        assert_eq!(pt.as_slice(), b"Beauty is truth, truth beauty");
     }
 
     #[test]

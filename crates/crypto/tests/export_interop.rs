@@ -1,38 +1,44 @@
 //! Export bundles (`custos_crypto::export`, sealed with rust-hpke) opened by a second,
 //! independent HPKE implementation: RFC 9180 base-mode `Open` for
-//! DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / ChaCha20-Poly1305, written below from the
-//! RFC's pseudocode on top of the bare primitives (x25519-dalek, hkdf, chacha20poly1305).
-//! It shares no HPKE code with rust-hpke (labels, key schedule, DHKEM), and it is itself
-//! checked against the RFC 9180 Appendix A.2.1 test vector, as is the sealing side in the
-//! module's unit tests.
+//! DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-128-GCM, written below the way the
+//! module docs tell a WebCrypto page to do it: X25519 (x25519-dalek, as `deriveBits`),
+//! every HKDF step as one HMAC-SHA256 (hmac, as HMAC `sign`), AES-128-GCM (aes-gcm, as
+//! AES-GCM `decrypt`). It shares no HPKE code with rust-hpke (labels, key schedule,
+//! DHKEM), it is checked against the RFC 9180 Appendix A.1.1 test vector value by value,
+//! and its one-HMAC shortcuts are checked against a full HKDF (hkdf).
 //!
 //! The wire form is parsed with serde_json, as the browser page would parse it.
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes128Gcm, Nonce};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use custos_crypto::export::{
     seal_export, ExportBundle, ExportContext, RecipientKey, RecipientKeyError,
 };
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 // ---------------------------------------------------------------------------------------
-// RFC 9180, independently (§4, §4.1, §5.1, §5.2, §7.1.3).
+// RFC 9180, independently (§4, §4.1, §5.1, §5.2, §7.1.3), as the module docs' recipe.
 
 const KEM_ID: u16 = 0x0020;
 const KDF_ID: u16 = 0x0001;
-const AEAD_ID: u16 = 0x0003;
+const AEAD_ID: u16 = 0x0001;
 const MODE_BASE: u8 = 0x00;
+const NK: usize = 16;
+const NN: usize = 12;
 
+/// `"KEM" || I2OSP(kem_id, 2)`.
 fn suite_id_kem() -> Vec<u8> {
     let mut s = b"KEM".to_vec();
     s.extend_from_slice(&KEM_ID.to_be_bytes());
     s
 }
 
+/// `"HPKE" || I2OSP(kem_id, 2) || I2OSP(kdf_id, 2) || I2OSP(aead_id, 2)`.
 fn suite_id_hpke() -> Vec<u8> {
     let mut s = b"HPKE".to_vec();
     s.extend_from_slice(&KEM_ID.to_be_bytes());
@@ -41,18 +47,26 @@ fn suite_id_hpke() -> Vec<u8> {
     s
 }
 
-/// `LabeledExtract(salt, label, ikm) = Extract(salt, "HPKE-v1" || suite_id || label || ikm)`
-fn labeled_extract(suite_id: &[u8], salt: &[u8], label: &[u8], ikm: &[u8]) -> [u8; 32] {
-    let mut labeled_ikm = b"HPKE-v1".to_vec();
-    labeled_ikm.extend_from_slice(suite_id);
-    labeled_ikm.extend_from_slice(label);
-    labeled_ikm.extend_from_slice(ikm);
-    let (prk, _) = Hkdf::<Sha256>::extract(Some(salt), &labeled_ikm);
-    prk.into()
+/// One HMAC-SHA256 over the concatenation of `parts` (WebCrypto: one `sign` call).
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
 }
 
-/// `LabeledExpand(prk, label, info, L) =
-///  Expand(prk, I2OSP(L, 2) || "HPKE-v1" || suite_id || label || info, L)`
+/// `LabeledExtract(salt, label, ikm) = HMAC-SHA256(salt, "HPKE-v1" || suite_id || label
+/// || ikm)`, with 32 zero bytes as the key for an empty salt (WebCrypto refuses empty
+/// HMAC keys; the HMAC is the same).
+fn labeled_extract(suite_id: &[u8], salt: &[u8], label: &[u8], ikm: &[u8]) -> [u8; 32] {
+    let key: &[u8] = if salt.is_empty() { &[0u8; 32] } else { salt };
+    hmac_sha256(key, &[b"HPKE-v1", suite_id, label, ikm])
+}
+
+/// `LabeledExpand(prk, label, info, L)` for `L <= 32`: the first L bytes of
+/// `HMAC-SHA256(prk, I2OSP(L, 2) || "HPKE-v1" || suite_id || label || info || 0x01)`
+/// (HKDF-Expand's first block).
 fn labeled_expand(
     suite_id: &[u8],
     prk: &[u8; 32],
@@ -60,15 +74,9 @@ fn labeled_expand(
     info: &[u8],
     len: usize,
 ) -> Vec<u8> {
-    let mut labeled_info = (len as u16).to_be_bytes().to_vec();
-    labeled_info.extend_from_slice(b"HPKE-v1");
-    labeled_info.extend_from_slice(suite_id);
-    labeled_info.extend_from_slice(label);
-    labeled_info.extend_from_slice(info);
-    let hk = Hkdf::<Sha256>::from_prk(prk).expect("32-byte PRK");
-    let mut out = vec![0u8; len];
-    hk.expand(&labeled_info, &mut out).expect("length in range");
-    out
+    assert!(len <= 32, "one HMAC block only");
+    let l = (len as u16).to_be_bytes();
+    hmac_sha256(prk, &[&l, b"HPKE-v1", suite_id, label, info, &[0x01]])[..len].to_vec()
 }
 
 fn x25519(sk: &[u8; 32], pk: &[u8; 32]) -> [u8; 32] {
@@ -81,7 +89,8 @@ fn x25519_public(sk: &[u8; 32]) -> [u8; 32] {
     x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*sk)).to_bytes()
 }
 
-/// §7.1.3 DeriveKeyPair for X25519: `sk = LabeledExpand(dkp_prk, "sk", "", 32)`.
+/// §7.1.3 DeriveKeyPair for X25519: `sk = LabeledExpand(dkp_prk, "sk", "", 32)`. Only
+/// used to check the vector's key pairs; a page generates its key with WebCrypto.
 fn derive_keypair(ikm: &[u8]) -> ([u8; 32], [u8; 32]) {
     let dkp_prk = labeled_extract(&suite_id_kem(), b"", b"dkp_prk", ikm);
     let sk: [u8; 32] = labeled_expand(&suite_id_kem(), &dkp_prk, b"sk", b"", 32)
@@ -112,8 +121,15 @@ fn decap(enc: &[u8; 32], sk_r: &[u8; 32]) -> Option<[u8; 32]> {
     )
 }
 
-/// §5.1 KeySchedule, base mode (empty psk and psk_id): returns (key, base_nonce).
-fn key_schedule(shared_secret: &[u8; 32], info: &[u8]) -> ([u8; 32], [u8; 12]) {
+/// Every value §5.1 KeySchedule computes in base mode (empty psk and psk_id).
+struct Schedule {
+    ks_context: Vec<u8>,
+    secret: [u8; 32],
+    key: [u8; NK],
+    base_nonce: [u8; NN],
+}
+
+fn key_schedule(shared_secret: &[u8; 32], info: &[u8]) -> Schedule {
     let sid = suite_id_hpke();
     let psk_id_hash = labeled_extract(&sid, b"", b"psk_id_hash", b"");
     let info_hash = labeled_extract(&sid, b"", b"info_hash", info);
@@ -121,9 +137,14 @@ fn key_schedule(shared_secret: &[u8; 32], info: &[u8]) -> ([u8; 32], [u8; 12]) {
     ks_context.extend_from_slice(&psk_id_hash);
     ks_context.extend_from_slice(&info_hash);
     let secret = labeled_extract(&sid, shared_secret, b"secret", b"");
-    let key = labeled_expand(&sid, &secret, b"key", &ks_context, 32);
-    let nonce = labeled_expand(&sid, &secret, b"base_nonce", &ks_context, 12);
-    (key.try_into().unwrap(), nonce.try_into().unwrap())
+    let key = labeled_expand(&sid, &secret, b"key", &ks_context, NK);
+    let base_nonce = labeled_expand(&sid, &secret, b"base_nonce", &ks_context, NN);
+    Schedule {
+        ks_context,
+        secret,
+        key: key.try_into().unwrap(),
+        base_nonce: base_nonce.try_into().unwrap(),
+    }
 }
 
 /// §5.2 / §6.1 single-shot Open, sequence number 0 (nonce = base_nonce).
@@ -135,9 +156,9 @@ fn open(
     ct: &[u8],
 ) -> Option<Zeroizing<Vec<u8>>> {
     let shared_secret = decap(enc, sk_r)?;
-    let (key, base_nonce) = key_schedule(&shared_secret, info);
-    ChaCha20Poly1305::new(&key.into())
-        .decrypt(Nonce::from_slice(&base_nonce), Payload { msg: ct, aad })
+    let s = key_schedule(&shared_secret, info);
+    Aes128Gcm::new(&s.key.into())
+        .decrypt(Nonce::from_slice(&s.base_nonce), Payload { msg: ct, aad })
         .ok()
         .map(Zeroizing::new)
 }
@@ -196,7 +217,7 @@ fn parse_json(json: &str) -> ([u8; 32], Vec<u8>) {
     assert_eq!(o["version"], 1);
     assert_eq!(o["kem_id"], 32);
     assert_eq!(o["kdf_id"], 1);
-    assert_eq!(o["aead_id"], 3);
+    assert_eq!(o["aead_id"], 1);
     let enc = URL_SAFE_NO_PAD.decode(o["enc"].as_str().unwrap()).unwrap();
     let ct = URL_SAFE_NO_PAD
         .decode(o["ciphertext"].as_str().unwrap())
@@ -211,56 +232,105 @@ fn open_bundle(r: &Recipient, ctx: &ExportContext, b: &ExportBundle) -> Option<Z
 // ---------------------------------------------------------------------------------------
 // Tests.
 
-/// The independent implementation reproduces every intermediate value of RFC 9180
-/// Appendix A.2.1 and opens its first ciphertext.
+/// The module docs' WebCrypto recipe, run step by step on RFC 9180 Appendix A.1.1
+/// (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM, base mode): every
+/// intermediate value, and the first ciphertext opened.
 #[test]
-fn independent_open_matches_rfc9180_a2_vector() {
+fn webcrypto_recipe_reproduces_rfc9180_a1_vector() {
+    assert_eq!(suite_id_kem(), h("4b454d0020"));
+    assert_eq!(suite_id_hpke(), h("48504b45002000010001"));
+
     let (sk_e, pk_e) = derive_keypair(&h(
-        "909a9b35d3dc4713a5e72a4da274b55d3d3821a37e5d099e74a647db583a904b",
+        "7268600d403fce431561aef583ee1613527cff655c1343f29812e66706df3234",
     ));
     assert_eq!(
         sk_e,
-        h32("f4ec9b33b792c372c1d2c2063507b684ef925b8c75a42dbcbf57d63ccd381600")
+        h32("52c4a758a802cd8b936eceea314432798d5baf2d7e9235dc084ab1b9cfa2f736")
     );
     assert_eq!(
         pk_e,
-        h32("1afa08d3dec047a643885163f1180476fa7ddb54c6a8029ea33f95796bf2ac4a")
+        h32("37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431")
     );
     let (sk_r, pk_r) = derive_keypair(&h(
-        "1ac01f181fdf9f352797655161c58b75c656a6cc2716dcb66372da835542e1df",
+        "6db9df30aa07dd42ee5e8181afdb977e538f5e1fec8a06223f33f7013e525037",
     ));
     assert_eq!(
         sk_r,
-        h32("8057991eef8f1f1af18f4a9491d16a1ce333f695d4db8e38da75975c4478e0fb")
+        h32("4612c550263fc8ad58375df3f557aac531d26850903e55a9f23f21d8534e8ac8")
     );
     assert_eq!(
         pk_r,
-        h32("4310ee97d88cc1f088a5576c77ab0cf5c3ac797f3d95139c6c84b5429c59662a")
+        h32("3948cfe0ad1ddb695d780e59077195da6c56506b027329794ab02bca80815c4d")
     );
 
-    let enc = h32("1afa08d3dec047a643885163f1180476fa7ddb54c6a8029ea33f95796bf2ac4a");
+    let enc = h32("37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431");
     let info = h("4f6465206f6e2061204772656369616e2055726e");
     let shared = decap(&enc, &sk_r).unwrap();
     assert_eq!(
         shared,
-        h32("0bbe78490412b4bbea4812666f7916932b828bba79942424abb65244930d69a7")
+        h32("fe0e18c9f024ce43799ae393c7e8fe8fce9d218875e8227b0187c04e7d2ea1fc")
     );
-    let (key, nonce) = key_schedule(&shared, &info);
+    let s = key_schedule(&shared, &info);
     assert_eq!(
-        key,
-        h32("ad2744de8e17f4ebba575b3f5f5a8fa1f69c2a07f6e7500bc60ca6e3e3ec1c91")
+        s.ks_context,
+        h(
+            "00725611c9d98c07c03f60095cd32d400d8347d45ed67097bbad50fc56da742d07\
+           cb6cffde367bb0565ba28bb02c90744a20f5ef37f30523526106f637abb05449"
+        )
     );
-    assert_eq!(nonce.to_vec(), h("5c4d98150661b848853b547f"));
+    assert_eq!(
+        s.secret,
+        h32("12fff91991e93b48de37e7daddb52981084bd8aa64289c3788471d9a9712f397")
+    );
+    assert_eq!(s.key.to_vec(), h("4531685d41d65f03dc48f6b8302c05b0"));
+    assert_eq!(s.base_nonce.to_vec(), h("56d890e5accaaf011cff4b7d"));
 
-    let pt = open(
-        &sk_r,
-        &enc,
-        &info,
-        &h("436f756e742d30"),
-        &h("1c5250d8034ec2b784ba2cfd69dbdb8af406cfe3ff938e131f0def8c8b60b4db21993c62ce81883d2dd1b51a28"),
-    )
-    .unwrap();
+    let ct = h(
+        "f938558b5d72f1a23810b4be2ab4f84331acc02fc97babc53a52ae8218a355a9\
+                6d8770ac83d07bea87e13c512a",
+    );
+    let pt = open(&sk_r, &enc, &info, &h("436f756e742d30"), &ct).unwrap();
     assert_eq!(pt.as_slice(), b"Beauty is truth, truth beauty");
+    // The vector's second message (sequence number 1) does not open as a first one.
+    let ct1 = h(
+        "af2d7e9ac9ae7e270f46ba1f975be53c09f8d875bdc8535458c2494e8a6eab25\
+                 1c03d0c22a56b8ca42c2063b84",
+    );
+    assert!(open(&sk_r, &enc, &info, &h("436f756e742d31"), &ct1).is_none());
+}
+
+/// The recipe's one-HMAC shortcuts are HKDF: LabeledExtract with an empty salt keyed with
+/// 32 zero bytes equals HKDF-Extract with no salt, and LabeledExpand for L <= 32 equals
+/// HKDF-Expand, for every length the suite uses and arbitrary inputs.
+#[test]
+fn one_hmac_steps_equal_full_hkdf() {
+    let sid = suite_id_hpke();
+    for ikm in [&b""[..], b"x", &[0xa5; 100]] {
+        for salt in [&b""[..], b"salt", &[7u8; 32]] {
+            let mut labeled_ikm = b"HPKE-v1".to_vec();
+            labeled_ikm.extend_from_slice(&sid);
+            labeled_ikm.extend_from_slice(b"label");
+            labeled_ikm.extend_from_slice(ikm);
+            let salt_opt = (!salt.is_empty()).then_some(salt);
+            let (prk, _) = Hkdf::<Sha256>::extract(salt_opt, &labeled_ikm);
+            let ours = labeled_extract(&sid, salt, b"label", ikm);
+            assert_eq!(ours[..], prk[..]);
+
+            for len in [12usize, 16, 32] {
+                let mut labeled_info = (len as u16).to_be_bytes().to_vec();
+                labeled_info.extend_from_slice(b"HPKE-v1");
+                labeled_info.extend_from_slice(&sid);
+                labeled_info.extend_from_slice(b"key");
+                labeled_info.extend_from_slice(ikm);
+                let mut want = vec![0u8; len];
+                Hkdf::<Sha256>::from_prk(&ours)
+                    .unwrap()
+                    .expand(&labeled_info, &mut want)
+                    .unwrap();
+                assert_eq!(labeled_expand(&sid, &ours, b"key", ikm, len), want);
+            }
+        }
+    }
 }
 
 #[test]
@@ -270,7 +340,7 @@ fn round_trip_through_json_and_the_independent_implementation() {
     let ctx = context(&w, [9; 16]);
     let bundle = seal_export(&r.key, &ctx, &w.seed).unwrap();
     let json = bundle.to_json();
-    let expected_prefix = r#"{"version":1,"kem_id":32,"kdf_id":1,"aead_id":3,"enc":""#;
+    let expected_prefix = r#"{"version":1,"kem_id":32,"kdf_id":1,"aead_id":1,"enc":""#;
     assert!(json.starts_with(expected_prefix), "{json}");
     assert!(
         !json.contains(char::is_whitespace) && !json.contains('='),
