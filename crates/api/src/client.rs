@@ -121,7 +121,7 @@ pub async fn await_decision(
 }
 
 /// The lowercase name of a [`DecisionStatus`] value ("pending", "approved",
-/// "rejected", "expired", "failed"; "unspecified" for anything else).
+/// "rejected", "expired", "failed", "exported"; "unspecified" for anything else).
 pub fn decision_status_name(status: i32) -> &'static str {
     match DecisionStatus::try_from(status) {
         Ok(DecisionStatus::Pending) => "pending",
@@ -129,6 +129,7 @@ pub fn decision_status_name(status: i32) -> &'static str {
         Ok(DecisionStatus::Rejected) => "rejected",
         Ok(DecisionStatus::Expired) => "expired",
         Ok(DecisionStatus::Failed) => "failed",
+        Ok(DecisionStatus::Exported) => "exported",
         Ok(DecisionStatus::Unspecified) | Err(_) => "unspecified",
     }
 }

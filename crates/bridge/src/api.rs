@@ -8,15 +8,16 @@ use crate::tables;
 use custos_api::v1::custos_server::{Custos, CustosServer};
 use custos_api::v1::{
     AwaitDecisionRequest, AwaitDecisionResponse, ComponentHealth, CreateLinkRequest,
-    CreateLinkResponse, CreateWalletRequest, DecisionStatus, GetLinkRequest, GetLinkResponse,
-    GetWalletRequest, HealthRequest, HealthResponse, ListWalletsRequest, ListWalletsResponse,
-    SignStatus, SignTransactionBatchRequest, SignTransactionBatchResponse, SignTransactionRequest,
+    CreateLinkResponse, CreateWalletRequest, DecisionStatus, ExportWalletRequest,
+    ExportWalletResponse, GetLinkRequest, GetLinkResponse, GetWalletRequest, HealthRequest,
+    HealthResponse, ListWalletsRequest, ListWalletsResponse, SignStatus,
+    SignTransactionBatchRequest, SignTransactionBatchResponse, SignTransactionRequest,
     SignTransactionResponse, Wallet,
 };
 use custos_ipc::pool::{PoolResponse, TableOutcome, TableQuery, TelegramStatus};
 use custos_ipc::signer::{
-    CreateWallet, ErrorKind, LookupTableContents, SignOutcome, SignRequest, SignerError,
-    SignerRequest, SignerResponse, TrustedTable,
+    CreateWallet, ErrorKind, ExportRequest, LookupTableContents, SignOutcome, SignRequest,
+    SignerError, SignerRequest, SignerResponse, TrustedTable,
 };
 use custos_store::{
     ConfirmationDecision, ConfirmationInsert, ConfirmationRow, ConfirmationState, InsertOutcome,
@@ -422,6 +423,7 @@ fn default_reason(state: ConfirmationState) -> &'static str {
         ConfirmationState::Failed => "the confirmation could not be completed; nothing was signed",
         ConfirmationState::Pending => "waiting for the user's confirmation in Telegram",
         ConfirmationState::Approved => "",
+        ConfirmationState::Exported => "the key was exported to the user's browser",
     }
 }
 
@@ -457,13 +459,15 @@ pub fn existing_confirmation_response(
             signature: row.signature.clone().unwrap_or_default(),
             ..base
         },
-        ConfirmationState::Rejected | ConfirmationState::Expired | ConfirmationState::Failed => {
-            SignTransactionResponse {
-                status: SignStatus::Rejected as i32,
-                reasons: vec![row_reason(row)],
-                ..base
-            }
-        }
+        // An export never answers a signing request; kept total.
+        ConfirmationState::Rejected
+        | ConfirmationState::Expired
+        | ConfirmationState::Failed
+        | ConfirmationState::Exported => SignTransactionResponse {
+            status: SignStatus::Rejected as i32,
+            reasons: vec![row_reason(row)],
+            ..base
+        },
     }
 }
 
@@ -475,6 +479,7 @@ pub fn decision_response(row: &ConfirmationRow) -> AwaitDecisionResponse {
         ConfirmationState::Rejected => DecisionStatus::Rejected,
         ConfirmationState::Expired => DecisionStatus::Expired,
         ConfirmationState::Failed => DecisionStatus::Failed,
+        ConfirmationState::Exported => DecisionStatus::Exported,
     };
     let reason = match row.state {
         ConfirmationState::Pending | ConfirmationState::Approved => String::new(),
@@ -867,9 +872,76 @@ impl Custos for Api {
             self.await_decision_impl(request.into_inner()).await?,
         ))
     }
+
+    async fn export_wallet(
+        &self,
+        request: Request<ExportWalletRequest>,
+    ) -> Result<Response<ExportWalletResponse>, Status> {
+        Ok(Response::new(
+            self.export_wallet_impl(request.into_inner()).await?,
+        ))
+    }
 }
 
 impl Api {
+    /// Asks the owner to export a wallet's key: the signer prepares the Telegram
+    /// message; the confirmation is stored durably before the message is handed to the
+    /// pool, as for a `confirm` verdict.
+    async fn export_wallet_impl(
+        &self,
+        req: ExportWalletRequest,
+    ) -> Result<ExportWalletResponse, Status> {
+        let wallet = parse_pubkey(&req.wallet)?;
+        let row = self
+            .store
+            .get_wallet(&wallet)
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found(format!("wallet {} not found", req.wallet)))?;
+        let security_record = self
+            .store
+            .get_security_record(&row.user_id)
+            .map_err(store_status)?
+            .map(|r| r.record);
+        let started = match self
+            .signer
+            .call(SignerRequest::Export(ExportRequest {
+                wallet,
+                record: row.record,
+                security_record,
+            }))
+            .await
+        {
+            Ok(SignerResponse::ExportStarted(s)) => s,
+            Ok(SignerResponse::Error(e)) => return Err(signer_status(e)),
+            Ok(_) => return Err(link_status(LinkError::Unexpected)),
+            Err(e) => return Err(link_status(e)),
+        };
+        let created_at = now();
+        let confirmation = ConfirmationRow::pending(
+            started.confirmation_id,
+            wallet,
+            row.user_id.clone(),
+            None,
+            "Export the private key".into(),
+            created_at,
+            created_at.saturating_add(i64::from(started.expires_in_secs)),
+        );
+        let answer = self
+            .start_confirmation(0, confirmation, Vec::new(), started.to_pool)
+            .await?;
+        if answer.status != SignStatus::Pending as i32 {
+            return Err(Status::unavailable(format!(
+                "the export request could not be shown to the user: {}",
+                answer.reasons.join("; ")
+            )));
+        }
+        tracing::info!(user = %row.user_id, wallet = %req.wallet, "export requested");
+        Ok(ExportWalletResponse {
+            confirmation_id: answer.confirmation_id,
+            expires_at: answer.expires_at,
+        })
+    }
+
     async fn create_link_impl(&self, req: CreateLinkRequest) -> Result<CreateLinkResponse, Status> {
         validate_user_id(&req.user_id)?;
         let record = self.security_record(req.user_id.clone()).await?;

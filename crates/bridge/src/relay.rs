@@ -23,7 +23,10 @@ use crate::pool_link::{PoolLink, PoolLinkError};
 use crate::signer_link::{LinkError, SignerLink};
 use custos_ipc::channel::Sealed;
 use custos_ipc::pool::PoolRefusal;
-use custos_ipc::signer::{Decision, ErrorKind, Relay as SignerRelay, SignerError, SignerEvent};
+use custos_ipc::signer::{
+    Decision, ErrorKind, Relay as SignerRelay, SignerError, SignerEvent, SignerRequest,
+    SignerResponse,
+};
 use custos_store::{ConfirmationDecision, SecurityRecordRow, Store, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -95,6 +98,7 @@ pub fn store_decision(d: Decision) -> ConfirmationDecision {
         Decision::Rejected => ConfirmationDecision::Rejected,
         Decision::Expired => ConfirmationDecision::Expired,
         Decision::Failed { reason } => ConfirmationDecision::Failed { reason },
+        Decision::Exported { record, flags } => ConfirmationDecision::Exported { record, flags },
     }
 }
 
@@ -132,6 +136,25 @@ pub fn apply_events(
                 })?;
                 applied.linked += 1;
                 tracing::info!(user = %user_id, telegram_id, "Telegram account linked");
+            }
+            SignerEvent::SecurityUpdated {
+                user_id,
+                revision,
+                security_record,
+            } => {
+                // The Telegram account does not change on an update: keep the stored one.
+                let Some(old) = store.get_security_record(&user_id)? else {
+                    tracing::error!(user = %user_id, "security update for a user with no stored link; ignored");
+                    continue;
+                };
+                store.put_security_record(&SecurityRecordRow {
+                    user_id: user_id.clone(),
+                    telegram_id: old.telegram_id,
+                    record: security_record,
+                    updated_at: now,
+                })?;
+                applied.linked += 1;
+                tracing::info!(user = %user_id, revision, "security record updated");
             }
             SignerEvent::Shown { confirmation_id } => {
                 tracing::debug!(confirmation = %confirmation_id, "confirmation shown to the user");
@@ -194,10 +217,53 @@ impl Relay {
         }
     }
 
+    /// Hands every stored security record to the signer, in batches, so it knows who
+    /// is linked and their second factors before anything is relayed.
+    async fn load_security_records(&self) -> Result<(), LinkError> {
+        let store = self.store.clone();
+        let rows = match tokio::task::spawn_blocking(move || store.list_security_records()).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "could not read the security records");
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading the security records panicked");
+                return Ok(());
+            }
+        };
+        let (mut loaded, mut refused) = (0u32, 0u32);
+        for batch in rows.chunks(256) {
+            let records = batch.iter().map(|r| r.record.clone()).collect();
+            match self
+                .signer
+                .call(SignerRequest::LoadSecurityRecords(records))
+                .await?
+            {
+                SignerResponse::RecordsLoaded(r) => {
+                    loaded += r.loaded;
+                    refused += r.refused;
+                }
+                _ => return Err(LinkError::Unexpected),
+            }
+        }
+        if refused > 0 {
+            tracing::warn!(
+                loaded,
+                refused,
+                "the signer refused some stored security records"
+            );
+        } else {
+            tracing::info!(loaded, "security records handed to the signer");
+        }
+        Ok(())
+    }
+
     /// `StartPool`: hands the pool its sealed configuration. Returns whether Telegram
     /// confirmations are on (false when the signer has no bot set up, or refused).
     /// Only a lost or stuck signer link is an error.
     pub async fn start_pool(&self) -> Result<bool, LinkError> {
+        self.load_security_records().await?;
         match self.signer.start_pool().await? {
             Ok(relay) => {
                 if !self.handle(relay).await {

@@ -158,6 +158,8 @@ pub enum Decision {
     Exported {
         /// The wallet's record re-sealed with the exported flag; store it.
         record: Vec<u8>,
+        /// The flags sealed in that record (for the store's `flags` column).
+        flags: u32,
     },
     /// The user pressed Reject.
     Rejected,
