@@ -12,8 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the current test suite needs. Later features add swtpm,
-# qemu, chromium and postgresql here as their tests arrive.
-PACKAGES=(gcc pkg-config)
+# qemu and postgresql here as their tests arrive. Chromium and node drive the
+# Custos page test (crates/pool/tests/page_browser.rs, tests/browser/).
+PACKAGES=(gcc pkg-config chromium)
+# Node may come from elsewhere than Debian (e.g. NodeSource, whose nodejs
+# includes npm): only ask apt for it when the commands are missing.
+command -v node >/dev/null || PACKAGES+=(nodejs)
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -25,6 +30,19 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# The browser driver's one package (playwright-core, pinned by package-lock.json)
+# needs node 20 or later; Debian 12's own nodejs is 18, so a missing node is better
+# installed from NodeSource.
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "test.sh: node $(node --version) is too old for tests/browser (needs 20+)" >&2
+  exit 1
+fi
+if [ ! -d tests/browser/node_modules ]; then
+  echo "test.sh: npm ci in tests/browser"
+  (cd tests/browser && npm ci --no-audit --no-fund)
 fi
 
 command -v cargo >/dev/null || { echo "test.sh: cargo not found: install Rust 1.95 (https://rustup.rs)" >&2; exit 1; }

@@ -11,7 +11,7 @@
   const $ = (id) => document.getElementById(id);
 
   // window.custosResult is what tests read; it mirrors what the page shows.
-  const result = { state: "loading", message: "", publicKey: null, secretKey: null };
+  const result = { state: "loading", message: "", publicKey: null, secretKey: null, matches: null };
   window.custosResult = result;
 
   function setState(state, message) {
@@ -439,6 +439,7 @@
     secretBytes = concat(seed, publicKey);
     seed.fill(0);
     const matches = equalBytes(publicKey, wallet);
+    result.matches = matches;
     result.publicKey = base58(publicKey);
     result.secretKey = base58(secretBytes);
     $("public-key").textContent = result.publicKey;
