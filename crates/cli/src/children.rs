@@ -24,6 +24,12 @@ pub enum ChildRole {
         /// Seconds a link stays valid.
         #[arg(long, default_value_t = DEFAULT_LINK_EXPIRY_SECS)]
         link_expiry_secs: u64,
+        /// The Custos page's origin (passkeys, exports), if served.
+        #[arg(long)]
+        page_url: Option<String>,
+        /// Seconds the removal of a user's last second factor waits.
+        #[arg(long, default_value_t = DEFAULT_FACTOR_REMOVAL_DELAY_SECS)]
+        factor_removal_delay_secs: u64,
     },
     /// The bridge.
     Bridge {
@@ -70,8 +76,23 @@ pub enum ChildRole {
         /// Webhook private key (PEM).
         #[arg(long)]
         telegram_webhook_key: Option<PathBuf>,
+        /// The Custos page: listener (with the three options below).
+        #[arg(long)]
+        page_listen: Option<std::net::SocketAddr>,
+        /// The page's public origin.
+        #[arg(long)]
+        page_url: Option<String>,
+        /// The page's certificate chain (PEM).
+        #[arg(long)]
+        page_cert: Option<PathBuf>,
+        /// The page's private key (PEM).
+        #[arg(long)]
+        page_key: Option<PathBuf>,
     },
 }
+
+/// Default delay before the removal of a user's last second factor: 24 hours.
+pub const DEFAULT_FACTOR_REMOVAL_DELAY_SECS: u64 = 24 * 3600;
 
 /// Default time a user has to confirm: 5 minutes.
 pub const DEFAULT_CONFIRM_EXPIRY_SECS: u64 = 300;
@@ -120,6 +141,25 @@ pub struct TelegramArgs {
     /// Private key (PEM) of the webhook listener.
     #[arg(long, requires = "telegram_webhook_listen")]
     pub telegram_webhook_key: Option<PathBuf>,
+    /// Serve the Custos page (passkey registration and approval, key export) on this
+    /// address over HTTPS. Telegram buttons open it at `--page-url`.
+    #[arg(long, requires = "page_url")]
+    pub page_listen: Option<std::net::SocketAddr>,
+    /// The page's public origin, `https://host[:port]`, exactly as browsers reach it
+    /// (passkeys are bound to it), e.g. https://localhost:8443.
+    #[arg(long, requires = "page_listen")]
+    pub page_url: Option<String>,
+    /// Certificate chain (PEM) of the page; default: the development certificate
+    /// (for `localhost`, signed by the development CA in the data directory).
+    #[arg(long, requires_all = ["page_listen", "page_key"])]
+    pub page_cert: Option<PathBuf>,
+    /// Private key (PEM) of the page.
+    #[arg(long, requires_all = ["page_listen", "page_cert"])]
+    pub page_key: Option<PathBuf>,
+    /// Seconds the removal of a user's last second factor waits (with a Telegram
+    /// notice), so a thief cannot switch it off quietly.
+    #[arg(long, default_value_t = DEFAULT_FACTOR_REMOVAL_DELAY_SECS, value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
+    pub factor_removal_delay: u64,
 }
 
 /// Environment variable `custos serve` reads the RPC URL from (as `--rpc-url`).
@@ -221,6 +261,11 @@ pub fn serve(
             format!("{:?} is not an https:// URL", telegram.telegram_api_url),
         );
     }
+    if let Some(url) = &telegram.page_url {
+        if let Err(e) = custos_pool::page::PageOrigin::parse(url) {
+            return fail("--page-url", e);
+        }
+    }
     if let Err(e) = prepare_data_dir(data_dir) {
         return fail("data directory", e);
     }
@@ -255,7 +300,17 @@ pub fn serve(
             telegram.confirm_expiry.to_string(),
             "--link-expiry-secs".into(),
             telegram.link_expiry.to_string(),
-        ],
+            "--factor-removal-delay-secs".into(),
+            telegram.factor_removal_delay.to_string(),
+        ]
+        .into_iter()
+        .chain(
+            telegram
+                .page_url
+                .iter()
+                .flat_map(|u| ["--page-url".to_owned(), u.clone()]),
+        )
+        .collect(),
         bridge_args: vec![
             "--data-dir".into(),
             dir.clone(),
@@ -284,6 +339,33 @@ pub fn serve(
             if let Some(ca) = &telegram_ca_cert {
                 args.push("--telegram-ca-cert".into());
                 args.push(ca.display().to_string());
+            }
+            if let (Some(listen), Some(url)) = (telegram.page_listen, &telegram.page_url) {
+                let tls = data_dir.join(custos_bridge::devpki::TLS_DIR);
+                let (cert, key) = match (&telegram.page_cert, &telegram.page_key) {
+                    (Some(c), Some(k)) => (c.clone(), k.clone()),
+                    _ => (
+                        tls.join(custos_bridge::devpki::SERVER_CERT),
+                        tls.join(custos_bridge::devpki::SERVER_KEY),
+                    ),
+                };
+                let canon = |flag: &str, p: &PathBuf| {
+                    p.canonicalize()
+                        .map_err(|e| format!("{flag} {}: {e}", p.display()))
+                };
+                match (canon("--page-cert", &cert), canon("--page-key", &key)) {
+                    (Ok(c), Ok(k)) => args.extend([
+                        "--page-listen".into(),
+                        listen.to_string(),
+                        "--page-url".into(),
+                        url.clone(),
+                        "--page-cert".into(),
+                        c.display().to_string(),
+                        "--page-key".into(),
+                        k.display().to_string(),
+                    ]),
+                    (Err(e), _) | (_, Err(e)) => return fail("page", e),
+                }
             }
             if let Some((listen, url, cert, key)) = &webhook {
                 args.extend([
@@ -343,11 +425,15 @@ pub fn run(role: ChildRole) -> ExitCode {
             workers,
             confirm_expiry_secs,
             link_expiry_secs,
+            page_url,
+            factor_removal_delay_secs,
         } => signer(
             &data_dir,
             workers,
             Duration::from_secs(confirm_expiry_secs),
             Duration::from_secs(link_expiry_secs),
+            page_url.as_deref(),
+            Duration::from_secs(factor_removal_delay_secs),
         ),
         ChildRole::Bridge {
             data_dir,
@@ -366,6 +452,10 @@ pub fn run(role: ChildRole) -> ExitCode {
             telegram_webhook_url,
             telegram_webhook_cert,
             telegram_webhook_key,
+            page_listen,
+            page_url,
+            page_cert,
+            page_key,
         } => pool(
             rpc_url.as_deref(),
             rpc_ca_cert.as_deref(),
@@ -385,6 +475,17 @@ pub fn run(role: ChildRole) -> ExitCode {
                     }
                     _ => None,
                 },
+                page: match (page_listen, page_url, page_cert, page_key) {
+                    (Some(listen), Some(origin), Some(cert_pem), Some(key_pem)) => {
+                        Some(custos_pool::page::PageSettings {
+                            listen,
+                            origin,
+                            cert_pem,
+                            key_pem,
+                        })
+                    }
+                    _ => None,
+                },
             },
         ),
     }
@@ -395,6 +496,8 @@ fn signer(
     workers: usize,
     confirm_expiry: Duration,
     link_expiry: Duration,
+    page_url: Option<&str>,
+    removal_delay: Duration,
 ) -> ExitCode {
     init_logging("signer");
     if let Err(e) = child::init_child(Role::Signer.process_name()) {
@@ -424,8 +527,16 @@ fn signer(
         Ok(s) => s
             .with_view_key(view_key)
             .with_confirm_config(confirm)
-            .with_link_expiry(link_expiry),
+            .with_link_expiry(link_expiry)
+            .with_removal_delay(removal_delay),
         Err(e) => return fail("signer", e),
+    };
+    let service = match page_url {
+        Some(url) => match service.with_page(url) {
+            Ok(s) => s,
+            Err(e) => return fail("signer: --page-url", e),
+        },
+        None => service,
     };
     // The bot token is sealed in the data directory; without one, `confirm`
     // verdicts are refused (there is nobody to ask).
@@ -488,6 +599,7 @@ struct TelegramChild {
     rate_global: u32,
     rate_per_chat: u32,
     webhook: Option<custos_pool::WebhookSettings>,
+    page: Option<custos_pool::page::PageSettings>,
 }
 
 fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>, telegram: TelegramChild) -> ExitCode {
@@ -541,6 +653,11 @@ fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>, telegram: TelegramChi
     rt.block_on(async move {
         match (to(bridge), to(control)) {
             (Ok(b), Ok(c)) => {
+                if let Some(page) = &telegram.page {
+                    if let Err(e) = service.serve_page(page).await {
+                        return fail("pool: the Custos page", e);
+                    }
+                }
                 custos_pool::run(b, c, service).await;
                 ExitCode::SUCCESS
             }

@@ -54,6 +54,7 @@ pub fn status_name(s: DecisionStatus) -> &'static str {
         DecisionStatus::Rejected => "rejected",
         DecisionStatus::Expired => "expired",
         DecisionStatus::Failed => "failed",
+        DecisionStatus::Exported => "exported",
         DecisionStatus::Unspecified => "unknown",
     }
 }
@@ -98,6 +99,11 @@ pub fn await_decision(data_dir: &Path, id: &str, timeout_secs: u64, format: Form
                     base64::engine::general_purpose::STANDARD.encode(&d.transaction)
                 ),
                 DecisionStatus::Pending => println!("still pending (expires at {})", d.expires_at),
+                DecisionStatus::Exported => println!(
+                    "exported: the key went, encrypted, to the owner's browser; wallet {} is \
+                     now flagged exported",
+                    d.wallet
+                ),
                 other => println!(
                     "{}: nothing was signed{}",
                     status_name(other),
@@ -110,10 +116,39 @@ pub fn await_decision(data_dir: &Path, id: &str, timeout_secs: u64, format: Form
             },
         }
         match status {
-            DecisionStatus::Approved => ExitCode::SUCCESS,
+            DecisionStatus::Approved | DecisionStatus::Exported => ExitCode::SUCCESS,
             DecisionStatus::Pending => ExitCode::from(EXIT_STILL_PENDING),
             _ => ExitCode::from(EXIT_REFUSED),
         }
+    })
+}
+
+/// `custos export --wallet W`: asks the owner in Telegram to export the wallet's key to
+/// their browser. Prints the confirmation id to follow with `custos await`.
+pub fn export_wallet(data_dir: &Path, wallet: &str, format: Format) -> ExitCode {
+    runtime().block_on(async move {
+        let mut client = match connect(data_dir).await {
+            Ok(c) => c,
+            Err(e) => return error(EXIT_FAILED, e),
+        };
+        let req = custos_api::v1::ExportWalletRequest {
+            wallet: wallet.to_owned(),
+        };
+        let r = match client.export_wallet(req).await {
+            Ok(r) => r.into_inner(),
+            Err(s) => return error(EXIT_FAILED, status_error(s)),
+        };
+        match format {
+            Format::Json => print_json(&json!({
+                "confirmation_id": r.confirmation_id,
+                "expires_at": r.expires_at,
+            })),
+            Format::Text => println!(
+                "asked the owner in Telegram; follow it with: custos await {}",
+                r.confirmation_id
+            ),
+        }
+        ExitCode::SUCCESS
     })
 }
 

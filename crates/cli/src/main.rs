@@ -69,8 +69,19 @@ enum Command {
         #[command(flatten)]
         telegram: children::TelegramArgs,
     },
-    /// Wait for the user's decision on a pending signature (exit 0: approved and
-    /// signed; 4: rejected, expired or failed - nothing signed; 5: still pending).
+    /// Ask a wallet's owner, in Telegram, to export (back up) its private key: after
+    /// Approve (and their second factor) the key goes, encrypted end to end, to their
+    /// browser on the Custos page (serve --page-url). Follow with `custos await`.
+    Export {
+        /// Base58 public key of the wallet.
+        #[arg(long)]
+        wallet: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Wait for the user's decision on a pending signature or export (exit 0: approved
+    /// and signed, or exported; 4: rejected, expired or failed - nothing signed; 5:
+    /// still pending).
     Await {
         /// The confirmation id from `custos sign` (32 hex characters).
         id: String,
@@ -264,6 +275,9 @@ fn main() -> ExitCode {
             timeout,
             format,
         } => confirm::await_decision(&cli.data_dir, &id, timeout, format),
+        Command::Export { wallet, format } => {
+            confirm::export_wallet(&cli.data_dir, &wallet, format)
+        }
         Command::Link {
             command: LinkCommand::Create { user, format },
         } => confirm::link_create(&cli.data_dir, &user, format),

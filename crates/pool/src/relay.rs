@@ -19,13 +19,29 @@
 //!   ends as [`ToSigner::Sent`] or [`ToSigner::SendFailed`] (Telegram's
 //!   description for refusals; for an outcome that cannot be known, a reason
 //!   saying so: such a message is **not** resent, so no user ever gets two
-//!   copies). Edits remove the buttons (`editMessageText` without
-//!   `reply_markup`).
+//!   copies). An edit ([`ToPool::Edit`]) replaces the keyboard with the
+//!   signer's URL button, or removes it (`editMessageText` without
+//!   `reply_markup`); a [`ToPool::Notice`] may carry such a button too. A URL
+//!   button must be `https://` (it opens the Custos page): a message with any
+//!   other is refused, logged and not sent. [`ToPool::SecretNotice`] is an
+//!   HTML `sendMessage` like a notice; [`ToPool::SendPhoto`] is a `sendPhoto`
+//!   uploading the PNG as `multipart/form-data` with an HTML caption, under
+//!   the same limits and retry rules as messages; [`ToPool::DeleteMessage`]
+//!   is a best-effort `deleteMessage` (retried like the rest only while it
+//!   certainly did not happen; a refusal is logged and is no health
+//!   problem). Texts, captions, photos and button URLs are never logged:
+//!   failures are logged by method and Telegram's description only.
+//!   [`ToPool::PageReply`] is for the page server, not Telegram (it is handed
+//!   on whether or not the client runs).
 //! * **From Telegram** (`getUpdates` long polling, `allowed_updates`
 //!   `message` and `callback_query`): a press becomes [`ToSigner::Press`]; a
-//!   private `/start [payload]` becomes [`ToSigner::Start`]; other private
-//!   messages get a short notice (at most one a minute per chat, and only
-//!   while the outbox is mostly empty); everything else is ignored. Every
+//!   private `/start [payload]` becomes [`ToSigner::Start`]; any other private
+//!   text becomes [`ToSigner::Text`] with its sender, chat and message id (a
+//!   one-time code the signer then has deleted); texts over
+//!   [`MAX_TEXT_CHARS`] (Telegram sends none) are dropped, not cut. Other
+//!   private messages (stickers, photos) get a short notice (at most one a
+//!   minute per chat, and only while the outbox is mostly empty); everything
+//!   else, group chats included, is ignored. Every
 //!   press is answered: by the signer's [`ToPool::AnswerCallback`], or, if
 //!   none comes within [`TelegramSettings::answer_callbacks_after`], by the
 //!   pool with no text.
@@ -47,6 +63,7 @@ pub mod webhook;
 pub use webhook::WebhookSettings;
 
 use crate::events::{EventQueue, DEFAULT_EVENT_CAPACITY};
+use crate::page::{PageError, PageHub, PageSettings};
 use crate::rpc::RpcClient;
 use crate::telegram::types::{
     AnswerCallbackQuery, DeleteMessage, EditMessageText, GetUpdates, InlineButton, InlineKeyboard,
@@ -207,6 +224,8 @@ struct Core {
     updates: AtomicU64,
     last_error: Mutex<Option<String>>,
     shutdown: watch::Receiver<bool>,
+    /// The Custos page's relay, once [`Pool::serve_page`] started it.
+    page: std::sync::OnceLock<Arc<PageHub>>,
 }
 
 /// The pool: lookup tables and the Telegram relay (see the module notes).
@@ -264,9 +283,29 @@ impl Pool {
                 updates: AtomicU64::new(0),
                 last_error: Mutex::new(None),
                 shutdown,
+                page: std::sync::OnceLock::new(),
             }),
             stop,
         })
+    }
+
+    /// Serves the Custos page ([`crate::page`]): its requests go to the signer as
+    /// sealed [`ToSigner::Page`] events and the signer's [`ToPool::PageReply`] answers
+    /// them. Call once, inside the runtime.
+    pub async fn serve_page(
+        &self,
+        settings: &PageSettings,
+    ) -> Result<tokio::task::JoinHandle<()>, PageError> {
+        let core = Arc::downgrade(&self.core);
+        let hub = Arc::new(PageHub::new(move |event| {
+            if let Some(core) = core.upgrade() {
+                core.emit(event);
+            }
+        }));
+        if self.core.page.set(hub.clone()).is_err() {
+            tracing::warn!("the page is served already; a second listener was not started");
+        }
+        crate::page::start(settings, hub).await
     }
 
     /// Stops the background tasks (polling, the answer timer). Queued
@@ -851,10 +890,11 @@ impl Core {
     }
 
     /// Hands the signer's answer to a page request to the HTTPS page server.
-    // wired to crate::page in a later commit
     fn page_reply(&self, request_id: u64, status: u16, body: SecretString) {
-        tracing::debug!(request_id, status, "page reply dropped: no page server yet");
-        drop(body);
+        match self.page.get() {
+            Some(hub) => hub.reply(request_id, status, body),
+            None => tracing::warn!(request_id, status, "page reply dropped: no page is served"),
+        }
     }
 }
 
