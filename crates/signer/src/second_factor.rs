@@ -1334,7 +1334,10 @@ impl Service {
             .collect(),
             vec![SignerEvent::Decided {
                 confirmation_id: id.to_string(),
-                decision: Decision::Exported { record: new_record },
+                decision: Decision::Exported {
+                    record: new_record,
+                    flags: header.flags,
+                },
             }],
         )
     }
