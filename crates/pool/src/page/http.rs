@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,10 @@ pub const API_PATH: &str = "/p/api";
 pub const MAX_CONNECTIONS: usize = 512;
 /// Time allowed for a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for reading a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Age after which a connection is closed (after its request in flight, if any).
+const MAX_CONNECTION_AGE: Duration = Duration::from_secs(120);
 /// Time allowed for reading a request body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -90,10 +94,21 @@ pub async fn serve(
                 let (hub, origin) = (hub.clone(), origin.clone());
                 async move { Ok::<_, Infallible>(handle(&hub, &origin, req).await) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service)
-                .await
-            {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(tls), service);
+            tokio::pin!(conn);
+            // An old connection is closed once its request in flight is answered, so
+            // idle keep-alive connections cannot hold the slots forever.
+            let r = tokio::select! {
+                r = conn.as_mut() => r,
+                () = tokio::time::sleep(MAX_CONNECTION_AGE) => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = r {
                 tracing::debug!(%peer, error = %e, "page connection ended");
             }
         });
