@@ -3,10 +3,13 @@
 //! channel and call the pool's request handler, or go through `run` over
 //! socket pairs.
 
+use base64::Engine;
 use custos_ipc::channel::{ChannelEnd, Sealed};
 use custos_ipc::control::{ControlRequest, ControlResponse};
 use custos_ipc::pool::{PoolRequest, PoolResponse, TelegramStatus, ViewKey};
-use custos_ipc::telegram::{open_from_pool, seal_to_pool, SecretString, ToPool, ToSigner};
+use custos_ipc::telegram::{
+    open_from_pool, seal_to_pool, SecretBytes, SecretString, ToPool, ToSigner, UrlButton,
+};
 use custos_ipc::Envelope;
 use custos_pool::relay::{NOTICE_TEXT, NO_CLIENT_YET};
 use custos_pool::telegram::OutboxConfig;
@@ -868,6 +871,23 @@ async fn webhook_mode_takes_updates_only_with_the_secret_and_after_acks() {
     );
     assert_eq!(s.fetch(true, 500).await, 0, "{:?}", s.inbox);
 
+    // A private text comes as text, as in polling mode.
+    let typed = f.fake.send_text(alice, alice, "123 456").unwrap();
+    let ToSigner::Text(t) = s.expect("text", |e| matches!(e, ToSigner::Text(_))).await else {
+        unreachable!()
+    };
+    assert_eq!(
+        (t.text.expose(), t.from_id, t.chat_id),
+        ("123 456", alice as u64, alice)
+    );
+    assert_eq!(serde_json::json!(t.message_id), typed["message_id"]);
+    s.fetch(true, 0).await;
+    assert!(
+        f.fake
+            .wait_until(Duration::from_secs(10), |f| f.pending_update_count() == 0)
+            .await
+    );
+
     // Without the secret, or with another one: 401, nothing happens.
     let forged = serde_json::json!({
         "update_id": 999_999_999,
@@ -955,4 +975,322 @@ async fn messages_sent_while_get_me_fails_wait_for_the_client() {
     assert_eq!(f.fake.requests_for("getMe").len(), 4);
     assert_eq!(f.bot_messages(alice).len(), 1);
     assert_eq!(s.status().last_error, None);
+}
+
+/// Log lines of everything the test's thread runs (a current-thread runtime
+/// runs the pool's tasks there too).
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// The bytes of a PNG's start (signature and IHDR of a `side` x `side`
+/// image), then bytes a multipart body must carry untouched.
+fn png(side: u32, fill: u8) -> Vec<u8> {
+    let mut p = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    p.extend_from_slice(&side.to_be_bytes());
+    p.extend_from_slice(&side.to_be_bytes());
+    p.extend_from_slice(b"\x08\x02\x00\x00\x00\r\n--\r\n\x00\xff");
+    p.extend((0..=255u8).map(|b| b ^ fill));
+    p
+}
+
+fn url_button(text: &str, url: &str) -> Option<UrlButton> {
+    Some(UrlButton {
+        text: text.into(),
+        url: SecretString::new(url.into()),
+    })
+}
+
+/// Waits for a bot message in `chat` matching `pred`.
+async fn bot_message(
+    f: &Fake,
+    chat: i64,
+    mut pred: impl FnMut(&custos_telegram_fake::ChatMessage) -> bool,
+) -> custos_telegram_fake::ChatMessage {
+    assert!(
+        f.fake
+            .wait_until(Duration::from_secs(10), |_| f
+                .bot_messages(chat)
+                .iter()
+                .any(&mut pred))
+            .await,
+        "{:?}",
+        f.bot_messages(chat)
+    );
+    f.bot_messages(chat).into_iter().find(pred).unwrap()
+}
+
+#[tokio::test]
+async fn url_buttons_secret_notices_photos_and_deletions_reach_telegram_unlogged() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let f = Fake::start(RateLimits::disabled()).await;
+    let mut s = Signer::new(f.settings());
+    s.configure().await;
+    s.expect("ready", is_ready).await;
+    let alice = f.user("Alice");
+    s.expect("start", start_of(alice)).await;
+
+    // A notice with a URL button.
+    let page = "https://custos.example/page#t=URLSECRET-notice";
+    s.deliver(&[ToPool::Notice {
+        chat_id: alice,
+        text: "Add a passkey on the <b>page</b>.".into(),
+        button: url_button("Open Custos", page),
+    }])
+    .await;
+    let shown = bot_message(&f, alice, |m| {
+        m.text.as_deref() == Some("Add a passkey on the page.")
+    })
+    .await;
+    let buttons = shown.buttons();
+    assert_eq!(buttons.len(), 1, "{buttons:?}");
+    assert_eq!(buttons[0].text, "Open Custos");
+    assert_eq!(buttons[0].url.as_deref(), Some(page));
+    assert_eq!(buttons[0].callback_data, None);
+    assert_eq!(
+        f.fake.requests_for("sendMessage")[0].params["reply_markup"],
+        serde_json::json!({"inline_keyboard": [[{"text": "Open Custos", "url": page}]]})
+    );
+
+    // An edit keeps a URL button in place of Approve / Reject; a later edit
+    // without one removes it.
+    s.deliver(&[Signer::confirmation(1, alice)]).await;
+    let ToSigner::Sent { message_id, .. } = s.expect("sent", sent_of(1)).await else {
+        panic!("not sent")
+    };
+    let passkey = "https://custos.example/page#t=URLSECRET-edit";
+    s.deliver(&[ToPool::Edit {
+        chat_id: alice,
+        message_id,
+        text: "Approved. <i>Confirm with your passkey.</i>".into(),
+        button: url_button("Confirm with passkey", passkey),
+    }])
+    .await;
+    let edited = bot_message(&f, alice, |m| {
+        m.message_id == message_id
+            && m.text.as_deref() == Some("Approved. Confirm with your passkey.")
+    })
+    .await;
+    let buttons = edited.buttons();
+    assert_eq!(buttons.len(), 1, "{buttons:?}");
+    assert_eq!(
+        (buttons[0].text.as_str(), buttons[0].url.as_deref()),
+        ("Confirm with passkey", Some(passkey))
+    );
+    s.deliver(&[ToPool::Edit {
+        chat_id: alice,
+        message_id,
+        text: "Done.".into(),
+        button: None,
+    }])
+    .await;
+    let done = bot_message(&f, alice, |m| {
+        m.message_id == message_id && m.text.as_deref() == Some("Done.")
+    })
+    .await;
+    assert!(done.buttons().is_empty(), "{done:?}");
+    let edits = f.fake.requests_for("editMessageText");
+    assert_eq!(edits.len(), 2);
+    assert!(edits[1].params.get("reply_markup").is_none());
+
+    // A button that is not https: the message is refused. The secret notice
+    // after it goes out (same chat, in order), so the refused one never will.
+    for bad in [
+        "http://custos.example/page",
+        "javascript:alert(1)",
+        "https://user@custos.example/",
+    ] {
+        s.deliver(&[ToPool::Notice {
+            chat_id: alice,
+            text: "insecure".into(),
+            button: url_button("Open", bad),
+        }])
+        .await;
+    }
+    s.deliver(&[ToPool::SecretNotice {
+        chat_id: alice,
+        text: SecretString::new("Recovery codes: <code>RC-SECRET-1111</code>".into()),
+    }])
+    .await;
+    let codes = bot_message(&f, alice, |m| {
+        m.text.as_deref() == Some("Recovery codes: RC-SECRET-1111")
+    })
+    .await;
+    assert_eq!(codes.parse_mode.as_deref(), Some("HTML"));
+    assert!(f
+        .bot_messages(alice)
+        .iter()
+        .all(|m| m.text.as_deref() != Some("insecure")));
+
+    // A photo: the exact PNG bytes as an upload, the caption as HTML.
+    let qr = png(41, 0);
+    let photo = ToPool::SendPhoto {
+        chat_id: alice,
+        png: SecretBytes::new(qr.clone()),
+        caption: SecretString::new(
+            "<b>Scan</b> otpauth://totp/Custos:alice?secret=CAPTIONSECRETXYZ".into(),
+        ),
+    };
+    assert!(!format!("{photo:?}").contains("CAPTIONSECRET"));
+    s.deliver(&[photo]).await;
+    let shown = bot_message(&f, alice, |m| m.photo.is_some()).await;
+    assert_eq!(
+        shown.caption.as_deref(),
+        Some("Scan otpauth://totp/Custos:alice?secret=CAPTIONSECRETXYZ")
+    );
+    assert_eq!(shown.parse_mode.as_deref(), Some("HTML"));
+    let p = shown.photo.as_ref().unwrap();
+    assert_eq!((p.width, p.height, p.size), (41, 41, qr.len()));
+    let decode = |b: &str| base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+    assert_eq!(decode(p.data_base64.as_deref().unwrap()), qr);
+    let req = &f.fake.requests_for("sendPhoto")[0];
+    assert!(req
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("multipart/form-data; boundary=")));
+    assert_eq!(req.files.len(), 1);
+    assert_eq!(req.files[0].field, "photo");
+    assert_eq!(decode(&req.files[0].data_base64), qr);
+    assert_eq!(req.params["parse_mode"], "HTML");
+
+    // A 429 on a photo: sent again once after retry_after, shown once.
+    f.fake
+        .fail_next("sendPhoto", Fault::TooManyRequests { retry_after: 1 });
+    let qr2 = png(29, 0x5a);
+    s.deliver(&[ToPool::SendPhoto {
+        chat_id: alice,
+        png: SecretBytes::new(qr2.clone()),
+        caption: SecretString::new("second CAPTIONSECRETXYZ".into()),
+    }])
+    .await;
+    bot_message(&f, alice, |m| {
+        m.caption.as_deref() == Some("second CAPTIONSECRETXYZ")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let photos: Vec<_> = f
+        .bot_messages(alice)
+        .into_iter()
+        .filter(|m| m.photo.is_some())
+        .collect();
+    assert_eq!(photos.len(), 2, "{photos:?}");
+    assert_eq!(
+        decode(
+            photos[1]
+                .photo
+                .as_ref()
+                .unwrap()
+                .data_base64
+                .as_deref()
+                .unwrap()
+        ),
+        qr2
+    );
+    let reqs = f.fake.requests_for("sendPhoto");
+    assert_eq!(
+        reqs.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [Some(200), Some(429), Some(200)]
+    );
+    assert!(
+        reqs[2].at_ms - reqs[1].at_ms >= 950,
+        "retried after {} ms",
+        reqs[2].at_ms - reqs[1].at_ms
+    );
+
+    // A code typed by the user comes back as text with its ids, and the
+    // signer has it deleted.
+    let typed = f.fake.send_text(alice, alice, "MYCODE-918273").unwrap();
+    let ToSigner::Text(t) = s.expect("text", |e| matches!(e, ToSigner::Text(_))).await else {
+        unreachable!()
+    };
+    assert_eq!(t.text.expose(), "MYCODE-918273");
+    assert_eq!((t.from_id, t.chat_id), (alice as u64, alice));
+    assert_eq!(serde_json::json!(t.message_id), typed["message_id"]);
+    assert!(!format!("{t:?}").contains("MYCODE"));
+    s.deliver(&[ToPool::DeleteMessage {
+        chat_id: alice,
+        message_id: t.message_id,
+    }])
+    .await;
+    assert!(
+        f.fake
+            .wait_until(Duration::from_secs(10), |f| f
+                .messages(alice)
+                .unwrap()
+                .iter()
+                .any(|m| m.message_id == t.message_id && m.deleted))
+            .await
+    );
+    // Deleting it again fails (best effort): logged, not retried, no health error.
+    s.deliver(&[ToPool::DeleteMessage {
+        chat_id: alice,
+        message_id: t.message_id,
+    }])
+    .await;
+    assert!(
+        f.fake
+            .wait_until(Duration::from_secs(10), |f| f
+                .requests_for("deleteMessage")
+                .len()
+                == 2)
+            .await
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deletes = f.fake.requests_for("deleteMessage");
+    assert_eq!(deletes.len(), 2);
+    assert_eq!(deletes[1].status, Some(400));
+    assert_eq!(s.status().last_error, None);
+
+    // Group texts, and texts longer than Telegram allows, make no event.
+    let group = f.fake.add_group("Team");
+    f.fake.send_text(alice, group, "MYCODE-111111").unwrap();
+    f.fake
+        .send_text(alice, alice, &"MYCODE-".repeat(600))
+        .unwrap();
+    assert_eq!(s.fetch(true, 1500).await, 0, "{:?}", s.inbox);
+
+    // Nothing secret was logged: captions, secret texts, typed codes, page URLs.
+    let logs = captured.text();
+    assert!(
+        logs.contains("sendPhoto"),
+        "the capture sees the pool's logs"
+    );
+    assert_eq!(
+        logs.matches("message with an unusable button dropped")
+            .count(),
+        3
+    );
+    assert!(logs.contains("deleteMessage"));
+    for secret in [
+        "CAPTIONSECRET",
+        "RC-SECRET",
+        "MYCODE",
+        "URLSECRET",
+        "approve-token",
+    ] {
+        assert!(!logs.contains(secret), "{secret} logged");
+    }
 }

@@ -387,4 +387,49 @@ mod tests {
         );
         assert_eq!(v["parse_mode"], "HTML");
     }
+
+    #[test]
+    fn url_buttons_must_be_https_and_hide_their_secrets() {
+        let b = InlineButton::url("Open", "https://custos.example:8443/p?x=1#t=SECRET").unwrap();
+        let v = serde_json::to_value(InlineKeyboard::single(b.clone())).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"inline_keyboard": [[
+                {"text": "Open", "url": "https://custos.example:8443/p?x=1#t=SECRET"}
+            ]]})
+        );
+        assert!(!format!("{b:?}").contains("SECRET"));
+        let cb = InlineButton::callback("Approve", "TOKEN-SECRET");
+        assert!(!format!("{cb:?}").contains("SECRET"));
+        for bad in [
+            "http://custos.example/",
+            "HTTPS//custos.example",
+            "https://",
+            "https:///path",
+            "https://user:pw@custos.example/",
+            "https://custos.example/a b",
+            "javascript:alert(1)",
+            "tg://resolve?domain=x",
+        ] {
+            assert_eq!(
+                InlineButton::url("Open", bad).err(),
+                Some(ButtonError::NotHttps),
+                "{bad}"
+            );
+        }
+        let long = format!(
+            "https://custos.example/{}",
+            "a".repeat(MAX_BUTTON_URL_BYTES)
+        );
+        assert_eq!(
+            InlineButton::url("Open", long).err(),
+            Some(ButtonError::NotHttps)
+        );
+        assert_eq!(
+            InlineButton::url(" ", "https://custos.example/").err(),
+            Some(ButtonError::NoLabel)
+        );
+        let photo = SendPhoto::html(1, b"PNGSECRET".to_vec(), "CAPTIONSECRET".into());
+        assert!(!format!("{photo:?}").contains("SECRET"));
+    }
 }
