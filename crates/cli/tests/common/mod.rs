@@ -1,6 +1,9 @@
 //! Test support: a real `custos serve` process tree, the CLI, and the litesvm harness.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod flow;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};

@@ -1,0 +1,231 @@
+//! A fake Telegram server plus a `custos serve` whose signer bot talks to it, for the
+//! end-to-end tests of the Telegram flows.
+#![allow(dead_code)]
+
+use super::{b64, Server};
+use custos_telegram_fake::{ChatMessage, Config, FakeTelegram};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// A fake Telegram server plus a `custos serve` whose signer bot talks to it.
+pub struct Flow {
+    pub rt: tokio::runtime::Runtime,
+    pub fake: FakeTelegram,
+    pub server: Server,
+    pub _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub extra: Vec<String>,
+}
+
+impl Flow {
+    pub fn start(extra: &[&str]) -> Flow {
+        Flow::start_with(Config::default(), extra)
+    }
+
+    pub fn start_with(config: Config, extra: &[&str]) -> Flow {
+        Flow::start_with_setup(config, |_| {}, extra)
+    }
+
+    /// As `start_with`, running `setup` with the fake before `custos serve` starts.
+    pub fn start_with_setup(
+        config: Config,
+        setup: impl FnOnce(&FakeTelegram),
+        extra: &[&str],
+    ) -> Flow {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let fake = rt.block_on(FakeTelegram::start(config)).unwrap();
+        setup(&fake);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = tmp.path().join("telegram-ca.pem");
+        std::fs::write(&ca, fake.ca_pem()).unwrap();
+        // The token goes in through the documented set-up command, from a file.
+        let token_file = tmp.path().join("token");
+        std::fs::write(&token_file, format!("{}\n", fake.token())).unwrap();
+        let out = super::cli(
+            &dir,
+            &[
+                "telegram",
+                "setup",
+                "--token-file",
+                token_file.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut args: Vec<String> = vec![
+            "--telegram-api-url".into(),
+            fake.base_url(),
+            "--telegram-ca-cert".into(),
+            ca.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let server = Server::start_with(&dir, &refs);
+        let flow = Flow {
+            rt,
+            fake,
+            server,
+            _tmp: tmp,
+            dir,
+            extra: args,
+        };
+        flow.wait_for_bot();
+        flow
+    }
+
+    /// Waits until the pool runs the bot (the link command needs its username).
+    pub fn wait_for_bot(&self) {
+        wait(
+            "the pool's Telegram client",
+            Duration::from_secs(30),
+            || {
+                let h = self.server.json(&["health", "--format", "json"]);
+                h.to_string()
+                    .contains(&self.fake.bot().username.clone().unwrap_or_default())
+            },
+        );
+    }
+
+    pub fn restart(&mut self) {
+        self.server.kill_tree();
+        let refs: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        self.server = Server::start_with(&self.dir, &refs);
+        self.wait_for_bot();
+    }
+
+    /// Creates a wallet for `user` and links a fresh Telegram user to it through
+    /// the deep link; returns (wallet, telegram id).
+    pub fn linked_user(&self, user: &str, name: &str) -> (String, i64) {
+        let wallet = self.server.create_wallet(user);
+        let tg = self.fake.add_user_named(name).unwrap().id;
+        self.link(user, tg);
+        (wallet, tg)
+    }
+
+    pub fn link(&self, user: &str, tg: i64) {
+        let link = self
+            .server
+            .json(&["link", "create", "--user", user, "--format", "json"]);
+        let url = link["url"].as_str().unwrap();
+        let bot = self.fake.bot().username.unwrap();
+        let prefix = format!("https://t.me/{bot}?start=");
+        assert!(url.starts_with(&prefix), "{url}");
+        let payload = &url[prefix.len()..];
+        assert!(
+            (1..=64).contains(&payload.len())
+                && payload
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+            "{payload}"
+        );
+        self.fake
+            .send_text(tg, tg, &format!("/start {payload}"))
+            .unwrap();
+        wait("the link", Duration::from_secs(20), || {
+            let v = self
+                .server
+                .json(&["link", "show", "--user", user, "--format", "json"]);
+            v["linked"] == true && v["telegram_id"] == tg
+        });
+    }
+
+    pub fn sign(&self, wallet: &str, tx: &[u8]) -> Value {
+        self.server
+            .json(&["sign", "--wallet", wallet, "--format", "json", &b64(tx)])
+    }
+
+    /// `custos await ID --format json`: (exit status, JSON).
+    pub fn await_decision(&self, id: &str, timeout: u64) -> (i32, Value) {
+        let out = self.server.cli(&[
+            "await",
+            id,
+            "--timeout",
+            &timeout.to_string(),
+            "--format",
+            "json",
+        ]);
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "await printed no JSON: {}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                self.server.log_text()
+            )
+        });
+        (out.status.code().unwrap_or(-1), v)
+    }
+
+    /// The newest bot message with buttons in the chat, after message `after`.
+    pub fn confirmation(&self, chat: i64, after: i64) -> ChatMessage {
+        let mut found = None;
+        wait("the confirmation message", Duration::from_secs(20), || {
+            found = self
+                .fake
+                .messages(chat)
+                .unwrap()
+                .into_iter()
+                .find(|m| m.from_bot && m.message_id > after && !m.buttons().is_empty());
+            found.is_some()
+        });
+        found.unwrap()
+    }
+
+    pub fn message(&self, chat: i64, id: i64) -> ChatMessage {
+        self.fake
+            .messages(chat)
+            .unwrap()
+            .into_iter()
+            .find(|m| m.message_id == id)
+            .unwrap()
+    }
+
+    /// `user` presses the button whose label contains `word` on message `m` in
+    /// their private chat with the bot.
+    pub fn press(&self, user: i64, m: &ChatMessage, word: &str) -> String {
+        let index = m
+            .buttons()
+            .iter()
+            .position(|b| b.text.contains(word))
+            .unwrap_or_else(|| panic!("no {word} button in {:?}", m.buttons()));
+        self.fake.press(user, user, m.message_id, index).unwrap()
+    }
+
+    /// The answer the user saw for a callback query (waits for it).
+    pub fn answer(&self, query: &str) -> (Option<String>, bool) {
+        let mut answer = None;
+        wait("the callback answer", Duration::from_secs(20), || {
+            answer = self
+                .fake
+                .callback_queries()
+                .into_iter()
+                .find(|q| q.id == query)
+                .and_then(|q| q.answer);
+            answer.is_some()
+        });
+        let a = answer.unwrap();
+        (a.text, a.show_alert)
+    }
+}
+
+pub fn wait(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn foreign() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    custos_crypto::os_random(&mut k).unwrap();
+    k
+}

@@ -1,0 +1,361 @@
+//! Second factors through real processes: `custos serve` against the fake Bot API over
+//! HTTPS, the fake's users typing into the bot chat, an authenticator app (totp-rs),
+//! a real browser (headless Chromium with a WebAuthn virtual authenticator) on the
+//! Custos page served by the pool, and litesvm as the judge of what was signed.
+
+mod common;
+
+use common::browser::Browser;
+use common::flow::{foreign, wait, Flow};
+use common::{b58, b64, transfer_tx, unb64, Svm};
+use custos_telegram_fake::ChatMessage;
+use sha2::{Digest, Sha256};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use totp_rs::Totp;
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The newest bot message in `chat` after message `after` that `pick` accepts.
+fn bot_message(
+    flow: &Flow,
+    chat: i64,
+    after: i64,
+    what: &str,
+    pick: impl Fn(&ChatMessage) -> bool,
+) -> ChatMessage {
+    let mut found = None;
+    wait(what, Duration::from_secs(20), || {
+        found = flow
+            .fake
+            .messages(chat)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.from_bot && m.message_id > after && pick(m))
+            .last();
+        found.is_some()
+    });
+    found.unwrap()
+}
+
+/// The newest message id in a chat (0 when empty).
+fn last_id(flow: &Flow, chat: i64) -> i64 {
+    flow.fake
+        .messages(chat)
+        .unwrap()
+        .iter()
+        .map(|m| m.message_id)
+        .max()
+        .unwrap_or(0)
+}
+
+/// A bot notice after `after` whose text contains `needle`.
+fn notice(flow: &Flow, chat: i64, after: i64, needle: &str) -> ChatMessage {
+    bot_message(flow, chat, after, needle, |m| {
+        m.text.as_deref().is_some_and(|t| t.contains(needle))
+    })
+}
+
+/// The user types `text` into the bot chat; returns the id of their message.
+fn say(flow: &Flow, user: i64, text: &str) -> i64 {
+    let before = last_id(flow, user);
+    flow.fake.send_text(user, user, text).unwrap();
+    flow.fake
+        .messages(user)
+        .unwrap()
+        .into_iter()
+        .filter(|m| !m.from_bot && m.message_id > before)
+        .map(|m| m.message_id)
+        .next()
+        .expect("the user's message")
+}
+
+/// The URL of the button labelled `label` on a message.
+fn url_button(m: &ChatMessage, label: &str) -> String {
+    m.buttons()
+        .into_iter()
+        .find(|b| b.text.contains(label))
+        .and_then(|b| b.url)
+        .unwrap_or_else(|| panic!("no {label} URL button in {:?}", m.buttons()))
+}
+
+/// Enrols TOTP for a linked user through the bot chat; returns their authenticator
+/// and the step whose code activated it.
+fn enrol_totp(flow: &Flow, user: i64) -> (Totp, u64) {
+    let before = last_id(flow, user);
+    say(flow, user, "/totp");
+    let photo = bot_message(flow, user, before, "the QR code", |m| m.photo.is_some());
+    let p = photo.photo.as_ref().unwrap();
+    assert!(p.size > 100 && p.width > 0 && p.width == p.height, "{p:?}");
+    let caption = photo.caption.clone().unwrap();
+    let start = caption.find("otpauth://").expect("the URI in the caption");
+    let uri: String = caption[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != ')')
+        .collect();
+    let totp = Totp::from_url(&uri).unwrap_or_else(|e| panic!("{uri}: {e:?}"));
+    let codes = notice(flow, user, before, "Recovery codes");
+    assert_eq!(codes.text.unwrap().matches('\n').count(), 11);
+    // A wrong first code does not turn it on.
+    let now = unix_now();
+    let wrong = (0..1000)
+        .map(|n| format!("{n:06}"))
+        .find(|c| (0..3).all(|d| totp.generate(now + d * 30 - 30).to_string() != *c))
+        .unwrap();
+    let mark = last_id(flow, user);
+    say(flow, user, &wrong);
+    notice(flow, user, mark, "Try again");
+    // The right one does.
+    let step = unix_now() / 30;
+    let mark = last_id(flow, user);
+    say(flow, user, &totp.generate(step * 30).to_string());
+    notice(flow, user, mark, "Two-factor authentication is on");
+    (totp, step)
+}
+
+#[test]
+fn totp_in_the_bot_chat_guards_withdrawals_and_a_stolen_account_signs_nothing() {
+    let flow = Flow::start(&["--confirm-expiry", "15"]);
+    let (wallet, alice) = flow.linked_user("alice", "Alice");
+    let (totp, step) = enrol_totp(&flow, alice);
+    let mark = last_id(&flow, alice);
+    say(&flow, alice, "/security");
+    notice(&flow, alice, mark, "Authenticator app: on");
+
+    let mut svm = Svm::start();
+    svm.airdrop(&wallet, 10_000_000_000);
+    let dest = foreign();
+
+    // A withdrawal: Approve alone does not sign.
+    let tx = transfer_tx(&b58(&wallet), &dest, 1_000_000_000, &svm.blockhash());
+    let pending = flow.sign(&wallet, &tx);
+    assert_eq!(pending["status"], "pending", "{pending}");
+    let id = pending["confirmation_id"].as_str().unwrap().to_owned();
+    let m = flow.confirmation(alice, 0);
+    flow.press(alice, &m, "Approve");
+    wait("the second-factor prompt", Duration::from_secs(20), || {
+        flow.message(alice, m.message_id)
+            .text
+            .is_some_and(|t| t.contains("Second factor needed"))
+    });
+    let (code, v) = flow.await_decision(&id, 1);
+    assert_eq!((code, v["status"].as_str()), (5, Some("pending")), "{v}");
+    // A wrong code is refused; the code of the next step (the enrolment used this
+    // one's) signs.
+    let mark = last_id(&flow, alice);
+    say(&flow, alice, "123-456");
+    notice(&flow, alice, mark, "Code refused");
+    let next = totp.generate((step + 1) * 30).to_string();
+    say(&flow, alice, &next);
+    let (code, v) = flow.await_decision(&id, 30);
+    assert_eq!((code, v["status"].as_str()), (0, Some("approved")), "{v}");
+    let sent = svm.send(&b64(&unb64(v["transaction"].as_str().unwrap())));
+    assert_eq!(sent["ok"], true, "litesvm refused: {sent}");
+    assert_eq!(
+        svm.balance(&bs58::encode(dest).into_string()),
+        1_000_000_000
+    );
+
+    // Telegram account stolen: the thief presses Approve, and has the last code seen
+    // in the chat, but not the authenticator. Nothing is signed; it expires.
+    let tx2 = transfer_tx(&b58(&wallet), &dest, 2_000_000_000, &svm.blockhash());
+    let pending = flow.sign(&wallet, &tx2);
+    let id2 = pending["confirmation_id"].as_str().unwrap().to_owned();
+    let m2 = flow.confirmation(alice, m.message_id);
+    flow.press(alice, &m2, "Approve");
+    wait("the second-factor prompt", Duration::from_secs(20), || {
+        flow.message(alice, m2.message_id)
+            .text
+            .is_some_and(|t| t.contains("Second factor needed"))
+    });
+    let mark = last_id(&flow, alice);
+    say(&flow, alice, &next);
+    notice(&flow, alice, mark, "already used");
+    let (code, v) = flow.await_decision(&id2, 60);
+    assert_eq!((code, v["status"].as_str()), (4, Some("expired")), "{v}");
+    assert!(v.get("transaction").is_none(), "{v}");
+    wait("the expiry edit", Duration::from_secs(10), || {
+        flow.message(alice, m2.message_id)
+            .text
+            .is_some_and(|t| t.contains("Expired waiting for the second factor"))
+    });
+    assert_eq!(
+        svm.balance(&bs58::encode(dest).into_string()),
+        1_000_000_000
+    );
+
+    // Every code typed into the chat was deleted, and none reached the log.
+    let typed: Vec<ChatMessage> = flow
+        .fake
+        .messages(alice)
+        .unwrap()
+        .into_iter()
+        .filter(|m| !m.from_bot && !m.text.as_deref().unwrap_or("/").starts_with('/'))
+        .collect();
+    assert!(typed.len() >= 4, "{typed:?}");
+    assert!(typed.iter().all(|m| m.deleted), "{typed:?}");
+    let log = flow.server.log_text();
+    assert!(!log.contains(&next), "a code reached the log");
+    assert!(
+        !log.contains(&totp.secret().to_base32()),
+        "the TOTP secret reached the log"
+    );
+}
+
+/// Base64 SHA-256 of the page certificate's public key (the development certificate
+/// in the data directory), for Chromium's `--ignore-certificate-errors-spki-list`.
+fn page_spki(flow: &Flow) -> String {
+    use base64::Engine;
+    use rcgen::PublicKeyData;
+    let key = std::fs::read_to_string(flow.dir.join("tls").join("server.key")).unwrap();
+    let key = rcgen::KeyPair::from_pem(&key).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(key.subject_public_key_info()))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn passkeys_approve_withdrawals_and_keys_export_to_a_real_browser() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let origin = format!("https://localhost:{port}");
+    let flow = Flow::start(&[
+        "--page-listen",
+        &listen,
+        "--page-url",
+        &origin,
+        "--confirm-expiry",
+        "120",
+    ]);
+    let (wallet, alice) = flow.linked_user("alice", "Alice");
+    let mut browser = Browser::start(&page_spki(&flow));
+
+    // 1. Register a passkey: /passkey in the chat gives a button to the page.
+    let mark = last_id(&flow, alice);
+    say(&flow, alice, "/passkey");
+    let m = notice(&flow, alice, mark, "add a passkey");
+    let url = url_button(&m, "Add a passkey");
+    assert!(url.starts_with(&format!("{origin}/p/#")), "{url}");
+    let r = browser.run(&url, None, "1-register-passkey");
+    assert_eq!(r["state"], "done", "{r:#}");
+    notice(&flow, alice, mark, "Passkey added");
+    // The link was single use.
+    let again = browser.run(&url, None, "1b-register-link-reused");
+    assert_eq!(again["state"], "error", "{again:#}");
+
+    // 2. A withdrawal: Approve in Telegram, then the passkey on the page.
+    let mut svm = Svm::start();
+    svm.airdrop(&wallet, 10_000_000_000);
+    let dest = foreign();
+    let tx = transfer_tx(&b58(&wallet), &dest, 1_500_000_000, &svm.blockhash());
+    let mark = last_id(&flow, alice);
+    let pending = flow.sign(&wallet, &tx);
+    let id = pending["confirmation_id"].as_str().unwrap().to_owned();
+    let m = flow.confirmation(alice, mark);
+    flow.press(alice, &m, "Approve");
+    let mut url = String::new();
+    wait("the passkey button", Duration::from_secs(20), || {
+        let now = flow.message(alice, m.message_id);
+        match now
+            .buttons()
+            .into_iter()
+            .find(|b| b.text.contains("passkey"))
+        {
+            Some(b) => {
+                url = b.url.unwrap();
+                true
+            }
+            None => false,
+        }
+    });
+    let (code, _) = flow.await_decision(&id, 0);
+    assert_eq!(code, 5, "signed before the passkey");
+    let r = browser.run(&url, None, "2-approve-withdrawal");
+    assert_eq!(r["state"], "done", "{r:#}");
+    let (code, v) = flow.await_decision(&id, 30);
+    assert_eq!((code, v["status"].as_str()), (0, Some("approved")), "{v}");
+    let sent = svm.send(&b64(&unb64(v["transaction"].as_str().unwrap())));
+    assert_eq!(sent["ok"], true, "litesvm refused: {sent}");
+    assert_eq!(
+        svm.balance(&bs58::encode(dest).into_string()),
+        1_500_000_000
+    );
+
+    // 3. Export: Approve in Telegram, then the passkey on the page, which receives the
+    // key encrypted to a key pair it made and decrypts it locally.
+    // The withdrawal's message shows its outcome, with no button left.
+    wait("the outcome edit", Duration::from_secs(10), || {
+        flow.message(alice, m.message_id).buttons().is_empty()
+    });
+    let mark = last_id(&flow, alice);
+    let out = flow
+        .server
+        .json(&["export", "--wallet", &wallet, "--format", "json"]);
+    let xid = out["confirmation_id"].as_str().unwrap().to_owned();
+    let m = flow.confirmation(alice, mark);
+    assert!(
+        m.text.as_deref().unwrap().contains("export a private key"),
+        "{m:?}"
+    );
+    flow.press(alice, &m, "Approve");
+    let mut url = String::new();
+    wait("the export button", Duration::from_secs(20), || {
+        let now = flow.message(alice, m.message_id);
+        match now
+            .buttons()
+            .into_iter()
+            .find(|b| b.text.contains("export"))
+        {
+            Some(b) => {
+                url = b.url.unwrap();
+                true
+            }
+            None => false,
+        }
+    });
+    let r = browser.run(&url, None, "3-export-key");
+    assert_eq!(r["state"], "done", "{r:#}");
+    let shown_public = r["result"]["publicKey"].as_str().unwrap();
+    assert_eq!(shown_public, wallet);
+    let secret = bs58::decode(r["result"]["secretKey"].as_str().unwrap())
+        .into_vec()
+        .unwrap();
+    assert_eq!(secret.len(), 64);
+    let seed: [u8; 32] = secret[..32].try_into().unwrap();
+    let derived = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+    assert_eq!(derived.to_bytes(), b58(&wallet), "the key does not match");
+    assert_eq!(&secret[32..], &b58(&wallet));
+    let (code, v) = flow.await_decision(&xid, 10);
+    assert_eq!((code, v["status"].as_str()), (0, Some("exported")), "{v}");
+    let w = flow
+        .server
+        .json(&["wallet", "get", &wallet, "--format", "json"]);
+    assert_eq!(
+        w["flags"].as_u64().unwrap() & 1,
+        1,
+        "not flagged exported: {w}"
+    );
+    // The export link is single use, and nothing secret reached the log.
+    let again = browser.run(&url, None, "3b-export-link-reused");
+    assert_eq!(again["state"], "error", "{again:#}");
+    let log = flow.server.log_text();
+    let secret_b58 = r["result"]["secretKey"].as_str().unwrap();
+    assert!(
+        !log.contains(secret_b58),
+        "the exported key reached the log"
+    );
+    assert!(
+        !log.contains(&url[url.find('#').unwrap() + 1..]),
+        "a page token reached the log"
+    );
+}
