@@ -359,3 +359,50 @@ fn passkeys_approve_withdrawals_and_keys_export_to_a_real_browser() {
         "a page token reached the log"
     );
 }
+
+#[test]
+fn second_factors_and_their_lock_out_survive_a_restart() {
+    let mut flow = Flow::start(&["--confirm-expiry", "60"]);
+    let (wallet, alice) = flow.linked_user("alice", "Alice");
+    let (totp, _) = enrol_totp(&flow, alice);
+    // Five wrong codes for a security change lock the factor.
+    let mark = last_id(&flow, alice);
+    say(&flow, alice, "/remove_totp");
+    notice(&flow, alice, mark, "remove your authenticator app");
+    let now = unix_now();
+    let wrong: Vec<String> = (0..100_000)
+        .map(|n| format!("{:06}", n * 7 + 1))
+        .filter(|c| (0..3).all(|d| totp.generate(now + d * 30 - 30).to_string() != *c))
+        .take(5)
+        .collect();
+    for code in &wrong {
+        let mark = last_id(&flow, alice);
+        say(&flow, alice, code);
+        notice(&flow, alice, mark, "Code refused");
+    }
+
+    // The restarted service loads the stored security record: still enrolled, still
+    // locked, even for the right code.
+    flow.restart();
+    let mark = last_id(&flow, alice);
+    say(&flow, alice, "/security");
+    notice(&flow, alice, mark, "Authenticator app: on");
+    let mut svm = Svm::start();
+    svm.airdrop(&wallet, 10_000_000_000);
+    let tx = transfer_tx(&b58(&wallet), &foreign(), 1_000_000_000, &svm.blockhash());
+    let mark = last_id(&flow, alice);
+    let pending = flow.sign(&wallet, &tx);
+    let id = pending["confirmation_id"].as_str().unwrap().to_owned();
+    let m = flow.confirmation(alice, mark);
+    flow.press(alice, &m, "Approve");
+    wait("the second-factor prompt", Duration::from_secs(20), || {
+        flow.message(alice, m.message_id)
+            .text
+            .is_some_and(|t| t.contains("Second factor needed"))
+    });
+    let mark = last_id(&flow, alice);
+    say(&flow, alice, &totp.generate(unix_now() + 30).to_string());
+    notice(&flow, alice, mark, "locked until");
+    let (code, v) = flow.await_decision(&id, 0);
+    assert_eq!((code, v["status"].as_str()), (5, Some("pending")), "{v}");
+}
