@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The hidden `__child` subcommands.
+// Parsed once per process at start: the size of the pool's variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum ChildRole {
     /// The signer.
