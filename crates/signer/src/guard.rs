@@ -329,6 +329,11 @@ impl Guard {
     pub fn len(&self) -> usize {
         self.challenges.len() + self.registrations.len() + self.enrolments.len()
     }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[cfg(test)]
