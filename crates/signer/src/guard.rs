@@ -130,6 +130,9 @@ pub struct Registration {
     pub expires: Instant,
     /// The ceremony begun by the page, if any.
     pub state: Option<RegistrationState>,
+    /// Issued while the user had no second factor (so none was checked): void once
+    /// they have one.
+    pub unguarded: bool,
 }
 
 /// A TOTP enrolment waiting for its first code.
@@ -140,6 +143,9 @@ pub struct Enrolling {
     pub pending: PendingEnrolment,
     /// When it lapses.
     pub expires: Instant,
+    /// Begun while the user had no second factor (so none was checked): void once
+    /// they have one.
+    pub unguarded: bool,
 }
 
 /// What a page token opens.
@@ -254,6 +260,14 @@ impl Guard {
     /// What a page token opens, if it is live.
     pub fn ticket(&self, token: &str) -> Option<Ticket> {
         self.pages.get(&page_token_digest(token)).copied()
+    }
+
+    /// Whether what a ticket opens is past its expiry (the next tick removes it).
+    pub fn is_overdue(&self, ticket: Ticket, now: Instant) -> bool {
+        match ticket {
+            Ticket::Challenge(id) => self.challenges.get(&id).is_none_or(|c| c.expires <= now),
+            Ticket::Register(id) => self.registrations.get(&id).is_none_or(|r| r.expires <= now),
+        }
     }
 
     /// A challenge.

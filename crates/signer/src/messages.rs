@@ -381,6 +381,12 @@ pub const NO_PAGE_NOTICE: &str =
 /// The registration button.
 pub const REGISTER_PASSKEY_NOTICE: &str =
     "Open the page below in your browser to add a passkey. The link works once, for 10 minutes.";
+/// A TOTP set-up begun without a factor, finished after one was added: void.
+pub const ENROLMENT_VOID_NOTICE: &str = "A second factor was added since this set-up began, so \
+     it was cancelled. To set up the authenticator app, send /totp again.";
+/// A passkey link issued without a factor, used after one was added: void.
+pub const REGISTRATION_VOID: &str = "a second factor was added since this link was issued; \
+     send /passkey again";
 /// A passkey was added.
 pub const PASSKEY_ADDED_NOTICE: &str = "✅ Passkey added.";
 /// `/always_on`.

@@ -423,7 +423,21 @@ impl Service {
         }];
         let mut events = Vec::new();
         let now = Instant::now();
-        // An enrolment waiting for its first code comes first.
+        // An enrolment waiting for its first code comes first, unless it lapsed (the
+        // tick may not have run yet) or a factor was added since it began without one:
+        // finishing it would add a factor nobody proved.
+        if let Some(enrolling) = st.guard.enrolment_mut(msg.from_id) {
+            let lapsed = enrolling.expires <= now;
+            let unguarded = enrolling.unguarded;
+            let has_factor = st.accounts.get(&user).is_some_and(|a| a.factors.any());
+            if lapsed || (unguarded && has_factor) {
+                st.guard.take_enrolment(msg.from_id);
+                if !lapsed {
+                    out.push(notice(messages::ENROLMENT_VOID_NOTICE.into()));
+                    return (out, events);
+                }
+            }
+        }
         if let Some(enrolling) = st.guard.enrolment_mut(msg.from_id) {
             match enrolling.pending.confirm(text, now_unix()) {
                 Ok(factor) => {
@@ -686,6 +700,8 @@ impl Service {
         telegram_id: u64,
         chat: i64,
     ) -> Out {
+        // Only reached with no factor, or after the existing factor was given.
+        let unguarded = !st.accounts.get(user).is_some_and(|a| a.factors.any());
         let label: String = user.chars().filter(|c| *c != ':').take(64).collect();
         let (pending, offer) = match Enrolment::begin(&label, "Custos") {
             Ok(x) => x,
@@ -706,6 +722,7 @@ impl Service {
                 user_id: user.to_owned(),
                 pending,
                 expires: Instant::now() + crate::guard::ENROLMENT_EXPIRY,
+                unguarded,
             },
         );
         let codes: Vec<&str> = offer.recovery_codes().iter().map(|c| c.as_str()).collect();
@@ -752,6 +769,7 @@ impl Service {
             telegram_id,
             expires: Instant::now() + crate::guard::ACTION_EXPIRY,
             state: None,
+            unguarded: !st.accounts.get(user).is_some_and(|a| a.factors.any()),
         };
         match st.guard.add_registration(reg) {
             Ok(token) => {
@@ -915,6 +933,27 @@ impl Service {
                 Vec::new(),
             );
         };
+        if st.guard.is_overdue(ticket, Instant::now()) {
+            return (
+                vec![page_error(request_id, 410, "this request has expired")],
+                Vec::new(),
+            );
+        }
+        if let Ticket::Register(id) = ticket {
+            let TelegramState {
+                accounts, guard, ..
+            } = &mut *st;
+            let void = guard.registration_mut(&id).is_some_and(|reg| {
+                reg.unguarded && accounts.get(&reg.user_id).is_some_and(|a| a.factors.any())
+            });
+            if void {
+                st.guard.take_registration(&id);
+                return (
+                    vec![page_error(request_id, 409, messages::REGISTRATION_VOID)],
+                    Vec::new(),
+                );
+            }
+        }
         match (ticket, req.step) {
             (Ticket::Register(id), Step::Info) => self.register_info(&mut st, request_id, id),
             (Ticket::Register(id), Step::Submit) => {

@@ -2089,3 +2089,111 @@ fn unlinked_users_and_group_chats_get_nothing() {
     let (_, events) = r.code(&mut alice, &code);
     assert_signed(&events, &shown, &withdrawal(&alice));
 }
+
+// ---------------------------------------------------------------------------------------
+// Races: set-ups begun before a factor existed, and late page requests.
+
+#[test]
+fn a_totp_set_up_begun_before_a_passkey_was_added_cannot_finish_without_it() {
+    let mut r = rig();
+    let mut alice = r.alice();
+    // Someone with access to the chat (no factor yet) starts a set-up: they see its
+    // secret. Then the owner adds a passkey.
+    let (msgs, _) = r.command(&mut alice, "/totp");
+    let mut thief = read_enrolment(&alice, &msgs);
+    let mut dev = Device::new();
+    let token = passkey_command_token(&mut r, &mut alice);
+    register_passkey(&mut r, &mut alice, &mut dev, &token);
+    // Finishing the old set-up would add a factor without the passkey: refused.
+    let revision = alice.revision;
+    let (msgs, events) = r.code(&mut alice, &thief.next_code());
+    assert!(events.is_empty(), "{events:?}");
+    assert!(
+        notice(&msgs, ALICE_TG).contains("send /totp again"),
+        "{msgs:?}"
+    );
+    assert_eq!(alice.revision, revision);
+    assert!(r.status(&mut alice).contains("Authenticator app: off"));
+    // A withdrawal still needs the passkey; the thief's code does nothing.
+    let shown = r.withdrawal(&alice);
+    let (_, token) = r.approve_then_wait(&alice, &shown);
+    assert!(token.is_some());
+    let (msgs, _) = r.code(&mut alice, &thief.next_code());
+    assert!(notice(&msgs, ALICE_TG).contains("no authenticator app is set up"));
+    assert_eq!(r.signatures(), 0);
+}
+
+#[test]
+fn a_passkey_link_issued_before_totp_was_enrolled_cannot_add_a_passkey() {
+    let mut r = rig();
+    let mut alice = r.alice();
+    // A registration link issued while there is no factor; then TOTP goes on.
+    let token = passkey_command_token(&mut r, &mut alice);
+    enrol(&mut r, &mut alice);
+    let reply = r.page_json(&mut alice, json!({"token": token, "step": "info"}));
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert!(
+        reply.error().contains("send /passkey again"),
+        "{}",
+        reply.body
+    );
+    // The link is spent.
+    let reply = r.page_json(&mut alice, json!({"token": token, "step": "info"}));
+    assert_eq!(reply.status, 404);
+
+    // Even with the ceremony begun (and answered) before the enrolment.
+    let mut bob = r.user("bob", 7_000_003);
+    let token = passkey_command_token(&mut r, &mut bob);
+    let info = r.info(&mut bob, &token);
+    let mut dev = Device::new();
+    let credential = dev.register(&passkey_options(&info)).unwrap();
+    let mut bob_phone = enrol(&mut r, &mut bob);
+    let revision = bob.revision;
+    let reply = r.page_json(
+        &mut bob,
+        json!({"token": token, "step": "submit",
+               "credential": serde_json::from_str::<Value>(&credential).unwrap()}),
+    );
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert!(reply.events.is_empty() && reply.rest.is_empty());
+    assert_eq!(bob.revision, revision);
+    assert!(r.status(&mut bob).contains("Passkeys: 0"));
+
+    // The way that works: /passkey, now behind the code.
+    let (msgs, _) = r.command(&mut bob, "/passkey");
+    assert!(notice(&msgs, 7_000_003).contains("To add a passkey"));
+    let (msgs, _) = r.code(&mut bob, &bob_phone.next_code());
+    let token = match &msgs[..] {
+        [ToPool::Notice {
+            button: Some(b), ..
+        }] => token_of(&b.url),
+        other => panic!("{other:?}"),
+    };
+    register_passkey(&mut r, &mut bob, &mut dev, &token);
+}
+
+#[test]
+fn a_page_request_after_its_expiry_is_refused_even_before_the_tick() {
+    let mut r = rig_with(Opts {
+        expiry: Duration::from_millis(400),
+        ..Opts::default()
+    });
+    let mut alice = r.alice();
+    let shown = r.export(&alice);
+    let (_, token) = r.approve_then_wait(&alice, &shown);
+    let token = token.unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let browser = Browser::new();
+    for body in [
+        json!({"token": token, "step": "info"}),
+        submit_export(&token, Some(&browser.recipient()), None),
+    ] {
+        let reply = r.page_json(&mut alice, body);
+        assert_eq!(reply.status, 410, "{}", reply.body);
+        assert!(reply.error().contains("expired"), "{}", reply.body);
+        assert!(reply.events.is_empty() && reply.rest.is_empty());
+    }
+    // The tick reports it.
+    let (_, events) = r.tick();
+    assert_eq!(decision(&events, &shown), &Decision::Expired);
+}
