@@ -2197,3 +2197,66 @@ fn a_page_request_after_its_expiry_is_refused_even_before_the_tick() {
     let (_, events) = r.tick();
     assert_eq!(decision(&events, &shown), &Decision::Expired);
 }
+
+#[test]
+fn replacing_the_authenticator_app_needs_the_old_code_and_retires_it() {
+    let mut r = rig();
+    let mut alice = r.alice();
+    let mut old = enrol(&mut r, &mut alice);
+    let (msgs, events) = r.command(&mut alice, "/totp");
+    assert!(events.is_empty());
+    assert!(notice(&msgs, ALICE_TG).contains("To set up a new authenticator app"));
+    let (msgs, _) = r.code(&mut alice, &old.next_code());
+    let mut new = read_enrolment(&alice, &msgs);
+    let (msgs, events) = r.code(&mut alice, &new.next_code());
+    assert_eq!(events.len(), 1);
+    assert!(notice(&msgs, ALICE_TG).contains("the old one no longer works"));
+    // The old app's codes and recovery codes are refused; the new ones work.
+    let shown = r.withdrawal(&alice);
+    r.approve_then_wait(&alice, &shown);
+    let (msgs, _) = r.code(&mut alice, &old.next_code());
+    assert!(notice(&msgs, ALICE_TG).contains("Code refused"));
+    let (msgs, _) = r.code(&mut alice, &old.recovery[0]);
+    assert!(notice(&msgs, ALICE_TG).contains("wrong recovery code"));
+    assert_eq!(r.signatures(), 0);
+    let (_, events) = r.code(&mut alice, &new.next_code());
+    assert_signed(&events, &shown, &withdrawal(&alice));
+}
+
+#[test]
+fn removing_the_only_passkey_is_confirmed_with_it_and_waits() {
+    let mut r = rig();
+    let mut alice = r.alice();
+    let mut dev = Device::new();
+    let token = passkey_command_token(&mut r, &mut alice);
+    register_passkey(&mut r, &mut alice, &mut dev, &token);
+    let (msgs, events) = r.command(&mut alice, "/remove_passkeys");
+    assert!(events.is_empty());
+    let token = match &msgs[..] {
+        [ToPool::Notice {
+            text,
+            button: Some(b),
+            ..
+        }] => {
+            assert!(text.contains("To remove your passkeys, confirm with your passkey"));
+            token_of(&b.url)
+        }
+        other => panic!("{other:?}"),
+    };
+    // A code cannot confirm it (there is no authenticator app).
+    let (msgs, _) = r.code(&mut alice, "123456");
+    assert!(notice(&msgs, ALICE_TG).contains("no authenticator app is set up"));
+    let info = r.info(&mut alice, &token);
+    let assertion = dev.approve(&passkey_options(&info)).unwrap();
+    let reply = r.page_json(&mut alice, submit_assertion(&token, &assertion));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(notice(&reply.rest, ALICE_TG).contains("Your passkeys will be removed at"));
+    assert!(r
+        .status(&mut alice)
+        .contains("Removal of your passkeys scheduled for"));
+    // Cancelled by the owner: still there.
+    r.command(&mut alice, "/cancel_removal");
+    assert!(r.status(&mut alice).contains("Passkeys: 1"));
+    let (msgs, _) = r.command(&mut alice, "/remove_totp");
+    assert_eq!(notice(&msgs, ALICE_TG), "No authenticator app is set up.");
+}
