@@ -12,12 +12,15 @@
 //!     stay unresolved (foreign);
 //!   - the signer bot's Telegram client ([`relay`], on the library in
 //!     [`telegram`]): sealed messages from the signer go out to Telegram
-//!     (confirmations with Approve / Reject buttons, edits, answers, notices),
-//!     and presses and `/start` links come back as sealed events, each
+//!     (confirmations with Approve / Reject buttons, edits and notices with a URL
+//!     button to the Custos page, answers, photos, deletions), and presses,
+//!     `/start` links and other private texts come back as sealed events, each
 //!     Telegram update confirmed only once the bridge acknowledged its events
 //!     ([`events`]);
-//! * it serves the Custos page over HTTPS ([`page`]): passkey registration, approvals
-//!   and key export in the user's browser, its API relayed sealed to the signer.
+//! * it serves the Custos page over HTTPS ([`page`], started by
+//!   [`Pool::serve_page`]): passkey registration, approvals and key export in the
+//!   user's browser, its API relayed sealed to the signer, whose answers come back as
+//!   page replies.
 //!
 //! Requests are served concurrently (at most [`MAX_IN_FLIGHT`] at once; the bridge
 //! waits beyond that) and answered by id, possibly out of order.
