@@ -146,6 +146,9 @@ pub enum ToPool {
         chat_id: i64,
         /// HTML text.
         text: SecretString,
+        /// Delete it from the chat this many seconds after it was sent (best effort),
+        /// so the secret does not stay in the chat history.
+        delete_after_secs: Option<u32>,
     },
     /// Send a photo (the QR code of a TOTP secret) with a caption (`sendPhoto`).
     SendPhoto {
@@ -156,6 +159,8 @@ pub enum ToPool {
         /// HTML caption, at most 1024 characters; secret (it holds the `otpauth://`
         /// URI).
         caption: SecretString,
+        /// Delete it from the chat this many seconds after it was sent (best effort).
+        delete_after_secs: Option<u32>,
     },
     /// Delete a message (a code the user typed into the chat, once read). Best effort.
     DeleteMessage {

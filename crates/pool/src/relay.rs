@@ -576,21 +576,26 @@ impl Core {
                 let item = Outgoing::Send(SendMessage::html(chat_id, text, keyboard));
                 self.submit_logged(r, item);
             }
-            ToPool::SecretNotice { chat_id, text } => {
+            ToPool::SecretNotice {
+                chat_id,
+                text,
+                delete_after_secs,
+            } => {
                 let item = Outgoing::Send(SendMessage::html(chat_id, text.expose(), None));
-                self.submit_logged(r, item);
+                self.submit_then_delete(r, item, chat_id, delete_after_secs);
             }
             ToPool::SendPhoto {
                 chat_id,
                 png,
                 caption,
+                delete_after_secs,
             } => {
                 let item = Outgoing::Photo(SendPhoto::html(
                     chat_id,
                     png.expose().to_vec(),
                     caption.expose().to_string(),
                 ));
-                self.submit_logged(r, item);
+                self.submit_then_delete(r, item, chat_id, delete_after_secs);
             }
             ToPool::DeleteMessage {
                 chat_id,
@@ -635,6 +640,52 @@ impl Core {
     /// and Telegram's description, never the content. A failed
     /// deletion is logged but is no health problem (it is best effort: the
     /// user may have deleted the message, or it is too old).
+    /// Sends a message holding a secret and, when asked, deletes it from the chat
+    /// after `delete_after_secs` (best effort: a pool restart in between leaves it).
+    fn submit_then_delete(
+        self: &Arc<Self>,
+        r: &Arc<Running>,
+        item: Outgoing,
+        chat_id: i64,
+        delete_after_secs: Option<u32>,
+    ) {
+        let Some(secs) = delete_after_secs else {
+            return self.submit_logged(r, item);
+        };
+        let method = item.method();
+        let pending = match r.outbox.submit(item) {
+            Ok(p) => p,
+            Err(e) => return tracing::warn!(method, error = %e, "telegram call dropped"),
+        };
+        let (core, running) = (self.clone(), r.clone());
+        let mut shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let message_id = match pending.outcome().await {
+                Delivery::Delivered(Delivered::Message(m)) => {
+                    core.sent.fetch_add(1, Ordering::Relaxed);
+                    m.message_id
+                }
+                other => {
+                    let reason = failure_reason(&other);
+                    tracing::warn!(method, %reason, "telegram call failed");
+                    core.set_error(Some(format!("{method}: {reason}")));
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(u64::from(secs))) => {}
+                _ = shutdown.changed() => return,
+            }
+            core.submit_logged(
+                &running,
+                Outgoing::Delete(DeleteMessage {
+                    chat_id,
+                    message_id,
+                }),
+            );
+        });
+    }
+
     fn submit_logged(self: &Arc<Self>, r: &Running, item: Outgoing) {
         let method = item.method();
         let counts = matches!(

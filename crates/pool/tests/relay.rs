@@ -1130,9 +1130,11 @@ async fn url_buttons_secret_notices_photos_and_deletions_reach_telegram_unlogged
         }])
         .await;
     }
+    // A secret notice that deletes itself a second after it was sent.
     s.deliver(&[ToPool::SecretNotice {
         chat_id: alice,
         text: SecretString::new("Recovery codes: <code>RC-SECRET-1111</code>".into()),
+        delete_after_secs: Some(1),
     }])
     .await;
     let codes = bot_message(&f, alice, |m| {
@@ -1153,6 +1155,7 @@ async fn url_buttons_secret_notices_photos_and_deletions_reach_telegram_unlogged
         caption: SecretString::new(
             "<b>Scan</b> otpauth://totp/Custos:alice?secret=CAPTIONSECRETXYZ".into(),
         ),
+        delete_after_secs: None,
     };
     assert!(!format!("{photo:?}").contains("CAPTIONSECRET"));
     s.deliver(&[photo]).await;
@@ -1184,6 +1187,7 @@ async fn url_buttons_secret_notices_photos_and_deletions_reach_telegram_unlogged
         chat_id: alice,
         png: SecretBytes::new(qr2.clone()),
         caption: SecretString::new("second CAPTIONSECRETXYZ".into()),
+        delete_after_secs: None,
     }])
     .await;
     bot_message(&f, alice, |m| {
@@ -1244,6 +1248,20 @@ async fn url_buttons_secret_notices_photos_and_deletions_reach_telegram_unlogged
                 .any(|m| m.message_id == t.message_id && m.deleted))
             .await
     );
+    // The secret notice is gone from the chat; the photos (no lifetime) stay.
+    assert!(
+        f.fake
+            .wait_until(Duration::from_secs(10), |f| f
+                .messages(alice)
+                .unwrap()
+                .iter()
+                .any(|m| m.message_id == codes.message_id && m.deleted))
+            .await
+    );
+    assert!(f
+        .bot_messages(alice)
+        .iter()
+        .all(|m| m.photo.is_none() || !m.deleted));
     // Deleting it again fails (best effort): logged, not retried, no health error.
     s.deliver(&[ToPool::DeleteMessage {
         chat_id: alice,
@@ -1255,13 +1273,13 @@ async fn url_buttons_secret_notices_photos_and_deletions_reach_telegram_unlogged
             .wait_until(Duration::from_secs(10), |f| f
                 .requests_for("deleteMessage")
                 .len()
-                == 2)
+                == 3)
             .await
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let deletes = f.fake.requests_for("deleteMessage");
-    assert_eq!(deletes.len(), 2);
-    assert_eq!(deletes[1].status, Some(400));
+    assert_eq!(deletes.len(), 3);
+    assert_eq!(deletes[2].status, Some(400));
     assert_eq!(s.status().last_error, None);
 
     // Group texts, and texts longer than Telegram allows, make no event.

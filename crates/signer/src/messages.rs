@@ -236,7 +236,8 @@ pub fn enrolment_caption(uri: &str, secret_base32: &str) -> String {
     format!(
         "<b>Set up your authenticator app</b>\nScan this code, or enter the key \
          <code>{}</code> by hand (or open <code>{}</code>).\nThen reply with the 6-digit code \
-         the app shows to turn on two-factor authentication.",
+         the app shows to turn on two-factor authentication.\nThis message deletes itself \
+         in 10 minutes.",
         html_escape(secret_base32),
         html_escape(uri)
     )
@@ -245,8 +246,8 @@ pub fn enrolment_caption(uri: &str, secret_base32: &str) -> String {
 /// The recovery codes, shown once.
 pub fn recovery_codes_text(codes: &[&str]) -> String {
     let mut s = String::from(
-        "<b>Recovery codes</b> (each works once in place of a code; keep them offline, then \
-         delete this message):\n",
+        "<b>Recovery codes</b> (each works once in place of a code; write them down and keep \
+         them offline: this message deletes itself in 10 minutes):\n",
     );
     for c in codes {
         s.push_str(&format!("<code>{}</code>\n", html_escape(c)));

@@ -38,6 +38,11 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
+/// How long the QR code (the TOTP secret) and the recovery codes stay in the chat
+/// before the pool deletes them: long enough to scan and write down, short enough that
+/// a later reader of the chat history finds nothing.
+pub const SECRET_MESSAGE_LIFETIME_SECS: u32 = 10 * 60;
+
 /// What the signer sends back and what the bridge must store.
 pub(crate) type Out = (Vec<ToPool>, Vec<SignerEvent>);
 
@@ -735,10 +740,12 @@ impl Service {
                         offer.uri(),
                         offer.secret_base32(),
                     )),
+                    delete_after_secs: Some(SECRET_MESSAGE_LIFETIME_SECS),
                 },
                 ToPool::SecretNotice {
                     chat_id: chat,
                     text: SecretString::new(messages::recovery_codes_text(&codes)),
+                    delete_after_secs: Some(SECRET_MESSAGE_LIFETIME_SECS),
                 },
             ],
             Vec::new(),

@@ -573,14 +573,19 @@ fn read_enrolment(u: &User, msgs: &[ToPool]) -> Phone {
         chat_id,
         png,
         caption,
+        delete_after_secs: photo_lifetime,
     }, ToPool::SecretNotice {
         chat_id: chat2,
         text: codes,
+        delete_after_secs: codes_lifetime,
     }] = msgs
     else {
         panic!("{msgs:?}")
     };
     assert_eq!((*chat_id, *chat2), (u.tg as i64, u.tg as i64));
+    // Neither secret stays in the chat history.
+    assert_eq!(*photo_lifetime, Some(600));
+    assert_eq!(*codes_lifetime, Some(600));
     let shown = code_elements(caption.expose());
     let [secret, uri] = &shown[..] else {
         panic!("{}", caption.expose())
