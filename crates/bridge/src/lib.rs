@@ -115,6 +115,7 @@ pub async fn run(
         Arc::clone(&store),
         Arc::clone(&decisions),
     );
+    relay.load_security_records().await?;
     if relay.start_pool().await? {
         tokio::spawn(relay.clone().run_events());
         tokio::spawn(relay.run_ticks());

@@ -218,20 +218,14 @@ impl Relay {
     }
 
     /// Hands every stored security record to the signer, in batches, so it knows who
-    /// is linked and their second factors before anything is relayed.
-    async fn load_security_records(&self) -> Result<(), LinkError> {
+    /// is linked, their second factors and settings before anything is relayed or
+    /// signed. Fails closed: a store that cannot be read stops the bridge rather than
+    /// start with users who look unlinked (whose "always" setting would not apply).
+    pub async fn load_security_records(&self) -> Result<(), crate::BridgeError> {
         let store = self.store.clone();
-        let rows = match tokio::task::spawn_blocking(move || store.list_security_records()).await {
-            Ok(Ok(rows)) => rows,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "could not read the security records");
-                return Ok(());
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "reading the security records panicked");
-                return Ok(());
-            }
-        };
+        let rows = tokio::task::spawn_blocking(move || store.list_security_records())
+            .await
+            .map_err(|e| std::io::Error::other(format!("reading the security records: {e}")))??;
         let (mut loaded, mut refused) = (0u32, 0u32);
         for batch in rows.chunks(256) {
             let records = batch.iter().map(|r| r.record.clone()).collect();
@@ -244,7 +238,7 @@ impl Relay {
                     loaded += r.loaded;
                     refused += r.refused;
                 }
-                _ => return Err(LinkError::Unexpected),
+                _ => return Err(LinkError::Unexpected.into()),
             }
         }
         if refused > 0 {
@@ -263,7 +257,6 @@ impl Relay {
     /// confirmations are on (false when the signer has no bot set up, or refused).
     /// Only a lost or stuck signer link is an error.
     pub async fn start_pool(&self) -> Result<bool, LinkError> {
-        self.load_security_records().await?;
         match self.signer.start_pool().await? {
             Ok(relay) => {
                 if !self.handle(relay).await {
@@ -682,6 +675,63 @@ mod tests {
             );
             assert!(!s.relay.start_pool().await.unwrap());
             assert!(s.pool_log.lock().unwrap().is_empty());
+        }
+
+        #[tokio::test]
+        async fn stored_security_records_are_loaded_into_the_signer_and_updates_stored() {
+            let got = Arc::new(Mutex::new(Vec::new()));
+            let got2 = Arc::clone(&got);
+            let s = setup(
+                move |req| match req {
+                    SignerRequest::LoadSecurityRecords(records) => {
+                        let n = records.len() as u32;
+                        got2.lock().unwrap().extend(records);
+                        SignerResponse::RecordsLoaded(custos_ipc::signer::RecordsLoaded {
+                            loaded: n - 1,
+                            refused: 1,
+                        })
+                    }
+                    other => panic!("unexpected {other:?}"),
+                },
+                vec![],
+            );
+            for (i, user) in (0u16..300).map(|i| (i, format!("user{i}"))) {
+                s.store
+                    .put_security_record(&SecurityRecordRow {
+                        user_id: user,
+                        telegram_id: 1000 + u64::from(i),
+                        record: i.to_le_bytes().repeat(4),
+                        updated_at: 1,
+                    })
+                    .unwrap();
+            }
+            s.relay.load_security_records().await.unwrap();
+            // All of them, in batches.
+            assert_eq!(got.lock().unwrap().len(), 300);
+
+            // A security update replaces the record and keeps the Telegram account; one
+            // for a user never linked is ignored.
+            let applied = apply_events(
+                s.store.as_ref(),
+                vec![
+                    SignerEvent::SecurityUpdated {
+                        user_id: "user7".into(),
+                        revision: 2,
+                        security_record: vec![0xAB; 40],
+                    },
+                    SignerEvent::SecurityUpdated {
+                        user_id: "nobody".into(),
+                        revision: 2,
+                        security_record: vec![0xCD; 40],
+                    },
+                ],
+                5,
+            )
+            .unwrap();
+            assert_eq!(applied.linked, 1);
+            let row = s.store.get_security_record("user7").unwrap().unwrap();
+            assert_eq!((row.telegram_id, row.record), (1007, vec![0xAB; 40]));
+            assert!(s.store.get_security_record("nobody").unwrap().is_none());
         }
 
         #[tokio::test]
