@@ -1,12 +1,14 @@
-//! Key export (backup), encrypted end to end with HPKE (RFC 9180). Issue 5, groundwork.
+//! Key export (backup), encrypted end to end with HPKE (RFC 9180).
 //!
 //! After the user approved an export and passed the second factor, the wallet's 32-byte
 //! Ed25519 seed is encrypted to a one-time X25519 public key that the user's browser
 //! generated on the Custos page. Only that page holds the private key; it decrypts and shows
 //! the seed locally, so nothing in between (bridge, pool, API, Telegram) can read it.
 //!
-//! **Not wired yet.** Nothing in the signer service or the IPC protocol calls this module;
-//! that, the page, and setting `FLAG_EXPORTED` on the wallet record are the next step.
+//! The signer calls [`seal_export`] once the user approved the export in Telegram and
+//! gave their second factor on the page (`custos_signer::second_factor`), then re-seals
+//! the wallet record with `FLAG_EXPORTED`; the page (served by the pool,
+//! `crates/pool/page-assets/page.js`) opens the bundle with WebCrypto as described below.
 //!
 //! # Suite
 //!

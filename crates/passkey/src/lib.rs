@@ -32,12 +32,13 @@
 //! passkey.record_approval(&approved)?; // then store the record again
 //! ```
 //!
-//! # Status: not wired yet
+//! # Where it is used
 //!
-//! Nothing uses this crate yet. The signer, the bridge and the pool do not depend on it;
-//! serving the HTTPS page, carrying the JSON from the browser to the signer, keeping
-//! [`StoredPasskey`]s in the user's authenticated security record and gating withdrawals
-//! on [`ApprovedBy`] are the next issue's work.
+//! Only the signer depends on this crate (`custos_signer::second_factor`): the pool serves
+//! the HTTPS page and carries the browser's JSON to the signer inside the sealed channel;
+//! the signer runs the ceremonies, keeps the [`StoredPasskey`]s encrypted in the user's
+//! authenticated security record, and gates withdrawals, exports and security changes on
+//! [`ApprovedBy`]. The bridge and the pool do not depend on it.
 //!
 //! # Crate graph
 //!

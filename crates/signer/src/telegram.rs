@@ -8,13 +8,18 @@
 //! * `Sign` with a `confirm` verdict (`Service::request_confirmation`): the wallet
 //!   owner's security record names the Telegram user to ask; a confirmation is created
 //!   ([`crate::confirm`]) and its message sealed to the pool in `Pending.to_pool`.
-//! * [`Service::from_pool`]: delivery reports, presses and `/start` links.
+//! * [`Service::from_pool`]: delivery reports, presses, `/start` links, and (handed to
+//!   [`crate::second_factor`]) texts typed in the bot chat and the Custos page's
+//!   requests. An Approve may continue to a second-factor stage
+//!   (`Service::after_approval`) instead of signing at once.
 //! * [`Service::create_link`]: a one-time `/start` payload ([`crate::link`]).
 //! * [`Service::start_pool`]: the pool's configuration (the bot token).
-//! * [`Service::tick`]: expiry of confirmations and links.
+//! * [`Service::tick`]: expiry of confirmations, links and what waits for a second
+//!   factor; removals of a last factor that are due.
 //!
 //! Locks: only these paths take `telegram` (state) and `channel`, never both at once;
-//! the automatic signing path takes neither.
+//! the automatic signing path takes neither (it reads the "always" set, a separate
+//! read-write lock).
 
 use crate::accounts::Accounts;
 use crate::confirm::{

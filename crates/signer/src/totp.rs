@@ -1,9 +1,9 @@
-//! The TOTP second factor (RFC 6238) as a pure state machine (issue 5 groundwork).
+//! The TOTP second factor (RFC 6238) as a pure state machine.
 //!
-//! **Not wired in yet**: nothing in [`crate::service`], [`crate::telegram`] or any IPC
-//! message uses this module. The next issue stores a [`TotpFactor`] (its
-//! [`TotpFactor::to_bytes`]) encrypted inside the user's security record and routes the
-//! codes the user types to it.
+//! [`crate::second_factor`] drives it: a [`TotpFactor`] (its [`TotpFactor::to_bytes`]) is
+//! kept encrypted inside the user's security record ([`crate::factors`]) and re-sealed
+//! after every call that changes it; the codes the user types in the bot chat (or on the
+//! Custos page) reach it through the sealed pool channel.
 //!
 //! # Enrolment
 //!
