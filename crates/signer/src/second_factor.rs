@@ -3,7 +3,7 @@
 //!
 //! * After Approve on a withdrawal, a user with a second factor must also give it: a
 //!   TOTP code typed as a reply in the bot chat (the pool deletes the message once it is
-//!   read) or a passkey on the Custos page ([`Service::after_approval`]).
+//!   read) or a passkey on the Custos page (`Service::after_approval`).
 //! * After Approve on an export, the key goes only to the Custos page: it makes a
 //!   one-time X25519 key pair in the browser, sends the public key with the second
 //!   factor, and decrypts the HPKE bundle locally.
