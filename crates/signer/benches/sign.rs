@@ -41,6 +41,9 @@ fn transfer(from: &[u8; 32], to: &[u8; 32], lamports: u64) -> Vec<u8> {
 struct Fixture {
     _dir: tempfile::TempDir,
     service: Service,
+    /// The same keys, with 10,000 other users who asked for the second factor on every
+    /// signature loaded: the signing path looks the owner up in that set.
+    strict_service: Service,
     keys: RecordKeys,
     requests: Vec<SignRequest>,
 }
@@ -73,6 +76,9 @@ fn fixture() -> Fixture {
             telegram_id: Some(42),
         })
         .expect("wallet created");
+    let strict_service = Service::start(&seal, PolicyConfig::default()).expect("signer starts");
+    let loaded = strict_service.load_security_records(strict_records(&keys, 10_000));
+    assert_eq!((loaded.loaded, loaded.refused), (10_000, 0));
     let requests = (0..RING)
         .map(|n| SignRequest {
             wallet: a.pubkey,
@@ -88,9 +94,47 @@ fn fixture() -> Fixture {
     Fixture {
         _dir: dir,
         service,
+        strict_service,
         keys,
         requests,
     }
+}
+
+/// Security records of `n` users with a TOTP factor and "second factor for every
+/// signature" on (one factor state, sealed into each record).
+fn strict_records(keys: &RecordKeys, n: usize) -> Vec<Vec<u8>> {
+    use custos_signer::factors::{Factors, FLAG_HAS_FACTOR, FLAG_REQUIRE_FOR_ALL};
+    let (mut pending, offer) =
+        custos_signer::totp::Enrolment::begin("bench", "Custos").expect("enrolment");
+    let app = totp_rs::Totp::from_url(offer.uri()).expect("uri");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let factor = pending
+        .confirm(&app.generate(now).to_string(), now)
+        .expect("first code");
+    let secrets = Factors {
+        totp: Some(factor),
+        ..Factors::default()
+    }
+    .to_bytes();
+    (0..n)
+        .map(|i| {
+            custos_crypto::security::seal(
+                keys,
+                &custos_crypto::security::SecurityRecord {
+                    user_id: format!("strict-user-{i}"),
+                    telegram_id: 1_000 + i as u64,
+                    revision: 1,
+                    linked_at_unix: now,
+                    flags: FLAG_HAS_FACTOR | FLAG_REQUIRE_FOR_ALL,
+                    secrets: Some(secrets.clone()),
+                },
+            )
+            .expect("sealed")
+        })
+        .collect()
 }
 
 fn benches(c: &mut Criterion) {
@@ -112,6 +156,20 @@ fn benches(c: &mut Criterion) {
         bch.iter(|| {
             i = (i + 1) % f.requests.len();
             black_box(f.service.sign(black_box(&f.requests[i])).expect("sign"))
+        })
+    });
+
+    // The same, with 10,000 "always" users loaded (the owner is not one of them): the
+    // cost of the set lookup on the automatic path.
+    let mut i = 0usize;
+    g.bench_function("service_sign_10k_always_users", |bch| {
+        bch.iter(|| {
+            i = (i + 1) % f.requests.len();
+            black_box(
+                f.strict_service
+                    .sign(black_box(&f.requests[i]))
+                    .expect("sign"),
+            )
         })
     });
 
