@@ -1,8 +1,9 @@
 //! The signer's trust argument depends on what it links: no networking, no
 //! async runtime, no TLS, no database. This test reads the real dependency
 //! graph (as cargo resolves it for one package alone) and fails if any such
-//! crate creeps in. It also checks `custos-passkey`, which the signer is to
-//! depend on for the second factor (issue 5), so that it cannot bring one in.
+//! crate creeps in. It also checks `custos-passkey`, which the signer depends on
+//! for passkeys, so that it cannot bring one in. The reverse (nothing network-facing
+//! links key material) is `crates/bridge/tests/crate_graph.rs`.
 
 use std::process::Command;
 
