@@ -18,7 +18,7 @@
 //! never sees them.
 
 use crate::accounts::{Account, Loaded};
-use crate::confirm::{ConfirmationId, CreateError, PendingRequest};
+use crate::confirm::{ConfirmationId, PendingRequest};
 use crate::factors::{Factors, Removal, RemovalTarget, FLAG_REQUIRE_FOR_ALL, MAX_PASSKEYS};
 use crate::guard::{Action, Challenge, Enrolling, Purpose, Registration, Ticket};
 use crate::messages;
@@ -1339,10 +1339,9 @@ impl Service {
                 }],
             )
         };
-        let rec = match record::authenticate(&self.keys, record_bytes) {
-            Ok(r) if r.header.pubkey == *wallet => r,
-            Ok(_) => return failed("the wallet record belongs to another wallet".into()),
-            Err(e) => return failed(format!("wallet record failed its integrity check: {e}")),
+        let rec = match self.wallet_record(wallet, record_bytes) {
+            Ok(r) => r,
+            Err(e) => return failed(e.message),
         };
         let seed = match rec.open(&self.keys) {
             Ok(s) => s,
@@ -1441,18 +1440,7 @@ impl Service {
 
     /// Starts an export: asks the owner in Telegram.
     pub fn export(&self, req: ExportRequest) -> Result<ExportStarted, SignerError> {
-        let wallet = record::authenticate(&self.keys, &req.record).map_err(|e| {
-            integrity(format!(
-                "wallet {}: stored record failed its integrity check: {e}",
-                b58(&req.wallet)
-            ))
-        })?;
-        if wallet.header.pubkey != req.wallet {
-            return Err(integrity(format!(
-                "wallet {}: stored record belongs to another wallet; the database was altered",
-                b58(&req.wallet)
-            )));
-        }
+        let wallet = self.wallet_record(&req.wallet, &req.record)?;
         if self.page_origin.is_none() {
             return Err(failed_precondition(
                 "exports need the Custos page, and none is configured (serve --page-url)".into(),
@@ -1471,56 +1459,26 @@ impl Service {
                 "user {owner} has not linked a Telegram account, so nobody can approve the export"
             )));
         };
-        let mut st = self.state();
-        let expiry = st.confirmations.config().expiry;
-        let text = messages::export_text(&req.wallet, expiry);
-        let created = st
-            .confirmations
-            .create(
-                PendingRequest {
-                    wallet: req.wallet,
-                    user_id: owner.clone(),
-                    telegram_id,
-                    transaction: Vec::new(),
-                    summary: "Export the private key".into(),
-                },
-                Instant::now(),
-            )
-            .map_err(|e| match e {
-                CreateError::TooManyForUser { .. } | CreateError::TooManyPending { .. } => {
-                    failed_precondition(format!("cannot ask for an export now: {e}"))
-                }
-                other => internal(other.to_string()),
-            })?;
-        st.pending.insert(
-            created.id,
+        let expiry = self.state().confirmations.config().expiry;
+        let (id, to_pool) = self.open_confirmation(
+            PendingRequest {
+                wallet: req.wallet,
+                user_id: owner.clone(),
+                telegram_id,
+                transaction: Vec::new(),
+                summary: "Export the private key".into(),
+            },
             PendingSign {
                 record: req.record.clone(),
-                text: text.clone(),
+                text: messages::export_text(&req.wallet, expiry),
                 kind: Kind::Export,
                 user_id: owner,
                 wallet: req.wallet,
             },
-        );
-        drop(st);
-        let msg = ToPool::SendConfirmation {
-            confirmation_id: created.id.to_string(),
-            chat_id: chat_of(telegram_id),
-            text,
-            approve: SecretString::new(created.approve.callback_data().to_string()),
-            reject: SecretString::new(created.reject.callback_data().to_string()),
-        };
-        let to_pool = match self.seal_all(std::slice::from_ref(&msg)) {
-            Ok(mut v) => v.remove(0),
-            Err(e) => {
-                let mut st = self.state();
-                let _ = st.confirmations.fail(created.id, Instant::now());
-                st.pending.remove(&created.id);
-                return Err(e);
-            }
-        };
+            chat_of(telegram_id),
+        )?;
         Ok(ExportStarted {
-            confirmation_id: created.id.to_string(),
+            confirmation_id: id.to_string(),
             expires_in_secs: u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX),
             to_pool,
         })

@@ -348,19 +348,7 @@ impl Service {
         req: &SignRequest,
         authorization: Authorization,
     ) -> Result<SignOutcome, SignerError> {
-        let wallet = record::authenticate(&self.keys, &req.record).map_err(|e| {
-            integrity(format!(
-                "wallet {}: stored record failed its integrity check: {e}",
-                b58(&req.wallet)
-            ))
-        })?;
-        if wallet.header.pubkey != req.wallet {
-            return Err(integrity(format!(
-                "wallet {}: stored record belongs to another wallet ({}); the database was altered",
-                b58(&req.wallet),
-                b58(&wallet.header.pubkey)
-            )));
-        }
+        let wallet = self.wallet_record(&req.wallet, &req.record)?;
         if req.related_records.len() > MAX_RELATED_RECORDS {
             return Err(invalid_msg(format!(
                 "too many related records ({} > {MAX_RELATED_RECORDS})",
@@ -431,6 +419,29 @@ impl Service {
         }
     }
 
+    /// Authenticates a wallet's stored record and checks that it is that wallet's: the
+    /// bridge's word for either is never enough.
+    pub(crate) fn wallet_record<'a>(
+        &self,
+        wallet: &[u8; 32],
+        bytes: &'a [u8],
+    ) -> Result<AuthenticRecord<'a>, SignerError> {
+        let rec = record::authenticate(&self.keys, bytes).map_err(|e| {
+            integrity(format!(
+                "wallet {}: stored record failed its integrity check: {e}",
+                b58(wallet)
+            ))
+        })?;
+        if rec.header.pubkey != *wallet {
+            return Err(integrity(format!(
+                "wallet {}: stored record belongs to another wallet ({}); the database was altered",
+                b58(wallet),
+                b58(&rec.header.pubkey)
+            )));
+        }
+        Ok(rec)
+    }
+
     /// Opens the seed, signs the message and zeroizes the seed.
     fn sign_parsed(
         &self,
@@ -465,18 +476,7 @@ impl Service {
         wallet: &[u8; 32],
         transaction: &[u8],
     ) -> Result<(Vec<u8>, [u8; 64]), SignerError> {
-        let rec = record::authenticate(&self.keys, record_bytes).map_err(|e| {
-            integrity(format!(
-                "wallet {}: stored record failed its integrity check: {e}",
-                b58(wallet)
-            ))
-        })?;
-        if rec.header.pubkey != *wallet {
-            return Err(integrity(format!(
-                "wallet {}: record belongs to another wallet",
-                b58(wallet)
-            )));
-        }
+        let rec = self.wallet_record(wallet, record_bytes)?;
         let tx = ParsedTransaction::parse(transaction)
             .map_err(|e| internal(format!("approved transaction no longer parses: {e}")))?;
         let position = tx

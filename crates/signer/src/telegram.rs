@@ -170,42 +170,59 @@ impl Service {
         };
         let chat_id = i64::try_from(telegram_id)
             .map_err(|_| integrity("security record: Telegram id out of range".into()))?;
-        let now = Instant::now();
-        let mut st = self.state();
-        let expiry = st.confirmations.config().expiry;
+        let expiry = self.state().confirmations.config().expiry;
         let text = messages::confirmation_text(&req.wallet, &assessment, expiry);
-        let created = st
-            .confirmations
-            .create(
-                PendingRequest {
-                    wallet: req.wallet,
-                    user_id: owner.to_owned(),
-                    telegram_id,
-                    transaction: req.transaction.clone(),
-                    summary: assessment.summary.clone(),
-                },
-                now,
-            )
-            .map_err(|e| match e {
-                CreateError::TooManyForUser { .. } | CreateError::TooManyPending { .. } => {
-                    failed_precondition(format!(
-                        "cannot ask for confirmation now: {e}; wait until they are decided or \
-                         expire"
-                    ))
-                }
-                other => internal(other.to_string()),
-            })?;
-        st.pending.insert(
-            created.id,
+        let (id, to_pool) = self.open_confirmation(
+            PendingRequest {
+                wallet: req.wallet,
+                user_id: owner.to_owned(),
+                telegram_id,
+                transaction: req.transaction.clone(),
+                summary: assessment.summary.clone(),
+            },
             PendingSign {
                 record: req.record.clone(),
-                text: text.clone(),
+                text,
                 kind: Kind::Sign,
                 user_id: owner.to_owned(),
                 wallet: req.wallet,
             },
-        );
-        drop(st);
+            chat_id,
+        )?;
+        Ok(SignOutcome::Pending {
+            summary: assessment.summary,
+            reasons: assessment.reasons,
+            confirmation_id: id.to_string(),
+            expires_in_secs: secs(expiry),
+            to_pool,
+        })
+    }
+
+    /// Creates a confirmation (a signature or an export) and seals its message for the
+    /// pool. Nothing is left behind when either step fails.
+    pub(crate) fn open_confirmation(
+        &self,
+        request: PendingRequest,
+        side: PendingSign,
+        chat_id: i64,
+    ) -> Result<(ConfirmationId, Sealed), SignerError> {
+        let text = side.text.clone();
+        let created = {
+            let mut st = self.state();
+            let created =
+                st.confirmations
+                    .create(request, Instant::now())
+                    .map_err(|e| match e {
+                        CreateError::TooManyForUser { .. } | CreateError::TooManyPending { .. } => {
+                            failed_precondition(format!(
+                            "cannot ask the user now: {e}; wait until they are decided or expire"
+                        ))
+                        }
+                        other => internal(other.to_string()),
+                    })?;
+            st.pending.insert(created.id, side);
+            created
+        };
         let msg = ToPool::SendConfirmation {
             confirmation_id: created.id.to_string(),
             chat_id,
@@ -213,22 +230,15 @@ impl Service {
             approve: SecretString::new(created.approve.callback_data().to_string()),
             reject: SecretString::new(created.reject.callback_data().to_string()),
         };
-        let to_pool = match self.seal_all(std::slice::from_ref(&msg)) {
-            Ok(mut v) => v.remove(0),
+        match self.seal_all(std::slice::from_ref(&msg)) {
+            Ok(mut v) => Ok((created.id, v.remove(0))),
             Err(e) => {
                 let mut st = self.state();
                 let _ = st.confirmations.fail(created.id, Instant::now());
                 st.pending.remove(&created.id);
-                return Err(e);
+                Err(e)
             }
-        };
-        Ok(SignOutcome::Pending {
-            summary: assessment.summary,
-            reasons: assessment.reasons,
-            confirmation_id: created.id.to_string(),
-            expires_in_secs: secs(expiry),
-            to_pool,
-        })
+        }
     }
 
     /// Issues a one-time `/start` payload linking a Telegram account to `user_id`.
