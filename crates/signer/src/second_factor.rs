@@ -168,6 +168,15 @@ fn user_uuid(user_id: &str) -> Uuid {
     Uuid::from_bytes(d[..16].try_into().expect("16 bytes"))
 }
 
+/// A notice that something failed inside the signer.
+fn failure(chat_id: i64, why: &str) -> ToPool {
+    ToPool::Notice {
+        chat_id,
+        text: messages::failed_notice(why),
+        button: None,
+    }
+}
+
 fn chat_of(telegram_id: u64) -> i64 {
     i64::try_from(telegram_id).unwrap_or(0)
 }
@@ -646,16 +655,7 @@ impl Service {
         let now = Instant::now();
         let id = match crate::guard::random_id() {
             Ok(id) => id,
-            Err(e) => {
-                return (
-                    vec![ToPool::Notice {
-                        chat_id: chat,
-                        text: messages::failed_notice(&e.to_string()),
-                        button: None,
-                    }],
-                    Vec::new(),
-                )
-            }
+            Err(e) => return (vec![failure(chat, &e.to_string())], Vec::new()),
         };
         let text = messages::action_prompt(action, has_totp, has_passkey);
         let challenge = Challenge {
@@ -685,14 +685,7 @@ impl Service {
                     Vec::new(),
                 )
             }
-            Err(e) => (
-                vec![ToPool::Notice {
-                    chat_id: chat,
-                    text: messages::failed_notice(&e.to_string()),
-                    button: None,
-                }],
-                Vec::new(),
-            ),
+            Err(e) => (vec![failure(chat, &e.to_string())], Vec::new()),
         }
     }
 
@@ -710,16 +703,7 @@ impl Service {
         let label: String = user.chars().filter(|c| *c != ':').take(64).collect();
         let (pending, offer) = match Enrolment::begin(&label, "Custos") {
             Ok(x) => x,
-            Err(e) => {
-                return (
-                    vec![ToPool::Notice {
-                        chat_id: chat,
-                        text: messages::failed_notice(&e.to_string()),
-                        button: None,
-                    }],
-                    Vec::new(),
-                )
-            }
+            Err(e) => return (vec![failure(chat, &e.to_string())], Vec::new()),
         };
         st.guard.add_enrolment(
             telegram_id,
