@@ -93,6 +93,14 @@ impl Factors {
         self.totp.is_some() || !self.passkeys.is_empty()
     }
 
+    /// Drops a scheduled removal of `target` (that kind of factor was just added again,
+    /// or has just been removed).
+    pub fn unschedule(&mut self, target: RemovalTarget) {
+        if self.removal.is_some_and(|r| r.target == target) {
+            self.removal = None;
+        }
+    }
+
     /// The record flags these factors imply, keeping `require_for_all` from `flags`
     /// (only while a factor exists).
     pub fn flags(&self, flags: u32) -> u32 {

@@ -460,13 +460,7 @@ impl Service {
                         return (out, events);
                     };
                     let replaced = acc.factors.totp.replace(factor).is_some();
-                    if acc
-                        .factors
-                        .removal
-                        .is_some_and(|r| r.target == RemovalTarget::Totp)
-                    {
-                        acc.factors.removal = None;
-                    }
+                    acc.factors.unschedule(RemovalTarget::Totp);
                     match self.reseal(acc) {
                         Ok(ev) => events.push(ev),
                         Err(e) => {
@@ -1074,13 +1068,7 @@ impl Service {
             );
         }
         acc.factors.passkeys.push(stored);
-        if acc
-            .factors
-            .removal
-            .is_some_and(|r| r.target == RemovalTarget::Passkeys)
-        {
-            acc.factors.removal = None;
-        }
+        acc.factors.unschedule(RemovalTarget::Passkeys);
         match self.reseal(acc) {
             Ok(ev) => {
                 tracing::info!(user = %user, "passkey registered");
@@ -1503,9 +1491,7 @@ fn remove(factors: &mut Factors, target: RemovalTarget) {
         RemovalTarget::Totp => factors.totp = None,
         RemovalTarget::Passkeys => factors.passkeys.clear(),
     }
-    if factors.removal.is_some_and(|r| r.target == target) {
-        factors.removal = None;
-    }
+    factors.unschedule(target);
 }
 
 /// How long the removal of a user's last factor waits (default).
