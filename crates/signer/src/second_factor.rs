@@ -139,6 +139,17 @@ struct PageRequest {
     recipient: Option<String>,
 }
 
+impl Drop for PageRequest {
+    // The page token and a typed code are secrets: wipe the parsed copies.
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.token.zeroize();
+        if let Some(code) = self.totp.as_mut() {
+            code.zeroize();
+        }
+    }
+}
+
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 enum Step {
