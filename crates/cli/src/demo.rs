@@ -6,7 +6,9 @@
 //! plays both the bot backend (over the real gRPC API) and the user (in the fake
 //! Telegram): link the account, ask for a withdrawal, read the message, press
 //! Approve, receive the signed transaction; then a second withdrawal the user
-//! rejects. Everything the user would read is printed.
+//! rejects; then the user turns on two-factor authentication in the bot chat, and a
+//! third withdrawal is signed only after Approve *and* a code from their authenticator
+//! app. Everything the user would read is printed.
 
 use crate::confirm::{decision_json, status_name};
 use custos_api::client::connect;
@@ -239,14 +241,7 @@ async fn decide(
     message: &ChatMessage,
     word: &str,
 ) -> Result<AwaitDecisionResponse, String> {
-    user.fake
-        .press(
-            user.telegram_id,
-            user.telegram_id,
-            message.message_id,
-            button(message, word)?,
-        )
-        .map_err(|e| format!("press: {e:?}"))?;
+    decide_later(user, message, word)?;
     Ok(client
         .await_decision(AwaitDecisionRequest {
             confirmation_id: id.to_owned(),
@@ -255,6 +250,53 @@ async fn decide(
         .await
         .map_err(|s| format!("await: {}", s.message()))?
         .into_inner())
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The newest message id in a chat (0 when empty).
+fn last_message_id(fake: &FakeTelegram, chat: i64) -> i64 {
+    fake.messages(chat)
+        .ok()
+        .and_then(|ms| ms.iter().map(|m| m.message_id).max())
+        .unwrap_or(0)
+}
+
+/// The user sends `text`; waits for the bot's answer containing `expect`.
+async fn reply(
+    fake: &FakeTelegram,
+    chat: i64,
+    text: &str,
+    expect: &str,
+) -> Result<ChatMessage, String> {
+    let before = last_message_id(fake, chat);
+    fake.send_text(chat, chat, text)
+        .map_err(|e| format!("fake reply: {e:?}"))?;
+    wait_for(expect, Duration::from_secs(20), || async {
+        fake.messages(chat).ok()?.into_iter().find(|m| {
+            m.from_bot
+                && m.message_id > before
+                && m.text.as_deref().is_some_and(|t| t.contains(expect))
+        })
+    })
+    .await
+}
+
+/// The user presses the button labelled `word` (the decision comes later).
+fn decide_later(user: &User<'_>, message: &ChatMessage, word: &str) -> Result<(), String> {
+    user.fake
+        .press(
+            user.telegram_id,
+            user.telegram_id,
+            message.message_id,
+            button(message, word)?,
+        )
+        .map(|_| ())
+        .map_err(|e| format!("press: {e:?}"))
 }
 
 /// Waits for the message to be edited (buttons gone) and prints it.
@@ -267,7 +309,15 @@ async fn show_outcome(user: &User<'_>, message: &ChatMessage) -> Result<(), Stri
                 .messages(user.telegram_id)
                 .ok()?
                 .into_iter()
-                .find(|m| m.message_id == message.message_id && m.buttons().is_empty())
+                .find(|m| {
+                    // Decided: no buttons, and no longer waiting for a second factor.
+                    m.message_id == message.message_id
+                        && m.buttons().is_empty()
+                        && !m
+                            .text
+                            .as_deref()
+                            .is_some_and(|t| t.contains("Second factor needed"))
+                })
         },
     )
     .await?;
@@ -440,7 +490,105 @@ async fn demo(dir: &Path, keep: bool) -> Result<(), String> {
     }
     show_outcome(&alice_user, &message2).await?;
 
-    step(10, "Everything the fake Telegram server received");
+    step(
+        10,
+        "Alice turns on two-factor authentication: she sends /totp to the bot",
+    );
+    let before = last_message_id(&fake, alice.id);
+    fake.send_text(alice.id, alice.id, "/totp")
+        .map_err(|e| format!("fake /totp: {e:?}"))?;
+    let photo = wait_for("the QR code", Duration::from_secs(20), || async {
+        fake.messages(alice.id)
+            .ok()?
+            .into_iter()
+            .find(|m| m.from_bot && m.message_id > before && m.photo.is_some())
+    })
+    .await?;
+    let caption = photo.caption.clone().unwrap_or_default();
+    println!(
+        "   The bot sends a QR code ({} bytes PNG) captioned:",
+        photo.photo.as_ref().map_or(0, |p| p.size)
+    );
+    for line in caption.lines() {
+        println!("   | {line}");
+    }
+    println!("   and a second message with 10 one-time recovery codes (both delete themselves in 10 minutes).");
+    // Alice scans it: her authenticator app is the otpauth:// URI in the caption.
+    let uri: String = caption
+        .find("otpauth://")
+        .map(|i| {
+            caption[i..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != ')')
+                .collect()
+        })
+        .ok_or("no otpauth:// URI in the caption")?;
+    let app = totp_rs::Totp::from_url(&uri).map_err(|e| format!("{uri}: {e:?}"))?;
+    let step_now = unix_now() / 30;
+    let code = app.generate(step_now * 30).to_string();
+    println!("   Her app shows {code}; she replies with it.");
+    let on = reply(&fake, alice.id, &code, "Two-factor authentication is on").await?;
+    show(&on);
+
+    step(
+        11,
+        "A third withdrawal: Approve alone no longer signs (a stolen Telegram account could press it)",
+    );
+    let tx = transfer(&wallet_key, &destination, 1_000_000_000, &blockhash);
+    let third = request(&mut client, &alice_user, tx, "demo-withdrawal-3").await?;
+    let message3 = confirmation_message(&fake, alice.id, on.message_id).await?;
+    decide_later(&alice_user, &message3, "Approve")?;
+    let asked = wait_for(
+        "the second-factor prompt",
+        Duration::from_secs(20),
+        || async {
+            fake.messages(alice.id).ok()?.into_iter().find(|m| {
+                m.message_id == message3.message_id
+                    && m.text
+                        .as_deref()
+                        .is_some_and(|t| t.contains("Second factor needed"))
+            })
+        },
+    )
+    .await?;
+    show(&asked);
+    let still = client
+        .await_decision(AwaitDecisionRequest {
+            confirmation_id: third.clone(),
+            timeout_ms: 0,
+        })
+        .await
+        .map_err(|s| format!("await: {}", s.message()))?
+        .into_inner();
+    println!(
+        "   custos await {third}: {} - nothing signed yet",
+        status_name(DecisionStatus::try_from(still.status).unwrap_or(DecisionStatus::Unspecified))
+    );
+
+    step(12, "Alice replies with the next code from her app");
+    // The enrolment used this step's code, and each code works once.
+    let code = app.generate((step_now + 1) * 30).to_string();
+    println!("   Her app shows {code}; she replies with it (the bot deletes her message).");
+    fake.send_text(alice.id, alice.id, &code)
+        .map_err(|e| format!("fake reply: {e:?}"))?;
+    let decision = client
+        .await_decision(AwaitDecisionRequest {
+            confirmation_id: third.clone(),
+            timeout_ms: 30_000,
+        })
+        .await
+        .map_err(|s| format!("await: {}", s.message()))?
+        .into_inner();
+    println!("   custos await {} --format json:", third);
+    println!("   {}", decision_json(&decision));
+    if DecisionStatus::try_from(decision.status) != Ok(DecisionStatus::Approved) {
+        return Err("the withdrawal approved with the second factor was not signed".into());
+    }
+    verify(&wallet_key, &decision.transaction, &decision.signature)?;
+    println!("   Approve + second factor: signed, and the signature verifies.");
+    show_outcome(&alice_user, &message3).await?;
+
+    step(13, "Everything the fake Telegram server received");
     let dump = dir.join("telegram-dump.json");
     std::fs::write(&dump, fake.dump_json().to_string()).map_err(|e| e.to_string())?;
     println!(
@@ -453,6 +601,8 @@ async fn demo(dir: &Path, keep: bool) -> Result<(), String> {
             " (run with --keep to keep it)"
         }
     );
-    println!("\nDone: approve -> signed; reject -> refused.");
+    println!(
+        "\nDone: approve -> signed; reject -> refused; with 2FA on, approve + code -> signed."
+    );
     Ok(())
 }

@@ -449,6 +449,10 @@ fn the_demo_walks_a_withdrawal_to_a_signed_transaction() {
         "\"status\":\"approved\"",
         "The signature verifies",
         "rejected - nothing was signed",
+        "Two-factor authentication is on",
+        "Second factor needed",
+        "pending - nothing signed yet",
+        "Approve + second factor: signed, and the signature verifies.",
     ] {
         assert!(
             stdout.contains(expected),
