@@ -83,6 +83,22 @@ fn url_button(m: &ChatMessage, label: &str) -> String {
         .unwrap_or_else(|| panic!("no {label} URL button in {:?}", m.buttons()))
 }
 
+/// Waits until message `id` carries a URL button whose label contains `label` (the
+/// edit after Approve) and returns its URL.
+fn button_url_once_edited(flow: &Flow, chat: i64, id: i64, label: &str) -> String {
+    let mut url = None;
+    wait(label, Duration::from_secs(20), || {
+        url = flow
+            .message(chat, id)
+            .buttons()
+            .into_iter()
+            .find(|b| b.text.contains(label))
+            .and_then(|b| b.url);
+        url.is_some()
+    });
+    url.unwrap()
+}
+
 /// Enrols TOTP for a linked user through the bot chat; returns their authenticator
 /// and the step whose code activated it.
 fn enrol_totp(flow: &Flow, user: i64) -> (Totp, u64) {
@@ -263,21 +279,7 @@ fn passkeys_approve_withdrawals_and_keys_export_to_a_real_browser() {
     let id = pending["confirmation_id"].as_str().unwrap().to_owned();
     let m = flow.confirmation(alice, mark);
     flow.press(alice, &m, "Approve");
-    let mut url = String::new();
-    wait("the passkey button", Duration::from_secs(20), || {
-        let now = flow.message(alice, m.message_id);
-        match now
-            .buttons()
-            .into_iter()
-            .find(|b| b.text.contains("passkey"))
-        {
-            Some(b) => {
-                url = b.url.unwrap();
-                true
-            }
-            None => false,
-        }
-    });
+    let url = button_url_once_edited(&flow, alice, m.message_id, "passkey");
     let (code, _) = flow.await_decision(&id, 0);
     assert_eq!(code, 5, "signed before the passkey");
     let r = browser.run(&url, None, "2-approve-withdrawal");
@@ -308,21 +310,7 @@ fn passkeys_approve_withdrawals_and_keys_export_to_a_real_browser() {
         "{m:?}"
     );
     flow.press(alice, &m, "Approve");
-    let mut url = String::new();
-    wait("the export button", Duration::from_secs(20), || {
-        let now = flow.message(alice, m.message_id);
-        match now
-            .buttons()
-            .into_iter()
-            .find(|b| b.text.contains("export"))
-        {
-            Some(b) => {
-                url = b.url.unwrap();
-                true
-            }
-            None => false,
-        }
-    });
+    let url = button_url_once_edited(&flow, alice, m.message_id, "export");
     let r = browser.run(&url, None, "3-export-key");
     assert_eq!(r["state"], "done", "{r:#}");
     let shown_public = r["result"]["publicKey"].as_str().unwrap();
