@@ -373,6 +373,23 @@ pub fn seal_export(
     Ok(ExportBundle { enc, ciphertext })
 }
 
+/// HPKE base-mode single-shot seal with this module's suite to `recipient`, with the OS
+/// CSPRNG for the ephemeral key; a CSPRNG failure discards the result. Returns `enc` and
+/// the ciphertext. Shared with [`crate::recovery`], which binds its own `info` and `aad`.
+pub(crate) fn seal_base(
+    recipient: &RecipientKey,
+    info: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<([u8; 32], Vec<u8>), ExportError> {
+    let mut rng = OsRng09 { failed: false };
+    let sealed = seal_raw(recipient, info, aad, plaintext, &mut rng);
+    if rng.failed {
+        return Err(ExportError::Random);
+    }
+    sealed
+}
+
 /// HPKE base-mode single-shot seal with this module's suite.
 fn seal_raw<R: RngCore + CryptoRng>(
     recipient: &RecipientKey,
@@ -430,10 +447,10 @@ impl RngCore for OsRng09 {
 
 impl CryptoRng for OsRng09 {}
 
-/// Reference open with the same library, for unit tests only; the interop test opens with
-/// its own implementation.
-#[cfg(test)]
-fn open_raw(
+/// HPKE base-mode single-shot open with this module's suite. The signer never opens an
+/// export (the browser does); [`crate::recovery`] opens custodian shares with it, and the
+/// unit tests use it as a reference (the interop test opens with its own implementation).
+pub(crate) fn open_raw(
     sk_recip: &[u8; 32],
     enc: &[u8; 32],
     info: &[u8],

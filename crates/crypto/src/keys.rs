@@ -20,6 +20,11 @@ impl MasterKey {
         Self(*bytes)
     }
 
+    /// The raw key, for splitting it into recovery shares ([`crate::recovery`]) only.
+    pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
     /// Derives the subkey for one purpose.
     pub fn derive(&self, purpose: KeyPurpose) -> SubKey {
         let hk = Hkdf::<Sha256>::new(Some(KDF_SALT), &self.0);
@@ -51,6 +56,8 @@ pub enum KeyPurpose {
     SecurityEnc,
     /// AEAD key sealing the Telegram bot token at rest.
     BotToken,
+    /// MAC key of the recovery kit's commitment to the master key ([`crate::recovery`]).
+    RecoveryCheck,
 }
 
 impl KeyPurpose {
@@ -61,6 +68,7 @@ impl KeyPurpose {
             KeyPurpose::SecurityMac => b"custos/v1/security-mac",
             KeyPurpose::SecurityEnc => b"custos/v1/security-enc",
             KeyPurpose::BotToken => b"custos/v1/bot-token",
+            KeyPurpose::RecoveryCheck => b"custos/v1/recovery-check",
         }
     }
 }
@@ -131,6 +139,7 @@ mod tests {
             KeyPurpose::SecurityMac,
             KeyPurpose::SecurityEnc,
             KeyPurpose::BotToken,
+            KeyPurpose::RecoveryCheck,
         ];
         for (i, x) in all.iter().enumerate() {
             for y in &all[i + 1..] {

@@ -11,6 +11,9 @@
 //!   authenticated with its own MAC key, with the user's second-factor state in an
 //!   encrypted section.
 //! * [`bot_token`]: the AEAD box that keeps the Telegram bot token sealed at rest.
+//! * [`shamir`] and [`recovery`]: k-of-n Shamir shares of the master key, each encrypted
+//!   to a custodian with HPKE, for the disaster-recovery ceremony (groundwork: not called
+//!   by the signer yet).
 //!
 //! Every secret type here zeroizes itself on drop and has no `Debug` output
 //! that could reveal it.
@@ -21,8 +24,10 @@ pub mod bot_token;
 pub mod export;
 pub mod keys;
 pub mod record;
+pub mod recovery;
 pub mod seal;
 pub mod security;
+pub mod shamir;
 pub mod sign;
 
 /// Fills `buf` from the operating system's CSPRNG.
