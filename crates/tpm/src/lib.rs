@@ -1,6 +1,34 @@
-//! A small pure-Rust TPM 2.0 client.
+//! A small pure-Rust TPM 2.0 client: no C library, no `unsafe`, so it links into the static
+//! (musl) `custos` binary that runs as `/init` of the signed image, where tss-esapi cannot.
 //!
-//! Groundwork for issue 6 (sealing the master key to the measured boot state): nothing in
-//! Custos calls it yet.
+//! Groundwork for issue 6 (sealing the master key to the measured boot state): **nothing in
+//! Custos calls it yet.** It covers only what sealing to PCRs 7 + 11 needs:
+//!
+//! - `marshal` (private) — big-endian command and response framing;
+//! - [`rc`] — TPM response codes decoded into the specification's names
+//!   (e.g. `TPM_RC_POLICY_FAIL (0x99d, session 1)`);
+//! - [`transport`] — `/dev/tpmrm0` ([`DeviceTransport`]) and swtpm over TCP
+//!   ([`SwtpmTransport`]);
+//! - [`pcr`] — SHA-256 PCR selections and the offline TPM2_PolicyPCR digest
+//!   ([`policy_pcr_digest`]);
+//! - [`Tpm`] — the commands: Startup, GetRandom, PCR_Read, PCR_Extend, StartAuthSession,
+//!   PolicyPCR, PolicyGetDigest, FlushContext.
+//!
+//! Sessions are unsalted and unbound, without parameter encryption: commands and responses
+//! cross the bus in the clear. That suits PCR policies (their security is the TPM's check of
+//! the PCRs, not a secret in the session), not secrets sent to or from the TPM.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod error;
+mod marshal;
+pub mod pcr;
+pub mod rc;
+mod tpm;
+pub mod transport;
+
+pub use error::Error;
+pub use pcr::{extend_policy_pcr, policy_pcr_digest, PcrSelection};
+pub use rc::{Rc, RcLocation, ResponseCode};
+pub use tpm::{Session, SessionType, Tpm};
+pub use transport::{swtpm_power_on, DeviceTransport, SwtpmTransport, Transport};

@@ -1,0 +1,21 @@
+//! The errors of this crate.
+
+use crate::rc::ResponseCode;
+
+/// Why a TPM operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The TPM could not be reached, or the connection broke.
+    #[error("TPM transport: {0}")]
+    Io(#[from] std::io::Error),
+    /// The TPM refused the command; match on [`ResponseCode::rc`] for the reason.
+    #[error("the TPM returned {0}")]
+    Tpm(ResponseCode),
+    /// The TPM's response does not parse as the command's response.
+    #[error("malformed TPM response: {0}")]
+    Malformed(&'static str),
+    /// A request this crate will not send (e.g. a PCR index beyond the selection size).
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
+}
