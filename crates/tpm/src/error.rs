@@ -12,6 +12,10 @@ pub enum Error {
     /// The TPM refused the command; match on [`ResponseCode::rc`] for the reason.
     #[error("the TPM returned {0}")]
     Tpm(ResponseCode),
+    /// The policy session's digest is not the sealed object's policy: the PCRs (the
+    /// measured boot) are not the ones the object was sealed to.
+    #[error("the PCRs do not match the sealed object's policy ({0})")]
+    PolicyMismatch(ResponseCode),
     /// The TPM's response does not parse as the command's response.
     #[error("malformed TPM response: {0}")]
     Malformed(&'static str),

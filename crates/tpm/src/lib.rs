@@ -12,7 +12,9 @@
 //! - [`pcr`] — SHA-256 PCR selections and the offline TPM2_PolicyPCR digest
 //!   ([`policy_pcr_digest`]);
 //! - [`Tpm`] — the commands: Startup, GetRandom, PCR_Read, PCR_Extend, StartAuthSession,
-//!   PolicyPCR, PolicyGetDigest, FlushContext.
+//!   PolicyPCR, PolicyGetDigest, FlushContext; and sealing: CreatePrimary (ECC P-256
+//!   storage key), Create of a sealed data object bound to a policy digest, Load, and
+//!   Unseal under a PolicyPCR policy session ([`Error::PolicyMismatch`] when the PCRs moved).
 //!
 //! Sessions are unsalted and unbound, without parameter encryption: commands and responses
 //! cross the bus in the clear. That suits PCR policies (their security is the TPM's check of
@@ -22,12 +24,14 @@
 
 mod error;
 mod marshal;
+mod object;
 pub mod pcr;
 pub mod rc;
 mod tpm;
 pub mod transport;
 
 pub use error::Error;
+pub use object::{ObjectHandle, SealedObject, MAX_SEALED_LEN};
 pub use pcr::{extend_policy_pcr, policy_pcr_digest, PcrSelection};
 pub use rc::{Rc, RcLocation, ResponseCode};
 pub use tpm::{Session, SessionType, Tpm};

@@ -1,5 +1,7 @@
 //! The TPM 2.0 commands this crate sends, over any [`Transport`].
 
+use zeroize::Zeroizing;
+
 use crate::error::Error;
 use crate::marshal::{command, response, AuthSession, Reader, Writer};
 use crate::pcr::{PcrSelection, ALG_SHA256};
@@ -77,8 +79,9 @@ impl<T: Transport> Tpm<T> {
         params: &[u8],
         response_handles: usize,
     ) -> Result<(Vec<u32>, Vec<u8>), Error> {
-        let cmd = command(code, handles, auth, params);
-        let resp = self.transport.transmit(&cmd)?;
+        // Commands and responses may carry secrets (sealed data): wipe both buffers.
+        let cmd = Zeroizing::new(command(code, handles, auth, params));
+        let resp = Zeroizing::new(self.transport.transmit(&cmd)?);
         let (hs, params) = response(&resp, response_handles)?;
         Ok((hs, params.to_vec()))
     }

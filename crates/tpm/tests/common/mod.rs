@@ -13,6 +13,7 @@ pub struct Swtpm {
     /// The data channel (raw TPM commands).
     pub data: SocketAddr,
     /// The control channel (power on, reset).
+    #[allow(dead_code)] // each test binary compiles this module; only one uses it
     pub ctrl: SocketAddr,
     _state: tempfile::TempDir,
 }
