@@ -27,9 +27,10 @@
 //!   `info` makes the key schedule specific to this kit and this share; the AAD binds the
 //!   whole header (every custodian key and the check), so a share opens only under the
 //!   exact header it was made with.
-//! * The header carries a commitment to the master key, `check = HMAC-SHA256(key =
-//!   HKDF-SHA256(master, "custos/v1/recovery-check") (the crate's KDF, [`KeyPurpose::RecoveryCheck`]),
-//!   data = the header's bytes before the check)`. Shares below the threshold (or a forged
+//! * The header carries a commitment to the master key: `check = HMAC-SHA256(key = the
+//!   master key's [`KeyPurpose::RecoveryCheck`] subkey (HKDF-SHA256, salt
+//!   "custos/kdf/v1", info "custos/v1/recovery-check", as every subkey), data = the
+//!   header's bytes before the check)`. Shares below the threshold (or a forged
 //!   share) interpolate to a wrong key that nothing else could tell from the right one;
 //!   [`recover`] refuses any key whose check differs ([`RecoveryError::CheckFailed`]). The
 //!   check reveals nothing usable about the master key (an HMAC under a key derived from
