@@ -29,6 +29,8 @@ pub(crate) const EMPTY_PASSWORD: AuthSession = AuthSession {
     handle: RS_PW,
     attributes: 0,
 };
+/// How many times [`Tpm::pcr_read`] starts over when PCRs change under it.
+const PCR_READ_ATTEMPTS: usize = 8;
 /// Size of the caller's nonce; the TPM requires at least 16 bytes for SHA-256 sessions.
 const NONCE_LEN: usize = 32;
 
@@ -114,7 +116,8 @@ impl<T: Transport> Tpm<T> {
     /// at most eight per call; this reads again for the rest, and starts over if a PCR
     /// changed in between (the TPM's update counter moved), so the values are consistent.
     pub fn pcr_read(&mut self, selection: &PcrSelection) -> Result<Vec<[u8; 32]>, Error> {
-        'again: loop {
+        // Bounded, so PCRs extended without pause cannot keep us here.
+        'again: for _ in 0..PCR_READ_ATTEMPTS {
             let mut values: Vec<(u8, [u8; 32])> = Vec::with_capacity(selection.len());
             let mut left = *selection;
             let mut counter = None;
@@ -147,6 +150,7 @@ impl<T: Transport> Tpm<T> {
             values.sort_by_key(|(i, _)| *i);
             return Ok(values.into_iter().map(|(_, d)| d).collect());
         }
+        Err(Error::Malformed("PCRs kept changing while being read"))
     }
 
     /// TPM2_PCR_Extend of one SHA-256 PCR with `digest` (empty platform authorization,
