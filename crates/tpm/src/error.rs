@@ -22,4 +22,24 @@ pub enum Error {
     /// A request this crate will not send (e.g. a PCR index beyond the selection size).
     #[error("invalid request: {0}")]
     InvalidRequest(&'static str),
+    /// The NV index exists but is not a counter (`TPM_NT_COUNTER`): someone else's index,
+    /// which Custos must not treat as its rollback counter.
+    #[error("NV index {index:#010x} is not a counter")]
+    NotACounter {
+        /// The NV index handle.
+        index: u32,
+    },
+    /// The NV index is a counter whose public area differs from the one Custos defines
+    /// (attributes, name algorithm, size or policy), so its value cannot be trusted.
+    #[error("NV index {index:#010x}: {what} differ from Custos's counter (expected {expected:#x}, found {found:#x})")]
+    NvPublicMismatch {
+        /// The NV index handle.
+        index: u32,
+        /// Which field differs, e.g. "attributes".
+        what: &'static str,
+        /// The value Custos defines (for the policy: 1 if one is expected, 0 if not).
+        expected: u32,
+        /// The value the TPM reports.
+        found: u32,
+    },
 }

@@ -14,7 +14,8 @@
 //! - [`Tpm`] — the commands: Startup, GetRandom, PCR_Read, PCR_Extend, StartAuthSession,
 //!   PolicyPCR, PolicyGetDigest, FlushContext; and sealing: CreatePrimary (ECC P-256
 //!   storage key), Create of a sealed data object bound to a policy digest, Load, and
-//!   Unseal under a PolicyPCR policy session ([`Error::PolicyMismatch`] when the PCRs moved).
+//!   Unseal under a PolicyPCR policy session ([`Error::PolicyMismatch`] when the PCRs moved);
+//! - [`nv`] — a monotonic NV counter against rollback (define, increment, read, check).
 //!
 //! Sessions are unsalted and unbound, without parameter encryption: commands and responses
 //! cross the bus in the clear. That suits PCR policies (their security is the TPM's check of
@@ -24,6 +25,7 @@
 
 mod error;
 mod marshal;
+pub mod nv;
 mod object;
 pub mod pcr;
 pub mod rc;
@@ -31,6 +33,7 @@ mod tpm;
 pub mod transport;
 
 pub use error::Error;
+pub use nv::{CounterSpec, NvIndex, NvPublic};
 pub use object::{ObjectHandle, SealedObject, MAX_SEALED_LEN};
 pub use pcr::{extend_policy_pcr, policy_pcr_digest, PcrSelection};
 pub use rc::{Rc, RcLocation, ResponseCode};

@@ -16,20 +16,20 @@ const CC_LOAD: u32 = 0x157;
 const CC_UNSEAL: u32 = 0x15E;
 
 /// `TPM_RH_OWNER`: the storage hierarchy.
-const RH_OWNER: u32 = 0x4000_0001;
-const ALG_ECC: u16 = 0x0023;
+pub(crate) const RH_OWNER: u32 = 0x4000_0001;
+pub(crate) const ALG_ECC: u16 = 0x0023;
 const ALG_KEYEDHASH: u16 = 0x0008;
 const ALG_AES: u16 = 0x0006;
 const ALG_CFB: u16 = 0x0043;
-const ECC_NIST_P256: u16 = 0x0003;
+pub(crate) const ECC_NIST_P256: u16 = 0x0003;
 
 // TPMA_OBJECT bits (TPM 2.0 Part 2, 8.3).
-const FIXED_TPM: u32 = 1 << 1;
-const FIXED_PARENT: u32 = 1 << 4;
-const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
-const USER_WITH_AUTH: u32 = 1 << 6;
-const NO_DA: u32 = 1 << 10;
-const RESTRICTED: u32 = 1 << 16;
+pub(crate) const FIXED_TPM: u32 = 1 << 1;
+pub(crate) const FIXED_PARENT: u32 = 1 << 4;
+pub(crate) const SENSITIVE_DATA_ORIGIN: u32 = 1 << 5;
+pub(crate) const USER_WITH_AUTH: u32 = 1 << 6;
+pub(crate) const NO_DA: u32 = 1 << 10;
+pub(crate) const RESTRICTED: u32 = 1 << 16;
 const DECRYPT: u32 = 1 << 17;
 
 /// The largest secret a sealed data object holds (MAX_SYM_DATA on PC-client TPMs).
@@ -37,7 +37,7 @@ pub const MAX_SEALED_LEN: usize = 128;
 
 /// A transient object loaded in the TPM; flush it with [`Tpm::flush_context`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ObjectHandle(u32);
+pub struct ObjectHandle(pub(crate) u32);
 
 impl ObjectHandle {
     /// The object's TPM handle.
@@ -57,7 +57,7 @@ pub struct SealedObject {
 }
 
 /// Marshals a TPM2B whose contents `f` writes (e.g. TPM2B_PUBLIC around a TPMT_PUBLIC).
-fn sized(w: &mut Writer, f: impl FnOnce(&mut Writer)) {
+pub(crate) fn sized(w: &mut Writer, f: impl FnOnce(&mut Writer)) {
     let mut inner = Writer::default();
     f(&mut inner);
     w.tpm2b(&inner.buf);

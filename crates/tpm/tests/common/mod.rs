@@ -30,16 +30,31 @@ impl Swtpm {
     /// Starts swtpm. With `powered`, it needs no `_TPM_Init` (`--flags not-need-init`),
     /// but TPM2_Startup has not run either.
     pub fn start(powered: bool) -> Self {
+        Self::start_on(tempfile::tempdir().unwrap(), powered)
+    }
+
+    /// Stops swtpm and starts a new one on the same state directory: a TPM after a power
+    /// cycle (TPM2_Startup has not run). NV contents survive; PCRs and objects do not.
+    #[allow(dead_code)] // each test binary compiles this module; only one uses it
+    pub fn restart(mut self) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let state = std::mem::replace(&mut self._state, tempfile::tempdir().unwrap());
+        Self::start_on(state, true)
+    }
+
+    fn start_on(state: tempfile::TempDir, powered: bool) -> Self {
         // A free port can be taken by someone else between our probe and swtpm's bind:
         // try a few times.
+        let mut state = Some(state);
         for _ in 0..5 {
-            let state = tempfile::tempdir().unwrap();
+            let dir = state.take().unwrap_or_else(|| tempfile::tempdir().unwrap());
             let (data_port, ctrl_port) = (free_port(), free_port());
             let mut cmd = Command::new("swtpm");
             cmd.arg("socket")
                 .arg("--tpm2")
                 .arg("--tpmstate")
-                .arg(format!("dir={}", state.path().display()))
+                .arg(format!("dir={}", dir.path().display()))
                 .arg("--server")
                 .arg(format!("type=tcp,port={data_port},bindaddr=127.0.0.1"))
                 .arg("--ctrl")
@@ -60,7 +75,7 @@ impl Swtpm {
                 child,
                 data,
                 ctrl,
-                _state: state,
+                _state: dir,
             };
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
@@ -74,6 +89,12 @@ impl Swtpm {
                 std::thread::sleep(Duration::from_millis(20));
             }
             let _ = tpm.child.kill();
+            let _ = tpm.child.wait();
+            // Keep the state (a restart's NV contents) for the next attempt.
+            state = Some(std::mem::replace(
+                &mut tpm._state,
+                tempfile::tempdir().unwrap(),
+            ));
         }
         panic!("swtpm did not start listening (tried 5 times)");
     }
