@@ -15,7 +15,9 @@
 //!   PolicyPCR, PolicyGetDigest, FlushContext; and sealing: CreatePrimary (ECC P-256
 //!   storage key), Create of a sealed data object bound to a policy digest, Load, and
 //!   Unseal under a PolicyPCR policy session ([`Error::PolicyMismatch`] when the PCRs moved);
-//! - [`nv`] — a monotonic NV counter against rollback (define, increment, read, check).
+//! - [`nv`] — a monotonic NV counter against rollback (define, increment, read, check);
+//! - [`attest`] — an ECC P-256 attestation key, TPM2_Quote with the verifier's nonce, and
+//!   [`verify_quote`], the offline check of a quote's signature, nonce and PCRs.
 //!
 //! Sessions are unsalted and unbound, without parameter encryption: commands and responses
 //! cross the bus in the clear. That suits PCR policies (their security is the TPM's check of
@@ -23,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attest;
 mod error;
 mod marshal;
 pub mod nv;
@@ -32,6 +35,9 @@ pub mod rc;
 mod tpm;
 pub mod transport;
 
+pub use attest::{
+    parse_quote, verify_quote, AkPublic, AttestationKey, Quote, QuoteInfo, VerifyError,
+};
 pub use error::Error;
 pub use nv::{CounterSpec, NvIndex, NvPublic};
 pub use object::{ObjectHandle, SealedObject, MAX_SEALED_LEN};
