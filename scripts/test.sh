@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # System packages the current test suite needs. Later features add swtpm,
 # qemu and postgresql here as their tests arrive. Chromium and node drive the
 # Custos page test (crates/pool/tests/page_browser.rs, tests/browser/).
-PACKAGES=(gcc pkg-config chromium swtpm swtpm-tools systemd systemd-boot-efi binutils)
+PACKAGES=(gcc pkg-config chromium swtpm swtpm-tools systemd systemd-boot-efi binutils cpio)
 # Node may come from elsewhere than Debian (e.g. NodeSource, whose nodejs
 # includes npm): only ask apt for it when the commands are missing.
 command -v node >/dev/null || PACKAGES+=(nodejs)
