@@ -8,14 +8,16 @@
 //!
 //! - [`cpio`]: a deterministic "newc" (`070701`) cpio writer: sorted paths, zero times
 //!   and owners, inode numbers by position, so identical contents give identical bytes.
-//! - [`gzip`]: gzip with a fixed header (no name, mtime 0), as the kernel unpacks it.
-//! - `uki` (next): assembles a UKI with `objcopy` from systemd-stub 252 and the sections, reads
+//! - [`mod@gzip`]: gzip with a fixed header (no name, mtime 0), as the kernel unpacks it.
+//! - [`uki`]: assembles a UKI with `objcopy` from systemd-stub 252 and the sections, reads
 //!   the sections back with `custos-measure` and returns the predicted PCR 11.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod cpio;
 pub mod gzip;
+pub mod uki;
 
 pub use cpio::{Cpio, CpioError};
 pub use gzip::gzip;
+pub use uki::{build_uki, BuiltUki, UkiError, STUB_PATH};
