@@ -20,6 +20,7 @@ const TRAILER: &str = "TRAILER!!!";
 const S_IFDIR: u32 = 0o040_000;
 const S_IFREG: u32 = 0o100_000;
 const S_IFLNK: u32 = 0o120_000;
+const S_IFCHR: u32 = 0o020_000;
 /// The permission bits a caller may set (including setuid, setgid and sticky).
 const PERMISSION_BITS: u32 = 0o7777;
 /// Mode of parent directories nobody added explicitly.
@@ -90,6 +91,8 @@ enum Kind {
     File(u32, Vec<u8>),
     /// A symbolic link to the target (mode `0777`, as Linux has for all symlinks).
     Symlink(String),
+    /// A character device node: permission bits, major and minor numbers.
+    CharDevice(u32, u32, u32),
 }
 
 /// A cpio archive being built: add entries in any order, then [`Cpio::to_bytes`].
@@ -131,6 +134,19 @@ impl Cpio {
         }
         check_len(path, target.len())?;
         self.insert(path, Kind::Symlink(target.to_owned()), true)
+    }
+
+    /// Adds a character device node (e.g. `dev/console`, 5:1, which the kernel opens as
+    /// `/init`'s standard streams before any devtmpfs is mounted).
+    pub fn add_char_device(
+        &mut self,
+        path: &str,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    ) -> Result<(), CpioError> {
+        check_mode(path, mode)?;
+        self.insert(path, Kind::CharDevice(mode, major, minor), true)
     }
 
     /// Validates `path` against the entries so far and inserts it.
@@ -189,6 +205,7 @@ impl Cpio {
         }
         let mut out = Vec::new();
         for (ino, (path, kind)) in (1u32..).zip(&all) {
+            let mut rdev = (0, 0);
             let (mode, nlink, data): (u32, u32, &[u8]) = match kind {
                 Kind::Dir(m) => (
                     S_IFDIR | m,
@@ -197,11 +214,15 @@ impl Cpio {
                 ),
                 Kind::File(m, c) => (S_IFREG | m, 1, c),
                 Kind::Symlink(t) => (S_IFLNK | 0o777, 1, t.as_bytes()),
+                Kind::CharDevice(m, major, minor) => {
+                    rdev = (*major, *minor);
+                    (S_IFCHR | m, 1, &[])
+                }
             };
-            write_entry(&mut out, ino, mode, nlink, path, data);
+            write_entry(&mut out, ino, mode, nlink, path, data, rdev);
         }
         // GNU cpio and the kernel's own gen_init_cpio write the trailer with one link.
-        write_entry(&mut out, 0, 0, 1, TRAILER, &[]);
+        write_entry(&mut out, 0, 0, 1, TRAILER, &[], (0, 0));
         out
     }
 
@@ -212,7 +233,16 @@ impl Cpio {
 }
 
 /// Appends one newc header, the NUL-terminated name and the data, each padded to 4 bytes.
-fn write_entry(out: &mut Vec<u8>, ino: u32, mode: u32, nlink: u32, name: &str, data: &[u8]) {
+/// `rdev` is a device node's (major, minor), else (0, 0).
+fn write_entry(
+    out: &mut Vec<u8>,
+    ino: u32,
+    mode: u32,
+    nlink: u32,
+    name: &str,
+    data: &[u8],
+    rdev: (u32, u32),
+) {
     let start = out.len();
     out.extend_from_slice(MAGIC);
     // Lengths were checked against u32 when the entry was added.
@@ -220,7 +250,10 @@ fn write_entry(out: &mut Vec<u8>, ino: u32, mode: u32, nlink: u32, name: &str, d
     let namesize = u32::try_from(name.len() + 1).expect("paths are short");
     // ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor,
     // rdevminor, namesize, check.
-    for field in [ino, mode, 0, 0, nlink, 0, filesize, 0, 0, 0, 0, namesize, 0] {
+    let (rmajor, rminor) = rdev;
+    for field in [
+        ino, mode, 0, 0, nlink, 0, filesize, 0, 0, rmajor, rminor, namesize, 0,
+    ] {
         out.extend_from_slice(format!("{field:08X}").as_bytes());
     }
     out.extend_from_slice(name.as_bytes());

@@ -169,10 +169,13 @@ pub fn build_uki(stub: &Path, sections: &UkiSections) -> Result<BuiltUki, UkiErr
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
     }
-    let image = std::fs::read(&out).map_err(|source| UkiError::Io {
+    let mut image = std::fs::read(&out).map_err(|source| UkiError::Io {
         what: format!("read {}", out.display()),
         source,
     })?;
+    // objcopy stamps the PE header with the current time (binutils 2.40 ignores
+    // SOURCE_DATE_EPOCH); zero it so identical inputs give identical images.
+    clear_pe_timestamp(&mut image).map_err(UkiError::ReadBack)?;
 
     let read = read_uki_sections(&image).map_err(UkiError::ReadBack)?;
     for section in UkiSection::ALL {
@@ -185,6 +188,60 @@ pub fn build_uki(stub: &Path, sections: &UkiSections) -> Result<BuiltUki, UkiErr
         pcr11: predict_pcr11(&read),
         image,
     })
+}
+
+/// Offset of the COFF header's `TimeDateStamp` from the `PE\0\0` signature.
+const TIMESTAMP_OFFSET: usize = 8;
+/// Offset of the optional header's `CheckSum` from the signature (same in PE32 and PE32+).
+const CHECKSUM_OFFSET: usize = 4 + 20 + 64;
+
+/// The file offset of the `PE\0\0` signature of a valid PE image whose headers reach
+/// the checksum field.
+fn pe_signature_offset(image: &[u8]) -> Result<usize, PeError> {
+    PeImage::parse(image)?;
+    // parse checked the DOS header and the signature at e_lfanew.
+    let lfanew = u32::from_le_bytes([image[0x3c], image[0x3d], image[0x3e], image[0x3f]]) as usize;
+    if image.len() < lfanew + CHECKSUM_OFFSET + 4 {
+        return Err(PeError::Truncated {
+            what: "optional header checksum",
+            offset: (lfanew + CHECKSUM_OFFSET) as u64,
+            len: 4,
+            file_len: image.len(),
+        });
+    }
+    Ok(lfanew)
+}
+
+/// Sets the PE header's `TimeDateStamp` to 0 and recomputes its `CheckSum` (when it had
+/// one). Neither is measured by systemd-stub; both are covered by nothing else either.
+pub fn clear_pe_timestamp(image: &mut [u8]) -> Result<(), PeError> {
+    let pe = pe_signature_offset(image)?;
+    image[pe + TIMESTAMP_OFFSET..pe + TIMESTAMP_OFFSET + 4].fill(0);
+    let at = pe + CHECKSUM_OFFSET;
+    if image[at..at + 4] != [0; 4] {
+        let sum = pe_checksum(image, at);
+        image[at..at + 4].copy_from_slice(&sum.to_le_bytes());
+    }
+    Ok(())
+}
+
+/// The PE image checksum (as `imagehlp!CheckSumMappedFile` computes it): the one's
+/// complement style 16-bit sum of the file with the checksum field read as zero, plus the
+/// file's length.
+pub fn pe_checksum(image: &[u8], checksum_at: usize) -> u32 {
+    let mut sum: u64 = 0;
+    for (i, chunk) in image.chunks(2).enumerate() {
+        let off = i * 2;
+        if (checksum_at..checksum_at + 4).contains(&off) {
+            continue;
+        }
+        let word = u16::from_le_bytes([chunk[0], chunk.get(1).copied().unwrap_or(0)]);
+        sum += u64::from(word);
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum = (sum & 0xffff) + (sum >> 16);
+    // The PE format caps images below 4 GiB; the length is added modulo 2^32.
+    (sum as u32).wrapping_add(image.len() as u32)
 }
 
 /// Rounds `x` up to a page boundary; `None` on overflow.
@@ -203,6 +260,32 @@ mod tests {
         assert_eq!(align_up(0x1000), Some(0x1000));
         assert_eq!(align_up(0x1001), Some(0x2000));
         assert_eq!(align_up(u64::MAX), None);
+    }
+
+    #[test]
+    fn checksum_matches_objcopys_and_timestamp_is_cleared() {
+        // objcopy writes a valid checksum; recomputing it must give the same value.
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x.efi");
+        let status = Command::new("objcopy")
+            .args(["--add-section", "x.data=/dev/null"])
+            .arg(STUB_PATH)
+            .arg(&out)
+            .status()
+            .expect("objcopy (Debian package binutils)");
+        assert!(status.success());
+        let mut image = std::fs::read(&out).unwrap();
+        let pe = pe_signature_offset(&image).unwrap();
+        let at = pe + CHECKSUM_OFFSET;
+        let theirs = u32::from_le_bytes(image[at..at + 4].try_into().unwrap());
+        assert_ne!(theirs, 0);
+        assert_eq!(pe_checksum(&image, at), theirs);
+        assert_ne!(image[pe + 8..pe + 12], [0; 4]);
+        clear_pe_timestamp(&mut image).unwrap();
+        assert_eq!(image[pe + 8..pe + 12], [0; 4]);
+        let ours = u32::from_le_bytes(image[at..at + 4].try_into().unwrap());
+        assert_eq!(pe_checksum(&image, at), ours);
+        assert!(clear_pe_timestamp(&mut [0u8; 8]).is_err());
     }
 
     #[test]

@@ -173,3 +173,19 @@ fn compressed_bytes_are_pinned() {
 }
 
 const GOLDEN: &str = "6b067e23f51ce0556946f1870d94510af748cffc782f7a9b8f99d3b952311b4f";
+
+#[test]
+fn gnu_cpio_lists_a_char_device_with_its_numbers() {
+    let mut c = Cpio::new();
+    c.add_char_device("dev/console", 0o600, 5, 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let list = run("cpio", &["-tv", "--quiet"], dir.path(), &c.to_bytes());
+    let list = String::from_utf8(list).unwrap();
+    let line = list
+        .lines()
+        .find(|l| l.ends_with("dev/console"))
+        .unwrap_or_else(|| panic!("no dev/console in {list}"));
+    assert!(line.starts_with("crw------- "), "{line}");
+    let numbers: String = line.split_whitespace().skip(4).take(2).collect();
+    assert_eq!(numbers, "5,1", "{line}");
+}

@@ -1,0 +1,262 @@
+//! Building the boot image: the initramfs (`/init` = the static `custos` binary, its image
+//! configuration, the kernel modules), the unified kernel image around it, its Secure Boot
+//! signature and the release manifest.
+//!
+//! Output directory:
+//! - `custos-unsigned.efi`: the UKI; identical bytes for identical inputs;
+//! - `custos.efi`: the same signed with the db key by `sbsign` (when a key is given);
+//! - `release.json`: [`Release`].
+//!
+//! Initramfs layout: `/init` (0755), `/etc/custos/image.toml` (0644),
+//! `/lib/modules/<name>.ko` (0644) and `/lib/modules/load-order` (their file names, one
+//! per line, dependencies first), `/dev/console` (char 5:1, so `/init` starts with its
+//! standard streams on the console), empty `/dev /proc /sys /run /tmp /data`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use custos_measure::{predict_pcr11_from_image, PeError, UkiSection, UkiSections};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::cpio::{Cpio, CpioError};
+use crate::kernel::Kernel;
+use crate::tool::{run, ToolError};
+use crate::uki::{build_uki, UkiError, STUB_PATH};
+
+/// The kernel command line when none is given: console on the first serial port, and a
+/// panic (e.g. `/init` exiting) reboots at once, which ends qemu under `-no-reboot`.
+pub const DEFAULT_CMDLINE: &str = "console=ttyS0 panic=-1";
+/// The unsigned UKI's file name in the output directory.
+pub const UNSIGNED_UKI: &str = "custos-unsigned.efi";
+/// The signed UKI's file name in the output directory.
+pub const SIGNED_UKI: &str = "custos.efi";
+/// The release manifest's file name in the output directory.
+pub const RELEASE_JSON: &str = "release.json";
+/// The initramfs file listing the modules in load order.
+pub const MODULE_ORDER_PATH: &str = "lib/modules/load-order";
+/// Where the image configuration is in the initramfs.
+pub const IMAGE_TOML_PATH: &str = "etc/custos/image.toml";
+
+/// Why the image could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// An input or output file could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// `image.toml` is not TOML or has no non-negative integer `version`.
+    #[error("image configuration: {0}")]
+    Config(String),
+    /// The initramfs could not be assembled.
+    #[error("initramfs: {0}")]
+    Cpio(#[from] CpioError),
+    /// The UKI could not be assembled.
+    #[error(transparent)]
+    Uki(#[from] UkiError),
+    /// `sbsign` failed.
+    #[error(transparent)]
+    Tool(#[from] ToolError),
+    /// The signed image cannot be read back as a UKI.
+    #[error("the signed image cannot be read back: {0}")]
+    SignedReadBack(PeError),
+    /// Signing changed what systemd-stub measures (it must only add a signature).
+    #[error("the signed image's PCR 11 differs from the unsigned one's")]
+    SignedPcr11Differs,
+}
+
+/// The db key and certificate (PEM) the UKI is signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// Private key file.
+    pub key: PathBuf,
+    /// Certificate file.
+    pub cert: PathBuf,
+}
+
+/// What to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// The static `custos` binary, installed as `/init`.
+    pub custos: PathBuf,
+    /// The kernel and modules (from [`crate::kernel::load`]).
+    pub kernel: Kernel,
+    /// The image configuration file, copied to `/etc/custos/image.toml`.
+    pub config: PathBuf,
+    /// The kernel command line.
+    pub cmdline: String,
+    /// The db key to sign with; without it only the unsigned UKI is written.
+    pub signer: Option<Signer>,
+    /// The enrolled OVMF variable store the image will boot with, for the PCR 7 prediction
+    /// (see [`predict_pcr7`]).
+    pub ovmf_vars: Option<PathBuf>,
+}
+
+/// The release manifest (`release.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// The image version (`version` of `image.toml`; the NV counter value it advances to).
+    pub version: u64,
+    /// The kernel's Debian package name.
+    pub kernel_package: String,
+    /// The kernel's Debian package version.
+    pub kernel_version: String,
+    /// The kernel command line.
+    pub cmdline: String,
+    /// SHA-256 (hex) of the unsigned UKI.
+    pub unsigned_uki_sha256: String,
+    /// SHA-256 (hex) of the signed UKI (`custos.efi`), when signed.
+    pub uki_sha256: Option<String>,
+    /// Predicted PCR 11 (sha256 bank, hex) systemd-stub measures.
+    pub pcr11: String,
+    /// Predicted PCR 7 (sha256 bank, hex), when it can be predicted (see [`predict_pcr7`]).
+    pub pcr7: Option<String>,
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
+    let what = what.into();
+    move |source| BuildError::Io { what, source }
+}
+
+/// The `version` of an `image.toml` text: a non-negative integer.
+pub fn config_version(text: &str) -> Result<u64, BuildError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| BuildError::Config(e.message().to_owned()))?;
+    match table.get("version") {
+        Some(toml::Value::Integer(v)) => {
+            u64::try_from(*v).map_err(|_| BuildError::Config(format!("version {v} is negative")))
+        }
+        Some(other) => Err(BuildError::Config(format!(
+            "version must be an integer, not {}",
+            other.type_str()
+        ))),
+        None => Err(BuildError::Config("no `version`".into())),
+    }
+}
+
+/// The `.osrel` section: identifies the image and its version to systemd-stub and tools.
+pub fn os_release(version: u64) -> String {
+    format!("NAME=\"Custos\"\nID=custos\nVERSION_ID={version}\nPRETTY_NAME=\"Custos {version}\"\n")
+}
+
+/// The gzip-compressed initramfs for `init`, `config` and the kernel's modules.
+pub fn initramfs(init: &[u8], config: &[u8], kernel: &Kernel) -> Result<Vec<u8>, BuildError> {
+    let mut cpio = Cpio::new();
+    cpio.add_file("init", 0o755, init)?;
+    cpio.add_file(IMAGE_TOML_PATH, 0o644, config)?;
+    let mut order = String::new();
+    for module in &kernel.modules {
+        let name = module
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| BuildError::Config(format!("bad module path {}", module.display())))?;
+        let bytes = std::fs::read(module).map_err(io(format!("read {}", module.display())))?;
+        cpio.add_file(&format!("lib/modules/{name}"), 0o644, bytes)?;
+        order.push_str(name);
+        order.push('\n');
+    }
+    cpio.add_file(MODULE_ORDER_PATH, 0o644, order.into_bytes())?;
+    for dir in ["dev", "proc", "sys", "run", "data"] {
+        cpio.add_dir(dir, 0o755)?;
+    }
+    cpio.add_dir("tmp", 0o1777)?;
+    cpio.add_char_device("dev/console", 0o600, 5, 1)?;
+    Ok(cpio.to_gzip())
+}
+
+/// Hook for the PCR 7 prediction: PCR 7 depends on the enrolled variable store and the db
+/// certificate that verifies the image. `custos-measure` has no PCR 7 model yet, so this
+/// returns `None` and `release.json` carries `"pcr7": null`; when its `pcr7` module lands,
+/// this is the one place to call it.
+pub fn predict_pcr7(_ovmf_vars: &Path, _db_cert: &Path) -> Option<[u8; 32]> {
+    None
+}
+
+/// Builds the image into `out` (created if needed) and writes `release.json`.
+pub fn build(opts: &BuildOptions, out: &Path) -> Result<Release, BuildError> {
+    let init =
+        std::fs::read(&opts.custos).map_err(io(format!("read {}", opts.custos.display())))?;
+    let config =
+        std::fs::read(&opts.config).map_err(io(format!("read {}", opts.config.display())))?;
+    let config_text = std::str::from_utf8(&config)
+        .map_err(|_| BuildError::Config("image.toml is not UTF-8".into()))?;
+    let version = config_version(config_text)?;
+    let kernel = std::fs::read(&opts.kernel.vmlinuz)
+        .map_err(io(format!("read {}", opts.kernel.vmlinuz.display())))?;
+
+    let sections = UkiSections::new()
+        .with(UkiSection::Linux, kernel)
+        .with(UkiSection::Osrel, os_release(version).into_bytes())
+        .with(UkiSection::Cmdline, opts.cmdline.clone().into_bytes())
+        .with(UkiSection::Initrd, initramfs(&init, &config, &opts.kernel)?);
+    let uki = build_uki(Path::new(STUB_PATH), &sections)?;
+
+    std::fs::create_dir_all(out).map_err(io(format!("create {}", out.display())))?;
+    let unsigned = out.join(UNSIGNED_UKI);
+    std::fs::write(&unsigned, &uki.image).map_err(io(format!("write {}", unsigned.display())))?;
+
+    let uki_sha256 = match &opts.signer {
+        None => None,
+        Some(signer) => {
+            let signed = out.join(SIGNED_UKI);
+            run(
+                Command::new("sbsign")
+                    .arg("--key")
+                    .arg(&signer.key)
+                    .arg("--cert")
+                    .arg(&signer.cert)
+                    .arg("--output")
+                    .arg(&signed)
+                    .arg(&unsigned),
+                "Debian package sbsigntool",
+            )?;
+            let bytes = std::fs::read(&signed).map_err(io(format!("read {}", signed.display())))?;
+            // The signature lives outside the measured sections; check that it stayed so.
+            let pcr11 = predict_pcr11_from_image(&bytes).map_err(BuildError::SignedReadBack)?;
+            if pcr11 != uki.pcr11 {
+                return Err(BuildError::SignedPcr11Differs);
+            }
+            Some(hex::encode(Sha256::digest(&bytes)))
+        }
+    };
+    let pcr7 = match (&opts.ovmf_vars, &opts.signer) {
+        (Some(vars), Some(signer)) => predict_pcr7(vars, &signer.cert).map(hex::encode),
+        _ => None,
+    };
+    let release = Release {
+        version,
+        kernel_package: opts.kernel.package.clone(),
+        kernel_version: opts.kernel.version.clone(),
+        cmdline: opts.cmdline.clone(),
+        unsigned_uki_sha256: hex::encode(Sha256::digest(&uki.image)),
+        uki_sha256,
+        pcr11: hex::encode(uki.pcr11),
+        pcr7,
+    };
+    let mut json = serde_json::to_vec_pretty(&release).expect("a Release serializes");
+    json.push(b'\n');
+    let path = out.join(RELEASE_JSON);
+    std::fs::write(&path, json).map_err(io(format!("write {}", path.display())))?;
+    Ok(release)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(config_version("version = 7\nlisten = \"x\"\n").unwrap(), 7);
+        for bad in ["", "version = -1", "version = \"1\"", "version = ="] {
+            assert!(
+                matches!(config_version(bad), Err(BuildError::Config(_))),
+                "{bad}"
+            );
+        }
+    }
+}
