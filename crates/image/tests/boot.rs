@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use custos_image::build::{Release, MODULE_ORDER_PATH};
 use custos_image::kernel::NEEDED_MODULES;
+use custos_image::vm::{make_ext4, read_ext4_file};
 use custos_image::{Vm, VmConfig};
 use custos_measure::{predict_pcr11_from_image, read_uki_sections, UkiSection};
 use sha2::{Digest, Sha256};
@@ -162,8 +163,15 @@ fn signed_image_boots_to_init_under_secure_boot() {
     let f = fixture();
     let _one_vm = VM_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let tpm_state = f.dir.join("tpm-signed");
+    // A data disk is attached (qemu must accept it) and still readable afterwards.
+    let contents = f.dir.join("data-contents");
+    std::fs::create_dir_all(&contents).unwrap();
+    std::fs::write(contents.join("attest-nonce"), b"n0nce").unwrap();
+    let data = f.dir.join("data.img");
+    make_ext4(&data, &contents, 16).unwrap();
     let mut config = VmConfig::new(f.out.join("custos.efi"), &f.vars);
     config.tpm_state = Some(tpm_state.clone());
+    config.data_disk = Some(data.clone());
     let mut vm = Vm::start(config).unwrap();
     let took = vm.wait_for(INIT_MARKER, BOOT_TIMEOUT).unwrap();
     eprintln!("signed image reached /init in {took:?}");
@@ -174,6 +182,7 @@ fn signed_image_boots_to_init_under_secure_boot() {
     assert!(!log.contains("Access Denied"), "{log}");
     // The TPM's state was written to the caller's directory.
     assert!(tpm_state.join("tpm2-00.permall").is_file());
+    assert_eq!(read_ext4_file(&data, "/attest-nonce").unwrap(), b"n0nce");
 }
 
 #[test]
