@@ -23,18 +23,24 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod guid;
 pub mod pcr;
+pub mod pcr7;
 pub mod pe;
 pub mod predict;
 pub mod section;
+pub mod varstore;
 
+pub use guid::Guid;
 pub use pcr::{extend, PcrBank};
+pub use pcr7::{predict_pcr7, Pcr7Error, Pcr7Event, Pcr7Measured};
 pub use pe::{read_uki_sections, PeError, PeImage, PeSection};
 pub use predict::{
     measurement_events, phase_events, predict_pcr11, predict_pcr11_at_phase, replay, Measured,
     MeasurementEvent,
 };
 pub use section::{UkiSection, UkiSections};
+pub use varstore::{VarStore, VarStoreError, Variable};
 
 /// Predicts PCR 11 from a built UKI file: [`read_uki_sections`] then [`predict_pcr11`].
 pub fn predict_pcr11_from_image(file: &[u8]) -> Result<[u8; 32], PeError> {
