@@ -61,6 +61,9 @@ pub enum BuildError {
     /// `sbsign` failed.
     #[error(transparent)]
     Tool(#[from] ToolError),
+    /// PCR 7 could not be predicted (the variable store or the db certificate).
+    #[error("PCR 7 prediction: {0}")]
+    Pcr7(#[from] custos_measure::Pcr7Error),
     /// The signed image cannot be read back as a UKI.
     #[error("the signed image cannot be read back: {0}")]
     SignedReadBack(PeError),
@@ -91,8 +94,8 @@ pub struct BuildOptions {
     pub cmdline: String,
     /// The db key to sign with; without it only the unsigned UKI is written.
     pub signer: Option<Signer>,
-    /// The enrolled OVMF variable store the image will boot with, for the PCR 7 prediction
-    /// (see [`predict_pcr7`]).
+    /// The enrolled OVMF variable store the image will boot with; with a signer, PCR 7 is
+    /// predicted from it (see [`predict_pcr7`]).
     pub ovmf_vars: Option<PathBuf>,
 }
 
@@ -113,7 +116,8 @@ pub struct Release {
     pub uki_sha256: Option<String>,
     /// Predicted PCR 11 (sha256 bank, hex) systemd-stub measures.
     pub pcr11: String,
-    /// Predicted PCR 7 (sha256 bank, hex), when it can be predicted (see [`predict_pcr7`]).
+    /// Predicted PCR 7 (sha256 bank, hex), when the build had a signer and the variable
+    /// store (see [`predict_pcr7`]).
     pub pcr7: Option<String>,
 }
 
@@ -169,12 +173,20 @@ pub fn initramfs(init: &[u8], config: &[u8], kernel: &Kernel) -> Result<Vec<u8>,
     Ok(cpio.to_gzip())
 }
 
-/// Hook for the PCR 7 prediction: PCR 7 depends on the enrolled variable store and the db
-/// certificate that verifies the image. `custos-measure` has no PCR 7 model yet, so this
-/// returns `None` and `release.json` carries `"pcr7": null`; when its `pcr7` module lands,
-/// this is the one place to call it.
-pub fn predict_pcr7(_ovmf_vars: &Path, _db_cert: &Path) -> Option<[u8; 32]> {
-    None
+/// Predicts PCR 7 (sha256) for booting an image signed with the db certificate
+/// `db_cert_pem` under the enrolled variable store `ovmf_vars`, with
+/// [`custos_measure::predict_pcr7`] (Secure Boot policy events plus the db authority).
+pub fn predict_pcr7(ovmf_vars: &Path, db_cert_pem: &Path) -> Result<[u8; 32], BuildError> {
+    let vars = std::fs::read(ovmf_vars).map_err(io(format!("read {}", ovmf_vars.display())))?;
+    // The firmware's db holds the certificate in DER; openssl converts any PEM form.
+    let der = run(
+        Command::new("openssl")
+            .args(["x509", "-outform", "DER", "-in"])
+            .arg(db_cert_pem),
+        "Debian package openssl",
+    )?
+    .stdout;
+    Ok(custos_measure::predict_pcr7(&vars, &der)?)
 }
 
 /// Builds the image into `out` (created if needed) and writes `release.json`.
@@ -225,7 +237,7 @@ pub fn build(opts: &BuildOptions, out: &Path) -> Result<Release, BuildError> {
         }
     };
     let pcr7 = match (&opts.ovmf_vars, &opts.signer) {
-        (Some(vars), Some(signer)) => predict_pcr7(vars, &signer.cert).map(hex::encode),
+        (Some(vars), Some(signer)) => Some(hex::encode(predict_pcr7(vars, &signer.cert)?)),
         _ => None,
     };
     let release = Release {

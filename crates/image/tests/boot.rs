@@ -232,6 +232,14 @@ fn two_builds_give_identical_unsigned_ukis_and_a_matching_manifest() {
         Some(hex::encode(Sha256::digest(&signed)).as_str())
     );
     assert_eq!(r2.uki_sha256, None);
+    // PCR 7 is predicted for the signed build (variable store + db certificate) only.
+    let pcr7 = r
+        .pcr7
+        .as_deref()
+        .expect("signed build with --ovmf-vars predicts PCR 7");
+    assert_eq!(pcr7.len(), 64);
+    assert_ne!(pcr7, "0".repeat(64));
+    assert_eq!(r2.pcr7, None);
     // PCR 11 is the same from either file and from either build.
     let pcr11 = hex::encode(predict_pcr11_from_image(&signed).unwrap());
     assert_eq!(r.pcr11, pcr11);
