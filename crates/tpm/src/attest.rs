@@ -7,20 +7,15 @@ use sha2::{Digest, Sha256};
 use crate::error::Error;
 use crate::marshal::{Reader, Writer};
 use crate::object::{
-    sized, ObjectHandle, ALG_ECC, ECC_NIST_P256, FIXED_PARENT, FIXED_TPM, NO_DA, RESTRICTED,
-    SENSITIVE_DATA_ORIGIN, USER_WITH_AUTH,
+    Hierarchy, ObjectHandle, ALG_ECC, ECC_NIST_P256, FIXED_PARENT, FIXED_TPM, NO_DA, RESTRICTED,
+    SENSITIVE_DATA_ORIGIN, SIGN, USER_WITH_AUTH,
 };
 use crate::pcr::{PcrSelection, ALG_SHA256};
 use crate::tpm::{Tpm, ALG_NULL, EMPTY_PASSWORD};
 use crate::transport::Transport;
 
-const CC_CREATE_PRIMARY: u32 = 0x131;
 const CC_QUOTE: u32 = 0x158;
-/// `TPM_RH_ENDORSEMENT`: the privacy-sensitive hierarchy attestation keys live in.
-const RH_ENDORSEMENT: u32 = 0x4000_000B;
-const ALG_ECDSA: u16 = 0x0018;
-/// TPMA_OBJECT `sign`.
-const SIGN: u32 = 1 << 18;
+pub(crate) const ALG_ECDSA: u16 = 0x0018;
 /// `TPM_GENERATED_VALUE`: the TPM puts it in everything it signs, and refuses to sign
 /// outside data starting with it, so a restricted key's signature over it is the TPM's word.
 const TPM_GENERATED: u32 = 0xff54_4347;
@@ -217,40 +212,27 @@ impl<T: Transport> Tpm<T> {
     /// data the TPM itself produced (quotes), never arbitrary data starting with the magic.
     /// The same TPM returns the same key each time (empty unique fields).
     pub fn create_attestation_key(&mut self) -> Result<AttestationKey, Error> {
-        let mut w = Writer::default();
-        sized(&mut w, |s| {
-            s.tpm2b(&[]).tpm2b(&[]); // userAuth, data
-        });
-        sized(&mut w, |p| {
-            p.u16(ALG_ECC)
-                .u16(ALG_SHA256)
-                .u32(
-                    FIXED_TPM
-                        | FIXED_PARENT
-                        | SENSITIVE_DATA_ORIGIN
-                        | USER_WITH_AUTH
-                        | NO_DA
-                        | RESTRICTED
-                        | SIGN,
-                )
-                .tpm2b(&[]) // authPolicy
-                .u16(ALG_NULL) // symmetric: none (a signing key)
-                .u16(ALG_ECDSA)
-                .u16(ALG_SHA256)
-                .u16(ECC_NIST_P256)
-                .u16(ALG_NULL) // kdf
-                .tpm2b(&[]) // unique.x
-                .tpm2b(&[]); // unique.y
-        });
-        w.tpm2b(&[]).u32(0); // outsideInfo, creationPCR
-        let (hs, params) = self.run(
-            CC_CREATE_PRIMARY,
-            &[RH_ENDORSEMENT],
-            &[EMPTY_PASSWORD],
-            &w.buf,
-            1,
-        )?;
-        let handle = ObjectHandle(hs[0]);
+        let mut p = Writer::default();
+        p.u16(ALG_ECC)
+            .u16(ALG_SHA256)
+            .u32(
+                FIXED_TPM
+                    | FIXED_PARENT
+                    | SENSITIVE_DATA_ORIGIN
+                    | USER_WITH_AUTH
+                    | NO_DA
+                    | RESTRICTED
+                    | SIGN,
+            )
+            .tpm2b(&[]) // authPolicy
+            .u16(ALG_NULL) // symmetric: none (a signing key)
+            .u16(ALG_ECDSA)
+            .u16(ALG_SHA256)
+            .u16(ECC_NIST_P256)
+            .u16(ALG_NULL) // kdf
+            .tpm2b(&[]) // unique.x
+            .tpm2b(&[]); // unique.y
+        let (handle, params) = self.create_primary(Hierarchy::Endorsement, &p.buf)?;
         let public = parse_ak_public(&params).inspect_err(|_| {
             // The key is useless without its public part; do not leak its slot.
             let _ = self.flush_context(handle.0);

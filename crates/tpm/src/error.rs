@@ -42,4 +42,32 @@ pub enum Error {
         /// The value the TPM reports.
         found: u32,
     },
+    /// The rollback counter was never incremented, so it has no value (and no final name).
+    #[error("NV counter {index:#010x} was never incremented (genesis did not complete)")]
+    CounterUnwritten {
+        /// The NV index handle.
+        index: u32,
+    },
+    /// The rollback counter is already beyond the value it was to be advanced to.
+    #[error("NV counter {index:#010x} is at {value}, beyond {target}: it only goes up")]
+    CounterAhead {
+        /// The NV index handle.
+        index: u32,
+        /// Its value.
+        value: u64,
+        /// The requested value.
+        target: u64,
+    },
+    /// Advancing the counter would take more increments than allowed at once.
+    #[error("NV counter {index:#010x} is at {value}: advancing to {target} takes more than {max} increments (a mistyped version?)")]
+    CounterJump {
+        /// The NV index handle.
+        index: u32,
+        /// Its value.
+        value: u64,
+        /// The requested value.
+        target: u64,
+        /// The most increments allowed at once.
+        max: u64,
+    },
 }

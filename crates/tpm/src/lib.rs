@@ -17,7 +17,12 @@
 //!   Unseal under a PolicyPCR policy session ([`Error::PolicyMismatch`] when the PCRs moved);
 //! - [`nv`] — a monotonic NV counter against rollback (define, increment, read, check);
 //! - [`attest`] — an ECC P-256 attestation key, TPM2_Quote with the verifier's nonce, and
-//!   [`verify_quote`], the offline check of a quote's signature, nonce and PCRs.
+//!   [`verify_quote`], the offline check of a quote's signature, nonce and PCRs;
+//! - signed policies: TPM2_LoadExternal and TPM2_VerifySignature of an outside P-256 key,
+//!   TPM2_PolicyNV, TPM2_PolicyAuthorize, and [`digest`], the names and policy digests
+//!   computed offline;
+//! - [`policy`] — an image policy (PCR 7 + 11 and a version), signed by the operator's key;
+//! - [`seal`] — the master key sealed to such policies, with an NV counter against rollback.
 //!
 //! Sessions are unsalted and unbound, without parameter encryption: commands and responses
 //! cross the bus in the clear. That suits PCR policies (their security is the TPM's check of
@@ -26,19 +31,29 @@
 #![warn(missing_docs)]
 
 pub mod attest;
+pub mod digest;
 mod error;
+mod external;
+mod hex;
 mod marshal;
 pub mod nv;
 mod object;
 pub mod pcr;
+pub mod policy;
+mod policy_cmd;
 pub mod rc;
+pub mod seal;
 mod tpm;
 pub mod transport;
 
 pub use attest::{
     parse_quote, verify_quote, AkPublic, AttestationKey, Quote, QuoteInfo, VerifyError,
 };
+pub use digest::{
+    ecc_p256_key_name, nv_name, policy_authorize_digest, policy_nv_digest, Name, NvOp,
+};
 pub use error::Error;
+pub use external::{ExternalKey, VerifiedTicket};
 pub use nv::{CounterSpec, NvIndex, NvPublic};
 pub use object::{ObjectHandle, SealedObject, MAX_SEALED_LEN};
 pub use pcr::{extend_policy_pcr, policy_pcr_digest, PcrSelection};

@@ -26,7 +26,7 @@ const WRITELOCKED: u32 = 1 << 11;
 const AUTHREAD: u32 = 1 << 18;
 const NO_DA: u32 = 1 << 25;
 const READLOCKED: u32 = 1 << 28;
-const WRITTEN: u32 = 1 << 29;
+pub(crate) const WRITTEN: u32 = 1 << 29;
 /// Bits the TPM sets as the index is used; they are state, not part of the definition.
 const STATE_BITS: u32 = WRITELOCKED | READLOCKED | WRITTEN;
 /// A counter's data is always eight bytes.

@@ -4,7 +4,7 @@
 use zeroize::Zeroizing;
 
 use crate::error::Error;
-use crate::marshal::{AuthSession, Reader, Writer};
+use crate::marshal::{Reader, Writer};
 use crate::pcr::{PcrSelection, ALG_SHA256};
 use crate::rc::Rc;
 use crate::tpm::{SessionType, Tpm, ALG_NULL, EMPTY_PASSWORD};
@@ -13,12 +13,31 @@ use crate::transport::Transport;
 const CC_CREATE_PRIMARY: u32 = 0x131;
 const CC_CREATE: u32 = 0x153;
 const CC_LOAD: u32 = 0x157;
-const CC_UNSEAL: u32 = 0x15E;
 
 /// `TPM_RH_OWNER`: the storage hierarchy.
 pub(crate) const RH_OWNER: u32 = 0x4000_0001;
+/// `TPM_RH_ENDORSEMENT`: the privacy-sensitive hierarchy attestation keys live in.
+const RH_ENDORSEMENT: u32 = 0x4000_000B;
+
+/// The hierarchies this crate creates primary keys in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hierarchy {
+    /// The storage hierarchy (`TPM_RH_OWNER`): the storage key.
+    Owner,
+    /// The endorsement hierarchy (`TPM_RH_ENDORSEMENT`): the attestation key.
+    Endorsement,
+}
+
+impl Hierarchy {
+    pub(crate) fn handle(self) -> u32 {
+        match self {
+            Hierarchy::Owner => RH_OWNER,
+            Hierarchy::Endorsement => RH_ENDORSEMENT,
+        }
+    }
+}
 pub(crate) const ALG_ECC: u16 = 0x0023;
-const ALG_KEYEDHASH: u16 = 0x0008;
+pub(crate) const ALG_KEYEDHASH: u16 = 0x0008;
 const ALG_AES: u16 = 0x0006;
 const ALG_CFB: u16 = 0x0043;
 pub(crate) const ECC_NIST_P256: u16 = 0x0003;
@@ -31,6 +50,7 @@ pub(crate) const USER_WITH_AUTH: u32 = 1 << 6;
 pub(crate) const NO_DA: u32 = 1 << 10;
 pub(crate) const RESTRICTED: u32 = 1 << 16;
 const DECRYPT: u32 = 1 << 17;
+pub(crate) const SIGN: u32 = 1 << 18;
 
 /// The largest secret a sealed data object holds (MAX_SYM_DATA on PC-client TPMs).
 pub const MAX_SEALED_LEN: usize = 128;
@@ -74,39 +94,58 @@ fn tpm2b_with_size(r: &mut Reader<'_>) -> Result<Vec<u8>, Error> {
 }
 
 impl<T: Transport> Tpm<T> {
-    /// TPM2_CreatePrimary of the standard ECC P-256 storage key (the "SRK" template, with
-    /// empty unique fields) in the owner hierarchy, with an empty owner password. The same
-    /// TPM returns the same key each time, so nothing about it needs storing.
-    pub fn create_primary_storage_key(&mut self) -> Result<ObjectHandle, Error> {
+    /// TPM2_CreatePrimary in `hierarchy` (with its empty password) from `template`, a
+    /// marshalled TPMT_PUBLIC, with an empty userAuth and no creation data. Returns the
+    /// handle and the response's parameters (TPM2B_PUBLIC first). A template with empty
+    /// unique fields yields the same key each time on the same TPM.
+    pub(crate) fn create_primary(
+        &mut self,
+        hierarchy: Hierarchy,
+        template: &[u8],
+    ) -> Result<(ObjectHandle, Vec<u8>), Error> {
         let mut w = Writer::default();
         sized(&mut w, |s| {
             s.tpm2b(&[]).tpm2b(&[]); // userAuth, data
         });
-        sized(&mut w, |p| {
-            p.u16(ALG_ECC)
-                .u16(ALG_SHA256)
-                .u32(
-                    FIXED_TPM
-                        | FIXED_PARENT
-                        | SENSITIVE_DATA_ORIGIN
-                        | USER_WITH_AUTH
-                        | NO_DA
-                        | RESTRICTED
-                        | DECRYPT,
-                )
-                .tpm2b(&[]) // authPolicy
-                .u16(ALG_AES)
-                .u16(128)
-                .u16(ALG_CFB)
-                .u16(ALG_NULL) // scheme
-                .u16(ECC_NIST_P256)
-                .u16(ALG_NULL) // kdf
-                .tpm2b(&[]) // unique.x
-                .tpm2b(&[]); // unique.y
-        });
+        w.tpm2b(template);
         w.tpm2b(&[]).u32(0); // outsideInfo, creationPCR
-        let (hs, _) = self.run(CC_CREATE_PRIMARY, &[RH_OWNER], &[EMPTY_PASSWORD], &w.buf, 1)?;
-        Ok(ObjectHandle(hs[0]))
+        let (hs, params) = self.run(
+            CC_CREATE_PRIMARY,
+            &[hierarchy.handle()],
+            &[EMPTY_PASSWORD],
+            &w.buf,
+            1,
+        )?;
+        Ok((ObjectHandle(hs[0]), params))
+    }
+
+    /// TPM2_CreatePrimary of the standard ECC P-256 storage key (the "SRK" template, with
+    /// empty unique fields) in the owner hierarchy, with an empty owner password. The same
+    /// TPM returns the same key each time, so nothing about it needs storing.
+    pub fn create_primary_storage_key(&mut self) -> Result<ObjectHandle, Error> {
+        let mut p = Writer::default();
+        p.u16(ALG_ECC)
+            .u16(ALG_SHA256)
+            .u32(
+                FIXED_TPM
+                    | FIXED_PARENT
+                    | SENSITIVE_DATA_ORIGIN
+                    | USER_WITH_AUTH
+                    | NO_DA
+                    | RESTRICTED
+                    | DECRYPT,
+            )
+            .tpm2b(&[]) // authPolicy
+            .u16(ALG_AES)
+            .u16(128)
+            .u16(ALG_CFB)
+            .u16(ALG_NULL) // scheme
+            .u16(ECC_NIST_P256)
+            .u16(ALG_NULL) // kdf
+            .tpm2b(&[]) // unique.x
+            .tpm2b(&[]); // unique.y
+        let (handle, _) = self.create_primary(Hierarchy::Owner, &p.buf)?;
+        Ok(handle)
     }
 
     /// TPM2_Create of a sealed data object under `parent` holding `secret`, usable only
@@ -166,19 +205,11 @@ impl<T: Transport> Tpm<T> {
         selection: &PcrSelection,
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let session = self.start_auth_session(SessionType::Policy)?;
-        let result = self.policy_pcr(&session, selection, None).and_then(|()| {
-            // continueSession clear: a successful Unseal flushes the session.
-            let auth = AuthSession {
-                handle: session.handle(),
-                attributes: 0,
-            };
-            self.run(CC_UNSEAL, &[object.0], &[auth], &[], 0)
-        });
+        let result = self
+            .policy_pcr(&session, selection, None)
+            .and_then(|()| self.unseal(object, &session));
         match result {
-            Ok((_, out)) => {
-                let out = Zeroizing::new(out);
-                Ok(Zeroizing::new(Reader::new(&out).tpm2b()?.to_vec()))
-            }
+            Ok(secret) => Ok(secret),
             Err(e) => {
                 // A failed command leaves the session loaded; the original error matters more.
                 let _ = self.flush_context(session.handle());
