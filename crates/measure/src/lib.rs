@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod eventlog;
 pub mod guid;
 pub mod pcr;
 pub mod pcr7;
@@ -31,6 +32,7 @@ pub mod predict;
 pub mod section;
 pub mod varstore;
 
+pub use eventlog::{Event, EventLog, EventLogError, EventType, StubEvent, StubMeasured};
 pub use guid::Guid;
 pub use pcr::{extend, PcrBank};
 pub use pcr7::{predict_pcr7, Pcr7Error, Pcr7Event, Pcr7Measured};
