@@ -1,8 +1,8 @@
 //! Signed image policies and policy keys offline: signatures, encodings, malformed input.
 
 use custos_tpm::policy::{
-    a_hash, counter_name, sign_policy, ImagePolicy, KeyError, PolicyFormatError,
-    PolicyPublicKey, PolicySigningKey, SignedPolicy, POLICY_REF,
+    a_hash, counter_name, sign_policy, ImagePolicy, KeyError, PolicyFormatError, PolicyPublicKey,
+    PolicySigningKey, SignedPolicy, POLICY_REF,
 };
 use custos_tpm::{nv_name, policy_nv_digest, NvIndex, NvOp};
 use sha2::{Digest, Sha256};
@@ -90,7 +90,10 @@ fn malformed_policies_are_refused_precisely() {
     );
     let mut t = bytes.clone();
     t[0] = b'X';
-    assert_eq!(SignedPolicy::from_bytes(&t), Err(PolicyFormatError::BadMagic));
+    assert_eq!(
+        SignedPolicy::from_bytes(&t),
+        Err(PolicyFormatError::BadMagic)
+    );
     let mut t = bytes.clone();
     t[17] = 2;
     assert_eq!(
@@ -137,7 +140,11 @@ fn malformed_policies_are_refused_precisely() {
 fn policy_keys_round_trip_through_pem_and_sec1() {
     let key = PolicySigningKey::generate();
     let pem = key.to_pkcs8_pem().unwrap();
-    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{}", &pem[..30]);
+    assert!(
+        pem.starts_with("-----BEGIN PRIVATE KEY-----"),
+        "{}",
+        &pem[..30]
+    );
     let back = PolicySigningKey::from_pkcs8_pem(&pem).unwrap();
     assert_eq!(back.public_key(), key.public_key());
     // The same key signs the same policy identically (RFC 6979).
