@@ -86,7 +86,7 @@ pub struct QuoteInfo {
 }
 
 /// Why a quote failed verification.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
     /// The attestation key is not a valid P-256 point.

@@ -1,8 +1,9 @@
 //! A small pure-Rust TPM 2.0 client: no C library, no `unsafe`, so it links into the static
 //! (musl) `custos` binary that runs as `/init` of the signed image, where tss-esapi cannot.
 //!
-//! Groundwork for issue 6 (sealing the master key to the measured boot state): **nothing in
-//! Custos calls it yet.** It covers only what sealing to PCRs 7 + 11 needs:
+//! For issue 6 (sealing the master key to the measured boot state, see
+//! docs/design/measured-boot.md). It covers only what sealing to signed PCR 7 + 11
+//! policies needs:
 //!
 //! - `marshal` (private) — big-endian command and response framing;
 //! - [`rc`] — TPM response codes decoded into the specification's names

@@ -60,9 +60,9 @@ impl<T: Transport> Tpm<T> {
         key_name: &[u8],
         ticket: &VerifiedTicket,
     ) -> Result<(), Error> {
-        if policy_ref.len() > 32 || key_name.len() > 66 {
+        if policy_ref.len() > 64 || key_name.len() > 66 {
             return Err(Error::InvalidRequest(
-                "policyRef longer than a digest or key name longer than a TPM2B_NAME",
+                "policyRef longer than a TPM2B_NONCE or key name longer than a TPM2B_NAME",
             ));
         }
         let mut w = Writer::default();
