@@ -11,10 +11,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the current test suite needs. Later features add swtpm,
-# qemu and postgresql here as their tests arrive. Chromium and node drive the
-# Custos page test (crates/pool/tests/page_browser.rs, tests/browser/).
-PACKAGES=(gcc pkg-config chromium swtpm swtpm-tools systemd systemd-boot-efi binutils cpio)
+# System packages the current test suite needs (postgresql joins when its store
+# arrives). Chromium and node drive the Custos page test
+# (crates/pool/tests/page_browser.rs, tests/browser/). The measured-boot tests
+# (crates/image/tests/boot.rs, crates/cli/tests/measured_boot.rs) boot the signed
+# image under qemu + OVMF Secure Boot with swtpm: they build it with systemd-stub,
+# objcopy, sbsign, a static musl custos, mkfs.vfat/mtools and mkfs.ext4/debugfs, and
+# enroll Secure Boot keys with virt-firmware (PyPI, in a venv: python3-venv).
+PACKAGES=(gcc pkg-config chromium swtpm swtpm-tools systemd systemd-boot-efi binutils cpio
+          qemu-system-x86 ovmf sbsigntool dosfstools mtools e2fsprogs openssl musl-tools
+          python3-venv)
 # Node may come from elsewhere than Debian (e.g. NodeSource, whose nodejs
 # includes npm): only ask apt for it when the commands are missing.
 command -v node >/dev/null || PACKAGES+=(nodejs)
@@ -32,6 +38,15 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
+# The image tests download the Debian cloud kernel with apt-get download: apt's
+# package lists must know it.
+if [ -z "$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' 2>/dev/null)" ]; then
+  echo "test.sh: apt-get update (for the cloud kernel package)"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+fi
+
 # The browser driver's one package (playwright-core 1.61, pinned by
 # package-lock.json) needs node 18 or later: Debian 12's own nodejs will do.
 node_major=$(node -p 'process.versions.node.split(".")[0]')
@@ -45,6 +60,12 @@ if [ ! -d tests/browser/node_modules ]; then
 fi
 
 command -v cargo >/dev/null || { echo "test.sh: cargo not found: install Rust 1.95 (https://rustup.rs)" >&2; exit 1; }
+
+# The image's /init is custos built for musl (static).
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+  echo "test.sh: rustup target add x86_64-unknown-linux-musl"
+  rustup target add x86_64-unknown-linux-musl
+fi
 
 echo "test.sh: building the litesvm harness"
 cargo build --locked --manifest-path tools/svm-harness/Cargo.toml

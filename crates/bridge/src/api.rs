@@ -7,10 +7,10 @@ use crate::signer_link::{LinkError, SignerLink};
 use crate::tables;
 use custos_api::v1::custos_server::{Custos, CustosServer};
 use custos_api::v1::{
-    AwaitDecisionRequest, AwaitDecisionResponse, ComponentHealth, CreateLinkRequest,
-    CreateLinkResponse, CreateWalletRequest, DecisionStatus, ExportWalletRequest,
-    ExportWalletResponse, GetLinkRequest, GetLinkResponse, GetWalletRequest, HealthRequest,
-    HealthResponse, ListWalletsRequest, ListWalletsResponse, SignStatus,
+    AttestRequest, AttestResponse, AwaitDecisionRequest, AwaitDecisionResponse, ComponentHealth,
+    CreateLinkRequest, CreateLinkResponse, CreateWalletRequest, DecisionStatus,
+    ExportWalletRequest, ExportWalletResponse, GetLinkRequest, GetLinkResponse, GetWalletRequest,
+    HealthRequest, HealthResponse, ListWalletsRequest, ListWalletsResponse, PcrValue, SignStatus,
     SignTransactionBatchRequest, SignTransactionBatchResponse, SignTransactionRequest,
     SignTransactionResponse, Wallet,
 };
@@ -46,6 +46,10 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 pub const MAX_RELATED_RECORDS: usize = 64;
 /// Longest `AwaitDecision` wait; longer requests are cut to this.
 pub const MAX_AWAIT_MS: u64 = 600_000;
+/// Shortest attestation nonce accepted: shorter ones could repeat.
+pub const MIN_ATTEST_NONCE: usize = 16;
+/// Longest attestation nonce: a TPM quote carries at most one SHA-256 digest.
+pub const MAX_ATTEST_NONCE: usize = 32;
 /// Why confirmations pending at start-up are failed: the signer keeps them in memory,
 /// so a restart loses them (fail closed: never approved, never signed).
 pub const RESTART_REASON: &str = "Custos restarted before the user decided; nothing was signed";
@@ -881,9 +885,48 @@ impl Custos for Api {
             self.export_wallet_impl(request.into_inner()).await?,
         ))
     }
+
+    async fn attest(
+        &self,
+        request: Request<AttestRequest>,
+    ) -> Result<Response<AttestResponse>, Status> {
+        Ok(Response::new(self.attest_impl(request.into_inner()).await?))
+    }
 }
 
 impl Api {
+    /// A TPM quote from the signer, with the caller's nonce. The bridge only relays: it
+    /// cannot forge a quote (the attestation key never leaves the TPM).
+    async fn attest_impl(&self, req: AttestRequest) -> Result<AttestResponse, Status> {
+        if !(MIN_ATTEST_NONCE..=MAX_ATTEST_NONCE).contains(&req.nonce.len()) {
+            return Err(Status::invalid_argument(format!(
+                "nonce must be {MIN_ATTEST_NONCE} to {MAX_ATTEST_NONCE} bytes, got {}",
+                req.nonce.len()
+            )));
+        }
+        let a = self
+            .signer
+            .attest(req.nonce)
+            .await
+            .map_err(link_status)?
+            .map_err(signer_status)?;
+        Ok(AttestResponse {
+            ak_public: a.ak_public,
+            quote: a.quote,
+            signature: a.signature,
+            pcrs: a
+                .pcrs
+                .iter()
+                .map(|p| PcrValue {
+                    index: u32::from(p.index),
+                    sha256: p.value.to_vec(),
+                })
+                .collect(),
+            event_log: a.event_log,
+            image_version: a.image_version.unwrap_or(0),
+        })
+    }
+
     /// Asks the owner to export a wallet's key: the signer prepares the Telegram
     /// message; the confirmation is stored durably before the message is handed to the
     /// pool, as for a `confirm` verdict.

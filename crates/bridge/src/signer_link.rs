@@ -7,7 +7,8 @@
 use crate::link::{CallError, Link, LinkConfig};
 use custos_ipc::channel::Sealed;
 use custos_ipc::signer::{
-    CreateLink, LinkCreated, Relay, SignerError, SignerHealth, SignerRequest, SignerResponse,
+    AttestRequest, Attestation, CreateLink, LinkCreated, Relay, SignerError, SignerHealth,
+    SignerRequest, SignerResponse,
 };
 use std::time::Duration;
 
@@ -97,6 +98,22 @@ impl SignerLink {
     async fn relay(&self, body: SignerRequest) -> Result<Result<Relay, SignerError>, LinkError> {
         match self.call(body).await? {
             SignerResponse::Relay(r) => Ok(Ok(r)),
+            SignerResponse::Error(e) => Ok(Err(e)),
+            _ => Err(LinkError::Unexpected),
+        }
+    }
+
+    /// Asks the signer for a TPM quote with the caller's nonce (the inner error is the
+    /// signer's refusal, e.g. `FailedPrecondition` without a TPM seal).
+    pub async fn attest(
+        &self,
+        nonce: Vec<u8>,
+    ) -> Result<Result<Attestation, SignerError>, LinkError> {
+        match self
+            .call(SignerRequest::Attest(AttestRequest { nonce }))
+            .await?
+        {
+            SignerResponse::Attested(a) => Ok(Ok(a)),
             SignerResponse::Error(e) => Ok(Err(e)),
             _ => Err(LinkError::Unexpected),
         }

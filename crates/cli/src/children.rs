@@ -32,6 +32,8 @@ pub enum ChildRole {
         /// Seconds the removal of a user's last second factor waits.
         #[arg(long, default_value_t = DEFAULT_FACTOR_REMOVAL_DELAY_SECS)]
         factor_removal_delay_secs: u64,
+        #[command(flatten)]
+        seal: SealArgs,
     },
     /// The bridge.
     Bridge {
@@ -91,6 +93,77 @@ pub enum ChildRole {
         #[arg(long)]
         page_key: Option<PathBuf>,
     },
+}
+
+/// Where the master key is sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SealKind {
+    /// A plain file in the data directory: for development only (a banner says so).
+    Development,
+    /// A TPM 2.0, bound to the measured boot state by an operator-signed image policy.
+    Tpm,
+}
+
+/// `custos serve` options that choose the seal (passed on to the signer).
+#[derive(clap::Args, Debug, Clone)]
+pub struct SealArgs {
+    /// Where the master key is sealed: `development` (a file, insecure) or `tpm`
+    /// (created by `custos init --seal tpm`).
+    #[arg(long, value_enum, default_value = "development")]
+    pub seal: SealKind,
+    /// The TPM (with --seal tpm): a device path, or swtpm:HOST:PORT.
+    #[arg(long, default_value = "/dev/tpmrm0")]
+    pub tpm: String,
+    /// The operator-signed image policy that unseals the key (with --seal tpm); it
+    /// ships with each release (`custos policy sign`).
+    #[arg(long)]
+    pub image_policy: Option<PathBuf>,
+    /// The firmware's TCG event log to attach to attestation quotes.
+    #[arg(long)]
+    pub event_log: Option<PathBuf>,
+}
+
+impl SealArgs {
+    /// The arguments that hand these options to the signer child.
+    fn child_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--seal".into(),
+            match self.seal {
+                SealKind::Development => "development",
+                SealKind::Tpm => "tpm",
+            }
+            .into(),
+            "--tpm".into(),
+            self.tpm.clone(),
+        ];
+        if let Some(p) = &self.image_policy {
+            args.extend(["--image-policy".into(), p.display().to_string()]);
+        }
+        if let Some(p) = &self.event_log {
+            args.extend(["--event-log".into(), p.display().to_string()]);
+        }
+        args
+    }
+
+    /// Checks the options before any child starts, so mistakes show at once.
+    fn check(&self) -> Result<Self, String> {
+        let mut out = self.clone();
+        if self.seal == SealKind::Tpm {
+            self.tpm
+                .parse::<custos_signer::tpm::TpmDevice>()
+                .map_err(|e| format!("--tpm: {e}"))?;
+            let policy = self
+                .image_policy
+                .as_ref()
+                .ok_or("--seal tpm needs --image-policy (the release's signed policy)")?;
+            out.image_policy = Some(
+                policy
+                    .canonicalize()
+                    .map_err(|e| format!("--image-policy {}: {e}", policy.display()))?,
+            );
+        }
+        Ok(out)
+    }
 }
 
 /// Default delay before the removal of a user's last second factor: 24 hours.
@@ -203,8 +276,13 @@ pub fn serve(
     bridge_threads: Option<u16>,
     rpc: Rpc,
     telegram: TelegramArgs,
+    seal: SealArgs,
 ) -> ExitCode {
     init_logging("supervisor");
+    let seal = match seal.check() {
+        Ok(s) => s,
+        Err(e) => return fail("seal", e),
+    };
     // Check the RPC settings here, so a mistake is reported at once and clearly
     // rather than as a pool that failed to start.
     let rpc_ca_cert = match &rpc.ca_cert {
@@ -312,6 +390,7 @@ pub fn serve(
                 .iter()
                 .flat_map(|u| ["--page-url".to_owned(), u.clone()]),
         )
+        .chain(seal.child_args())
         .collect(),
         bridge_args: vec![
             "--data-dir".into(),
@@ -429,6 +508,7 @@ pub fn run(role: ChildRole) -> ExitCode {
             link_expiry_secs,
             page_url,
             factor_removal_delay_secs,
+            seal,
         } => signer(
             &data_dir,
             workers,
@@ -436,6 +516,7 @@ pub fn run(role: ChildRole) -> ExitCode {
             Duration::from_secs(link_expiry_secs),
             page_url.as_deref(),
             Duration::from_secs(factor_removal_delay_secs),
+            &seal,
         ),
         ChildRole::Bridge {
             data_dir,
@@ -500,6 +581,7 @@ fn signer(
     link_expiry: Duration,
     page_url: Option<&str>,
     removal_delay: Duration,
+    seal_args: &SealArgs,
 ) -> ExitCode {
     init_logging("signer");
     if let Err(e) = child::init_child(Role::Signer.process_name()) {
@@ -513,10 +595,10 @@ fn signer(
         Ok(k) => k,
         Err(e) => return fail("signer", e),
     };
-    let seal = DevSeal::in_data_dir(data_dir);
-    if !seal.is_secure() {
-        eprintln!("{}", seal.warning());
-    }
+    let (seal, attestor): (Box<dyn Seal>, _) = match open_seal(data_dir, seal_args) {
+        Ok(s) => s,
+        Err(e) => return fail("signer", e),
+    };
     let policy = match custos_signer::Service::load_policy(data_dir) {
         Ok(p) => p,
         Err(e) => return fail("signer", e),
@@ -525,13 +607,24 @@ fn signer(
         expiry: confirm_expiry,
         ..Default::default()
     };
-    let service = match custos_signer::Service::start(&seal, policy) {
+    let service = match custos_signer::Service::start(seal.as_ref(), policy) {
         Ok(s) => s
             .with_view_key(view_key)
             .with_confirm_config(confirm)
             .with_link_expiry(link_expiry)
             .with_removal_delay(removal_delay),
         Err(e) => return fail("signer", e),
+    };
+    // After the unseal, which holds its own TPM connection while it runs (swtpm
+    // serves one connection at a time).
+    let service = match attestor {
+        Some((device, event_log, version)) => {
+            match custos_signer::tpm::Attestor::open(&device, event_log, Some(version)) {
+                Ok(a) => service.with_attestor(a),
+                Err(e) => return fail("signer", e),
+            }
+        }
+        None => service,
     };
     let service = match page_url {
         Some(url) => match service.with_page(url) {
@@ -550,6 +643,37 @@ fn signer(
     match custos_signer::process::serve(service, socket, workers) {
         Ok(()) | Err(custos_signer::process::ServeError::Closed) => ExitCode::SUCCESS,
         Err(e) => fail("signer", e),
+    }
+}
+
+/// What the signer needs to serve attestation: the TPM, the event log, the image version.
+type AttestSetup = (custos_signer::tpm::TpmDevice, Option<PathBuf>, u64);
+
+/// The signer's seal, and with a TPM seal what attestation needs.
+fn open_seal(
+    data_dir: &Path,
+    args: &SealArgs,
+) -> Result<(Box<dyn Seal>, Option<AttestSetup>), String> {
+    match args.seal {
+        SealKind::Development => {
+            let seal = DevSeal::in_data_dir(data_dir);
+            eprintln!("{}", seal.warning());
+            Ok((Box::new(seal), None))
+        }
+        SealKind::Tpm => {
+            let device: custos_signer::tpm::TpmDevice =
+                args.tpm.parse().map_err(|e| format!("--tpm: {e}"))?;
+            let policy = args
+                .image_policy
+                .clone()
+                .ok_or("--seal tpm needs --image-policy")?;
+            let seal = custos_signer::tpm::seal::TpmSeal::new(device.clone(), data_dir, policy);
+            let version = seal.policy_version().map_err(|e| e.to_string())?;
+            Ok((
+                Box::new(seal),
+                Some((device, args.event_log.clone(), version)),
+            ))
+        }
     }
 }
 

@@ -11,11 +11,13 @@
 //! * `custos demo` walks a withdrawal through Telegram against a local fake Bot API.
 #![forbid(unsafe_code)]
 
+mod attest;
 mod children;
 mod client;
 mod confirm;
 mod demo;
 mod describe;
+mod genesis;
 mod output;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -68,6 +70,8 @@ enum Command {
         rpc_ca_cert: Option<PathBuf>,
         #[command(flatten)]
         telegram: children::TelegramArgs,
+        #[command(flatten)]
+        seal: children::SealArgs,
     },
     /// Ask a wallet's owner, in Telegram, to export (back up) its private key: after
     /// Approve (and their second factor) the key goes, encrypted end to end, to their
@@ -146,11 +150,136 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Genesis: create the master key inside this process, seal it to the TPM under the
+    /// operator's policy key, and split it into k-of-n recovery shares encrypted to the
+    /// custodians. Run once, where the TPM is.
+    Init {
+        /// Where to seal the master key (only `tpm`; the development seal is made by
+        /// `custos serve` on first start).
+        #[arg(long, value_enum)]
+        seal: InitSeal,
+        #[command(flatten)]
+        target: genesis::TargetArgs,
+        /// Shares needed to recover the key (k).
+        #[arg(long)]
+        threshold: u8,
+        /// A custodian's public key file (from `custos recovery keygen`); one share each,
+        /// in this order. Repeat for each custodian (n).
+        #[arg(long = "custodian", required = true)]
+        custodians: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// The operator's image policies: which measured images may unseal the key.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Disaster recovery: custodian keys, and rebuilding the master key into a new TPM.
+    Recovery {
+        #[command(subcommand)]
+        command: RecoveryCommand,
+    },
+    /// Remote attestation of a running Custos.
+    Attest {
+        #[command(subcommand)]
+        command: AttestCommand,
+    },
     /// Internal: run as one of the child processes.
     #[command(name = "__child", hide = true)]
     Child {
         #[command(subcommand)]
         role: children::ChildRole,
+    },
+}
+
+/// Seals `custos init` can create.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum InitSeal {
+    /// A TPM 2.0 (device or swtpm).
+    Tpm,
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// Create the operator's policy-signing key pair (PREFIX.key, PREFIX.pub.pem).
+    Keygen {
+        /// Path prefix of the two files.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a release's measured PCR 7 and 11 (release.json from the image build) so
+    /// that it can unseal the master key, for its version and as long as the
+    /// anti-rollback counter has not passed it.
+    Sign {
+        /// The policy-signing key (PKCS#8 PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The release manifest.
+        #[arg(long)]
+        release: PathBuf,
+        /// NV index of the anti-rollback counter (as given to `custos init`).
+        #[arg(long, default_value_t = format!("{:#010x}", custos_signer::tpm::seal::DEFAULT_COUNTER_INDEX))]
+        counter_index: String,
+        /// Where to write the signed policy.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RecoveryCommand {
+    /// Create a custodian's X25519 key pair (PREFIX.key, PREFIX.pub).
+    Keygen {
+        /// Path prefix of the two files.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Rebuild the master key from k custodians' shares (each opened in memory with the
+    /// custodian's key) and seal it to a new TPM in the data directory.
+    Rebuild {
+        #[command(flatten)]
+        target: genesis::TargetArgs,
+        /// The recovery kit's header (recovery/kit-header.bin).
+        #[arg(long)]
+        kit: PathBuf,
+        /// An encrypted share file; repeat, paired in order with --custodian-key.
+        #[arg(long = "share", required = true)]
+        shares: Vec<PathBuf>,
+        /// The custodian's secret key for the share at the same position.
+        #[arg(long = "custodian-key", required = true)]
+        custodian_keys: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AttestCommand {
+    /// Fetch a quote for a nonce of your choosing and print or save it as JSON.
+    Fetch {
+        /// 16 to 32 bytes, hex.
+        #[arg(long)]
+        nonce: String,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check that the server runs the release's exact image (exit 0), or why not (exit 6).
+    /// Without --evidence: a live check with a fresh random nonce.
+    Verify {
+        /// The release manifest (release.json from the image build).
+        #[arg(long)]
+        release: PathBuf,
+        /// Saved evidence (`custos attest fetch`) instead of a live check.
+        #[arg(long, requires = "nonce")]
+        evidence: Option<PathBuf>,
+        /// The nonce the evidence was fetched with (hex).
+        #[arg(long)]
+        nonce: Option<String>,
+        /// File with the expected attestation key (hex SEC1), pinned at first use.
+        #[arg(long)]
+        ak: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
 }
 
@@ -259,6 +388,7 @@ fn main() -> ExitCode {
             rpc_url,
             rpc_ca_cert,
             telegram,
+            seal,
         } => children::serve(
             &cli.data_dir,
             listen,
@@ -269,6 +399,7 @@ fn main() -> ExitCode {
                 ca_cert: rpc_ca_cert,
             },
             telegram,
+            seal,
         ),
         Command::Await {
             id,
@@ -288,6 +419,57 @@ fn main() -> ExitCode {
             command: TelegramCommand::Setup { token_file },
         } => confirm::telegram_setup(&cli.data_dir, &token_file),
         Command::Demo { keep } => demo::run(keep),
+        Command::Init {
+            seal: InitSeal::Tpm,
+            target,
+            threshold,
+            custodians,
+            format,
+        } => genesis::init(&cli.data_dir, &target, threshold, &custodians, format),
+        Command::Policy {
+            command: PolicyCommand::Keygen { out },
+        } => genesis::policy_keygen(&out),
+        Command::Policy {
+            command:
+                PolicyCommand::Sign {
+                    key,
+                    release,
+                    counter_index,
+                    out,
+                },
+        } => genesis::policy_sign(&key, &release, &counter_index, &out),
+        Command::Recovery {
+            command: RecoveryCommand::Keygen { out },
+        } => genesis::recovery_keygen(&out),
+        Command::Recovery {
+            command:
+                RecoveryCommand::Rebuild {
+                    target,
+                    kit,
+                    shares,
+                    custodian_keys,
+                },
+        } => genesis::recovery_rebuild(&cli.data_dir, &target, &kit, &shares, &custodian_keys),
+        Command::Attest {
+            command: AttestCommand::Fetch { nonce, out },
+        } => attest::fetch_command(&cli.data_dir, &nonce, out.as_deref()),
+        Command::Attest {
+            command:
+                AttestCommand::Verify {
+                    release,
+                    evidence,
+                    nonce,
+                    ak,
+                    format,
+                },
+        } => attest::verify_command(
+            &cli.data_dir,
+            &release,
+            evidence.as_deref(),
+            nonce.as_deref(),
+            ak.as_deref(),
+            format,
+        ),
         Command::Tx {
             command:
                 TxCommand::Describe {

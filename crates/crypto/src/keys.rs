@@ -20,8 +20,23 @@ impl MasterKey {
         Self(*bytes)
     }
 
+    /// A fresh master key from the OS random number generator (genesis).
+    pub fn generate() -> Result<Self, crate::RandomError> {
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        crate::os_random(key.as_mut())?;
+        Ok(Self::from_bytes(key))
+    }
+
     /// The raw key, for splitting it into recovery shares ([`crate::recovery`]) only.
     pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    /// The raw key, for a seal to protect (the TPM seal hands it to the TPM at genesis
+    /// and recovery). Nothing else may read it: every other use goes through [`derive`].
+    ///
+    /// [`derive`]: MasterKey::derive
+    pub fn expose_to_seal(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
 

@@ -33,6 +33,10 @@ pub enum SealError {
     /// The OS random number generator failed.
     #[error(transparent)]
     Random(#[from] crate::RandomError),
+    /// The TPM seal could not produce the key (no seal yet, the TPM refused the policy,
+    /// the image was rolled back, ...); the message names which, and how to fix it.
+    #[error("TPM seal: {0}")]
+    Tpm(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A source of the master key.

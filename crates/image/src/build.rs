@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use custos_measure::{predict_pcr11_from_image, PeError, UkiSection, UkiSections};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::cpio::{Cpio, CpioError};
@@ -99,27 +98,8 @@ pub struct BuildOptions {
     pub ovmf_vars: Option<PathBuf>,
 }
 
-/// The release manifest (`release.json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Release {
-    /// The image version (`version` of `image.toml`; the NV counter value it advances to).
-    pub version: u64,
-    /// The kernel's Debian package name.
-    pub kernel_package: String,
-    /// The kernel's Debian package version.
-    pub kernel_version: String,
-    /// The kernel command line.
-    pub cmdline: String,
-    /// SHA-256 (hex) of the unsigned UKI.
-    pub unsigned_uki_sha256: String,
-    /// SHA-256 (hex) of the signed UKI (`custos.efi`), when signed.
-    pub uki_sha256: Option<String>,
-    /// Predicted PCR 11 (sha256 bank, hex) systemd-stub measures.
-    pub pcr11: String,
-    /// Predicted PCR 7 (sha256 bank, hex), when the build had a signer and the variable
-    /// store (see [`predict_pcr7`]).
-    pub pcr7: Option<String>,
-}
+/// The release manifest (`release.json`): one definition, shared with the verifiers.
+pub use custos_measure::release::Release;
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
     let what = what.into();
@@ -233,11 +213,11 @@ pub fn build(opts: &BuildOptions, out: &Path) -> Result<Release, BuildError> {
             if pcr11 != uki.pcr11 {
                 return Err(BuildError::SignedPcr11Differs);
             }
-            Some(hex::encode(Sha256::digest(&bytes)))
+            Some(Sha256::digest(&bytes).into())
         }
     };
     let pcr7 = match (&opts.ovmf_vars, &opts.signer) {
-        (Some(vars), Some(signer)) => Some(hex::encode(predict_pcr7(vars, &signer.cert)?)),
+        (Some(vars), Some(signer)) => Some(predict_pcr7(vars, &signer.cert)?),
         _ => None,
     };
     let release = Release {
@@ -245,15 +225,13 @@ pub fn build(opts: &BuildOptions, out: &Path) -> Result<Release, BuildError> {
         kernel_package: opts.kernel.package.clone(),
         kernel_version: opts.kernel.version.clone(),
         cmdline: opts.cmdline.clone(),
-        unsigned_uki_sha256: hex::encode(Sha256::digest(&uki.image)),
+        unsigned_uki_sha256: Sha256::digest(&uki.image).into(),
         uki_sha256,
-        pcr11: hex::encode(uki.pcr11),
+        pcr11: uki.pcr11,
         pcr7,
     };
-    let mut json = serde_json::to_vec_pretty(&release).expect("a Release serializes");
-    json.push(b'\n');
     let path = out.join(RELEASE_JSON);
-    std::fs::write(&path, json).map_err(io(format!("write {}", path.display())))?;
+    std::fs::write(&path, release.to_json()).map_err(io(format!("write {}", path.display())))?;
     Ok(release)
 }
 

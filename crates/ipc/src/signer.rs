@@ -44,6 +44,43 @@ pub enum SignerRequest {
     /// one-time key made in the owner's browser. Answered with
     /// [`SignerResponse::ExportStarted`].
     Export(ExportRequest),
+    /// A TPM quote over the measured-boot PCRs with the caller's nonce, and the firmware
+    /// event log. Answered with [`SignerResponse::Attested`], or an error when the master
+    /// key is not in a TPM seal.
+    Attest(AttestRequest),
+}
+
+/// Parameters of [`SignerRequest::Attest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestRequest {
+    /// The verifier's fresh nonce (1 to 32 bytes), returned inside the signed quote.
+    pub nonce: Vec<u8>,
+}
+
+/// Answer to [`SignerRequest::Attest`]: everything a verifier needs, none of it secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attestation {
+    /// The attestation key's public point (uncompressed SEC1, 65 bytes).
+    pub ak_public: Vec<u8>,
+    /// The marshalled TPMS_ATTEST the TPM signed.
+    pub quote: Vec<u8>,
+    /// ECDSA P-256 signature over SHA-256(`quote`): `r || s`.
+    pub signature: Vec<u8>,
+    /// The quoted SHA-256 PCR values, ascending by index.
+    pub pcrs: Vec<PcrValue>,
+    /// The firmware's TCG event log (empty when the kernel exposes none).
+    pub event_log: Vec<u8>,
+    /// The running image's version (from its measured configuration), when known.
+    pub image_version: Option<u64>,
+}
+
+/// One PCR's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PcrValue {
+    /// PCR index.
+    pub index: u8,
+    /// SHA-256 bank value.
+    pub value: [u8; 32],
 }
 
 /// Parameters of [`SignerRequest::Export`].
@@ -276,6 +313,8 @@ pub enum SignerResponse {
     RecordsLoaded(RecordsLoaded),
     /// Answer to [`SignerRequest::Export`].
     ExportStarted(ExportStarted),
+    /// Answer to [`SignerRequest::Attest`].
+    Attested(Attestation),
     /// The request could not be served.
     Error(SignerError),
 }

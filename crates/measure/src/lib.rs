@@ -46,7 +46,7 @@ pub use predict::{
     measurement_events, phase_events, predict_pcr11, predict_pcr11_at_phase, replay, Measured,
     MeasurementEvent,
 };
-pub use release::{Mismatch, Release, ReleaseError};
+pub use release::{CheckError, Mismatch, Release, ReleaseError};
 pub use section::{UkiSection, UkiSections};
 pub use varstore::{VarStore, VarStoreError, Variable};
 

@@ -37,6 +37,7 @@ pub mod second_factor;
 pub mod service;
 pub mod telegram;
 pub mod totp;
+pub mod tpm;
 
 pub use confirm::ConfirmConfig;
 pub use link::LinkConfig;

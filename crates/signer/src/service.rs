@@ -89,6 +89,8 @@ pub struct Service {
     pub(crate) strict: RwLock<HashSet<String>>,
     /// How long the removal of a user's last second factor waits.
     pub(crate) removal_delay: Duration,
+    /// Quotes for remote attestation; `None` without a TPM seal.
+    attestor: Option<crate::tpm::Attestor>,
 }
 
 impl std::fmt::Debug for Service {
@@ -131,7 +133,14 @@ impl Service {
             passkeys: None,
             strict: RwLock::new(HashSet::new()),
             removal_delay: crate::second_factor::DEFAULT_REMOVAL_DELAY,
+            attestor: None,
         })
+    }
+
+    /// Serves attestation quotes from this TPM (with the TPM seal).
+    pub fn with_attestor(mut self, attestor: crate::tpm::Attestor) -> Self {
+        self.attestor = Some(attestor);
+        self
     }
 
     /// Sets the key shared with the pool: it authenticates the pool's lookup table
@@ -267,6 +276,19 @@ impl Service {
             SignerRequest::Export(req) => match self.export(req) {
                 Ok(x) => SignerResponse::ExportStarted(x),
                 Err(e) => SignerResponse::Error(e),
+            },
+            SignerRequest::Attest(req) => match &self.attestor {
+                Some(a) => match a.attest(&req.nonce) {
+                    Ok(x) => SignerResponse::Attested(x),
+                    Err(e) => SignerResponse::Error(e),
+                },
+                None => SignerResponse::Error(SignerError {
+                    kind: ErrorKind::FailedPrecondition,
+                    message: format!(
+                        "no attestation: the master key is in the {} seal, not a TPM",
+                        self.seal_name
+                    ),
+                }),
             },
             SignerRequest::FromPool(sealed) => relay(self.from_pool(&sealed)),
             SignerRequest::StartPool => relay(self.start_pool()),
