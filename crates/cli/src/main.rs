@@ -9,6 +9,8 @@
 //!   `custos telegram setup` seals the signer bot's token (offline).
 //! * `custos tx describe` decodes and judges a transaction offline.
 //! * `custos demo` walks a withdrawal through Telegram against a local fake Bot API.
+//! * `custos init`, `policy`, `recovery` and `attest` are the TPM seal's ceremonies and
+//!   remote attestation; run as PID 1, the binary is /init of the boot image.
 #![forbid(unsafe_code)]
 
 mod attest;
@@ -18,6 +20,7 @@ mod confirm;
 mod demo;
 mod describe;
 mod genesis;
+mod image_init;
 mod output;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -378,6 +381,10 @@ enum TxCommand {
 }
 
 fn main() -> ExitCode {
+    // As PID 1 this binary is /init of the boot image (crates/init).
+    if custos_init::is_pid1() {
+        image_init::run();
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Child { role } => children::run(role),
