@@ -52,6 +52,9 @@ const KEY_MATERIAL: &[&str] = &[
     "webauthn-rs-core",
     "hpke",
     "ed25519-dalek",
+    // The TPM client: in the authorized image, whoever can send TPM commands can satisfy
+    // the seal's policy and unseal the master key.
+    "custos-tpm",
 ];
 
 /// The names in the normal-dependency graph of `package`; `expected` must be in it,
@@ -109,6 +112,12 @@ fn signer_graph_has_no_network_async_or_database_crates() {
 #[test]
 fn passkey_graph_has_no_network_async_or_database_crates() {
     assert_graph_is_clean("custos-passkey", "webauthn-rs");
+}
+
+#[test]
+fn tpm_and_measure_graphs_have_no_network_async_or_database_crates() {
+    assert_graph_is_clean("custos-tpm", "p256");
+    assert_graph_is_clean("custos-measure", "sha2");
 }
 
 #[test]
