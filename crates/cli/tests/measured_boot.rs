@@ -27,45 +27,12 @@ use std::time::{Duration, Instant};
 /// A TCG boot under Secure Boot takes 10-20 s here; more when the machine is loaded.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The static custos for /init: `CUSTOS_MUSL_BIN`, or built here for musl (in its own
-/// target directory, shared with crates/image's boot tests).
 fn custos_musl() -> PathBuf {
-    if let Some(bin) = std::env::var_os("CUSTOS_MUSL_BIN") {
-        return PathBuf::from(bin);
-    }
-    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("musl");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let started = Instant::now();
-    ok(
-        &Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .current_dir(&workspace)
-            .env("CARGO_TARGET_DIR", &target_dir)
-            .args(["build", "--locked", "--release", "-p", "custos-cli"])
-            .args(["--bin", "custos", "--target", "x86_64-unknown-linux-musl"])
-            .output()
-            .expect("run cargo"),
-        "building custos for musl",
-    );
-    eprintln!("built custos for musl in {:?}", started.elapsed());
-    target_dir.join("x86_64-unknown-linux-musl/release/custos")
-}
-
-fn kernel_cache() -> PathBuf {
-    match std::env::var_os("CUSTOS_KERNEL_CACHE") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/custos/kernel"),
-    }
+    custos_image::vm::inputs::musl_custos(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The image configuration of one release. `tag` is one byte in a comment: changing it
@@ -98,7 +65,8 @@ struct Images {
 fn build_images(root: &Path) -> Images {
     let started = Instant::now();
     let custos = custos_musl();
-    let kernel = custos_image::kernel::fetch(&kernel_cache(), None).expect("kernel");
+    let kernel = custos_image::kernel::fetch(&custos_image::vm::inputs::kernel_cache(), None)
+        .expect("kernel");
     let keys = KeySet::generate(root.join("sb-keys"), "Custos test").expect("Secure Boot keys");
     let vars = root.join("vars.fd");
     custos_image::vars::enroll(
@@ -503,17 +471,4 @@ fn add_policy(root: &Path, disk: &Path, key: &Path, image: &Path, version: u64) 
 
 fn cli_json(dir: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&ok(&cli(dir, args), &format!("custos {args:?}"))).unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }

@@ -27,17 +27,6 @@ fn zero_release(path: &Path, version: u64) {
     std::fs::write(path, serde_json::to_vec_pretty(&release).unwrap()).unwrap();
 }
 
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn run(dir: &Path, args: &[&str]) -> Output {
     cli(dir, args)
 }
@@ -308,17 +297,4 @@ fn genesis_serves_attests_and_recovers_into_a_new_tpm_from_k_shares_only() {
     assert_eq!(signed_b["status"], "signed", "{signed_b}");
     assert_eq!(signed_b["transaction"], signed["transaction"]);
     server_b.kill_tree();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }

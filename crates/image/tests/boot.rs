@@ -58,39 +58,16 @@ fn check(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The static custos binary: `CUSTOS_MUSL_BIN`, or built for musl in this test's target
-/// directory (its own, so it does not wait on the lock of the build running the tests).
 fn custos_musl() -> PathBuf {
-    if let Some(bin) = std::env::var_os("CUSTOS_MUSL_BIN") {
-        return PathBuf::from(bin);
-    }
-    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("musl");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let started = Instant::now();
-    check(
-        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .current_dir(&workspace)
-            .env("CARGO_TARGET_DIR", &target_dir)
-            .args([
-                "build",
-                "--locked",
-                "--release",
-                "-p",
-                "custos-cli",
-                "--bin",
-                "custos",
-            ])
-            .args(["--target", "x86_64-unknown-linux-musl"]),
-    );
-    eprintln!("built custos for musl in {:?}", started.elapsed());
-    target_dir.join("x86_64-unknown-linux-musl/release/custos")
+    custos_image::vm::inputs::musl_custos(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn kernel_cache() -> PathBuf {
-    match std::env::var_os("CUSTOS_KERNEL_CACHE") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/custos/kernel"),
-    }
+    custos_image::vm::inputs::kernel_cache()
 }
 
 fn build_cmd(f: &Fixture, out: &Path, signed: bool) -> Command {

@@ -8,6 +8,7 @@
 //! swtpm are killed when the [`Vm`] is dropped.
 
 mod disk;
+pub mod inputs;
 mod swtpm;
 
 pub use disk::{make_esp, make_ext4, read_ext4_file};
