@@ -239,6 +239,34 @@ fn genesis_serves_attests_and_recovers_into_a_new_tpm_from_k_shares_only() {
     std::fs::write(&other, text).unwrap();
     let mismatch = verify(&nonce, &other);
     assert_eq!(mismatch.status.code(), Some(6));
+    // A pinned attestation key: this TPM's passes, another key is refused.
+    let ak =
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&evidence).unwrap())
+            .unwrap()["ak_public"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let pin = |key: &str| {
+        let file = root.join("ak.hex");
+        std::fs::write(&file, key).unwrap();
+        server.cli(&[
+            "attest",
+            "verify",
+            "--release",
+            release.to_str().unwrap(),
+            "--ak",
+            file.to_str().unwrap(),
+        ])
+    };
+    ok(&pin(&ak), "attest verify with the pinned key");
+    let other_key = format!("04{}", "ab".repeat(64));
+    let unpinned = pin(&other_key);
+    assert_eq!(unpinned.status.code(), Some(6));
+    assert!(
+        String::from_utf8_lossy(&unpinned.stderr).contains("pinned"),
+        "{}",
+        String::from_utf8_lossy(&unpinned.stderr)
+    );
     server.kill_tree();
     drop(server);
     drop(tpm_a);
