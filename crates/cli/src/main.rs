@@ -381,8 +381,9 @@ enum TxCommand {
 }
 
 fn main() -> ExitCode {
-    // As PID 1 this binary is /init of the boot image (crates/init).
-    if custos_init::is_pid1() {
+    // Started by the kernel as /init, this binary is PID 1 of the boot image
+    // (crates/init). Only then: `custos serve` as PID 1 of a container stays a server.
+    if custos_init::is_pid1() && std::env::args_os().next().is_some_and(|a| a == "/init") {
         image_init::run();
     }
     let cli = Cli::parse();
