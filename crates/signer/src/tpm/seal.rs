@@ -23,7 +23,6 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use zeroize::Zeroizing;
 
 /// File name of the sealed master key in the data directory.
 pub const SEAL_FILE: &str = "tpm-seal.bin";
@@ -293,9 +292,13 @@ fn seal_to(master: &MasterKey, data_dir: &Path, target: &SealTarget) -> Result<u
         .device
         .open()
         .map_err(|e| tpm_err(&target.device, e))?;
-    let secret = Zeroizing::new(*master.expose_to_seal());
-    let sealed = custos_tpm::seal::genesis(&mut tpm, &secret, &target.policy_key, target.counter)
-        .map_err(|e| tpm_err(&target.device, e))?;
+    let sealed = custos_tpm::seal::genesis(
+        &mut tpm,
+        master.expose_to_seal(),
+        &target.policy_key,
+        target.counter,
+    )
+    .map_err(|e| tpm_err(&target.device, e))?;
     let value = custos_tpm::seal::read_counter(&mut tpm, target.counter)
         .map_err(|e| tpm_err(&target.device, e))?;
     write_new_durably(&data_dir.join(SEAL_FILE), &sealed.to_bytes())?;
@@ -359,5 +362,69 @@ fn tpm_err(device: &TpmDevice, source: custos_tpm::Error) -> TpmSealError {
     TpmSealError::Tpm {
         device: device.to_string(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zeroize::Zeroizing;
+
+    fn no_tpm() -> TpmDevice {
+        TpmDevice::Device("/nonexistent/tpm".into())
+    }
+
+    #[test]
+    fn a_data_dir_without_a_seal_says_to_run_init() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("1.policy");
+        let err = TpmSeal::new(no_tpm(), dir.path(), policy)
+            .unseal()
+            .unwrap_err();
+        assert!(matches!(err, TpmSealError::NoSeal(_)), "{err}");
+        assert!(err.to_string().contains("custos init --seal tpm"), "{err}");
+    }
+
+    #[test]
+    fn missing_or_malformed_policies_and_seals_get_specific_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("1.policy");
+        assert!(matches!(
+            read_policy(&policy),
+            Err(TpmSealError::NoPolicy(_))
+        ));
+        std::fs::write(&policy, b"not a policy").unwrap();
+        let err = read_policy(&policy).unwrap_err();
+        assert!(matches!(err, TpmSealError::BadPolicy { .. }), "{err}");
+        let seal = dir.path().join(SEAL_FILE);
+        std::fs::write(&seal, b"not a seal").unwrap();
+        let err = read_seal(&seal).unwrap_err();
+        assert!(matches!(err, TpmSealError::BadSeal { .. }), "{err}");
+        // Both files are read before the TPM is opened: no TPM needed for these errors.
+        let err = TpmSeal::new(no_tpm(), dir.path(), policy)
+            .unseal()
+            .unwrap_err();
+        assert!(matches!(err, TpmSealError::BadSeal { .. }), "{err}");
+    }
+
+    #[test]
+    fn genesis_and_recovery_never_replace_a_seal() {
+        let dir = tempfile::tempdir().unwrap();
+        let seal = dir.path().join(SEAL_FILE);
+        std::fs::write(&seal, b"existing").unwrap();
+        let target = SealTarget {
+            device: no_tpm(),
+            policy_key: custos_tpm::policy::PolicySigningKey::generate().public_key(),
+            counter: NvIndex::new(DEFAULT_COUNTER_INDEX).unwrap(),
+        };
+        let custodian = CustodianKey::from_bytes(
+            &CustodianSecret::from_bytes(Zeroizing::new([7u8; 32])).public_key(),
+        )
+        .unwrap();
+        let err = genesis(dir.path(), &target, 1, &[custodian]).unwrap_err();
+        assert!(matches!(err, TpmSealError::AlreadyInitialized(_)), "{err}");
+        // Nothing else was written: no recovery kit for a key that was never sealed.
+        assert!(!dir.path().join(RECOVERY_DIR).exists());
+        assert_eq!(std::fs::read(&seal).unwrap(), b"existing");
     }
 }
