@@ -10,21 +10,25 @@ use custos_image::vm::{Swtpm, TcpPower};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+/// A release manifest with these PCR values.
+fn write_release(path: &Path, version: u64, pcr7: [u8; 32], pcr11: [u8; 32]) {
+    let release = custos_measure::Release {
+        version,
+        kernel_package: "none (host swtpm)".into(),
+        kernel_version: "none".into(),
+        cmdline: String::new(),
+        unsigned_uki_sha256: [0; 32],
+        uki_sha256: None,
+        pcr11,
+        pcr7: Some(pcr7),
+    };
+    std::fs::write(path, release.to_json()).unwrap();
+}
+
 /// The release manifest for a TPM whose PCR 7 and 11 are still zero (a host swtpm that
 /// no firmware measured into).
 fn zero_release(path: &Path, version: u64) {
-    let zero = hex::encode([0u8; 32]);
-    let release = serde_json::json!({
-        "version": version,
-        "kernel_package": "none (host swtpm)",
-        "kernel_version": "none",
-        "cmdline": "",
-        "unsigned_uki_sha256": zero,
-        "uki_sha256": null,
-        "pcr11": zero,
-        "pcr7": zero,
-    });
-    std::fs::write(path, serde_json::to_vec_pretty(&release).unwrap()).unwrap();
+    write_release(path, version, [0; 32], [0; 32]);
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
@@ -230,15 +234,14 @@ fn genesis_serves_attests_and_recovers_into_a_new_tpm_from_k_shares_only() {
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("nonce"));
     // ... and not against another release's measurements.
     let other = root.join("release-other.json");
-    zero_release(&other, version);
-    let text = std::fs::read_to_string(&other).unwrap().replacen(
-        &hex::encode([0u8; 32]),
-        &hex::encode([1u8; 32]),
-        1,
-    );
-    std::fs::write(&other, text).unwrap();
+    write_release(&other, version, [0; 32], [1; 32]);
     let mismatch = verify(&nonce, &other);
     assert_eq!(mismatch.status.code(), Some(6));
+    assert!(
+        String::from_utf8_lossy(&mismatch.stderr).contains("PCR 11"),
+        "{}",
+        String::from_utf8_lossy(&mismatch.stderr)
+    );
     // A pinned attestation key: this TPM's passes, another key is refused.
     let ak =
         serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&evidence).unwrap())
