@@ -459,7 +459,7 @@ impl EventLog {
             .iter()
             .filter(|e| e.pcr == 11 && e.event_type == EventType::IPL)
             .filter_map(|e| {
-                let section = decode_utf16z(&e.data)?;
+                let section = crate::utf16::decode_nul_terminated(&e.data)?;
                 let mut name = section.clone().into_bytes();
                 name.push(0);
                 let measured = if crate::pcr::PcrBank::Sha256.digest(&name) == e.sha256 {
@@ -485,20 +485,4 @@ fn startup_locality(e: &Event) -> Option<u8> {
     e.data
         .starts_with(STARTUP_LOCALITY_SIGNATURE)
         .then_some(e.data[16])
-}
-
-/// A UTF-16LE string with exactly one NUL, at its end.
-fn decode_utf16z(bytes: &[u8]) -> Option<String> {
-    if bytes.len() < 2 || !bytes.len().is_multiple_of(2) {
-        return None;
-    }
-    let units: Vec<u16> = bytes
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    let (last, text) = units.split_last()?;
-    if *last != 0 || text.contains(&0) {
-        return None;
-    }
-    String::from_utf16(text).ok()
 }

@@ -35,6 +35,7 @@ pub mod pe;
 pub mod predict;
 pub mod release;
 pub mod section;
+mod utf16;
 pub mod varstore;
 
 pub use eventlog::{Event, EventLog, EventLogError, EventType, StubEvent, StubMeasured};

@@ -208,7 +208,7 @@ impl VarStore {
             need(store, name_at, total, "variable")?;
             let data_at = name_at + name_size;
             if state == VAR_ADDED || state == VAR_ADDED_IN_TRANSITION {
-                let name = decode_name(&store[name_at..data_at])
+                let name = crate::utf16::decode_nul_terminated(&store[name_at..data_at])
                     .ok_or(VarStoreError::BadName { offset: pos })?;
                 let var = Variable {
                     name,
@@ -261,22 +261,6 @@ impl VarStore {
     pub fn variables(&self) -> &[Variable] {
         &self.variables
     }
-}
-
-/// A UTF-16LE name with exactly one NUL, at its end.
-fn decode_name(bytes: &[u8]) -> Option<String> {
-    if bytes.len() < 2 || !bytes.len().is_multiple_of(2) {
-        return None;
-    }
-    let units: Vec<u16> = bytes
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    let (last, name) = units.split_last()?;
-    if *last != 0 || name.contains(&0) {
-        return None;
-    }
-    String::from_utf16(name).ok()
 }
 
 /// Test-only writer of variable stores in the format [`VarStore::parse`] reads.
