@@ -21,7 +21,7 @@ use custos_image::build::{BuildOptions, Release, Signer};
 use custos_image::vm::{make_ext4, Swtpm, TcpPower};
 use custos_image::{KeySet, Vm, VmConfig};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A TCG boot under Secure Boot takes 10-20 s here; more when the machine is loaded.
@@ -187,22 +187,6 @@ fn sign_policy(host: &Path, key: &Path, image: &Path, out: &Path) {
         ),
         "policy sign",
     );
-}
-
-fn attest_verify(host: &Path, release: &Path, evidence: &Path, nonce: &str) -> Output {
-    cli(
-        host,
-        &[
-            "attest",
-            "verify",
-            "--release",
-            release.to_str().unwrap(),
-            "--evidence",
-            evidence.to_str().unwrap(),
-            "--nonce",
-            nonce,
-        ],
-    )
 }
 
 #[test]

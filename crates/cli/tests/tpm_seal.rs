@@ -216,18 +216,7 @@ fn genesis_serves_attests_and_recovers_into_a_new_tpm_from_k_shares_only() {
         ]),
         "attest fetch",
     );
-    let verify = |nonce: &str, release: &Path| {
-        server.cli(&[
-            "attest",
-            "verify",
-            "--release",
-            release.to_str().unwrap(),
-            "--evidence",
-            evidence.to_str().unwrap(),
-            "--nonce",
-            nonce,
-        ])
-    };
+    let verify = |nonce: &str, release: &Path| attest_verify(&data, release, &evidence, nonce);
     ok(&verify(&nonce, &release), "attest verify (saved evidence)");
     let wrong = verify(&"22".repeat(32), &release);
     assert_eq!(wrong.status.code(), Some(6));

@@ -175,6 +175,24 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// `custos attest verify` of saved evidence against a release, with the nonce it was
+/// fetched with.
+pub fn attest_verify(dir: &Path, release: &Path, evidence: &Path, nonce: &str) -> Output {
+    cli(
+        dir,
+        &[
+            "attest",
+            "verify",
+            "--release",
+            release.to_str().unwrap(),
+            "--evidence",
+            evidence.to_str().unwrap(),
+            "--nonce",
+            nonce,
+        ],
+    )
+}
+
 pub fn cli(dir: &Path, args: &[&str]) -> Output {
     Command::new(CUSTOS)
         .arg("--data-dir")
