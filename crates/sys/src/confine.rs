@@ -1,0 +1,1 @@
+//! Per-process confinement (placeholder while it is written).

@@ -1,0 +1,1 @@
+//! Locked memory for secrets (placeholder while it is written).
