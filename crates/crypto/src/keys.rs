@@ -1,7 +1,9 @@
 //! The master key and its domain-separated subkeys.
 
+use crate::shield::{Shield, ShieldError};
 use hkdf::Hkdf;
 use sha2::Sha256;
+use std::sync::{PoisonError, RwLock};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// Length of every symmetric key in the hierarchy.
@@ -138,6 +140,81 @@ impl BotTokenKey {
     }
 }
 
+/// Bytes of the key ring the vault shields: the master key, then the four record subkeys.
+const RING: usize = 5 * KEY_LEN;
+
+/// The signer's keys while it runs: the master key and its record subkeys, kept only in a
+/// [`Shield`] and rebuilt for the instant they are used.
+///
+/// One reconstruction gives every record key, so a signature (authenticate the record,
+/// open its seed) walks the shield once. [`KeyVault::rerandomize`] builds a fresh shield
+/// beside the old one and swaps it in, so users wait only for the swap.
+pub struct KeyVault {
+    shield: RwLock<Shield<RING>>,
+}
+
+impl KeyVault {
+    /// Derives the record subkeys from `master` and shields all of them with it; `master`
+    /// is wiped when this returns.
+    pub fn new(master: MasterKey) -> Result<Self, ShieldError> {
+        let mut ring = Zeroizing::new([0u8; RING]);
+        ring[..KEY_LEN].copy_from_slice(&master.0);
+        let subkeys = [
+            KeyPurpose::WalletWrap,
+            KeyPurpose::RecordMac,
+            KeyPurpose::SecurityMac,
+            KeyPurpose::SecurityEnc,
+        ];
+        for (slot, purpose) in ring[KEY_LEN..].chunks_exact_mut(KEY_LEN).zip(subkeys) {
+            slot.copy_from_slice(master.derive(purpose).bytes());
+        }
+        drop(master);
+        Ok(Self {
+            shield: RwLock::new(Shield::new(&ring)?),
+        })
+    }
+
+    /// Runs `f` with the record keys, rebuilt from the shield and wiped when `f` returns.
+    pub fn with_record_keys<R>(&self, f: impl FnOnce(&RecordKeys) -> R) -> R {
+        let shield = self.shield.read().unwrap_or_else(PoisonError::into_inner);
+        shield.with(|ring| {
+            let key = |i: usize| {
+                let mut k = [0u8; KEY_LEN];
+                k.copy_from_slice(&ring[i * KEY_LEN..(i + 1) * KEY_LEN]);
+                SubKey(k)
+            };
+            let keys = RecordKeys {
+                wrap: key(1),
+                mac: key(2),
+                security_mac: key(3),
+                security_enc: key(4),
+            };
+            f(&keys)
+        })
+    }
+
+    /// Runs `f` with the master key (to derive a key used once, such as the bot token's),
+    /// rebuilt from the shield and wiped when `f` returns.
+    pub fn with_master<R>(&self, f: impl FnOnce(&MasterKey) -> R) -> R {
+        let shield = self.shield.read().unwrap_or_else(PoisonError::into_inner);
+        shield.with(|ring| {
+            let mut k = [0u8; KEY_LEN];
+            k.copy_from_slice(&ring[..KEY_LEN]);
+            f(&MasterKey(k))
+        })
+    }
+
+    /// Re-randomizes the shield: new pages, walk and mask for the same keys.
+    pub fn rerandomize(&self) -> Result<(), ShieldError> {
+        let fresh = {
+            let shield = self.shield.read().unwrap_or_else(PoisonError::into_inner);
+            shield.with(Shield::new)?
+        };
+        *self.shield.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +252,23 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("redacted"));
+    }
+
+    #[test]
+    fn the_vault_gives_the_derived_keys_before_and_after_rerandomizing() {
+        let bytes = [9u8; 32];
+        let plain = RecordKeys::derive(&MasterKey::from_bytes(Zeroizing::new(bytes)));
+        let vault = KeyVault::new(MasterKey::from_bytes(Zeroizing::new(bytes))).unwrap();
+        let same = |k: &RecordKeys| {
+            k.wrap.bytes() == plain.wrap.bytes()
+                && k.mac.bytes() == plain.mac.bytes()
+                && k.security_mac.bytes() == plain.security_mac.bytes()
+                && k.security_enc.bytes() == plain.security_enc.bytes()
+        };
+        assert!(vault.with_record_keys(same));
+        assert_eq!(vault.with_master(|m| *m.bytes()), bytes);
+        vault.rerandomize().unwrap();
+        assert!(vault.with_record_keys(same));
+        assert_eq!(vault.with_master(|m| *m.bytes()), bytes);
     }
 }

@@ -11,6 +11,8 @@
 //!   authenticated with its own MAC key, with the user's second-factor state in an
 //!   encrypted section.
 //! * [`bot_token`]: the AEAD box that keeps the Telegram bot token sealed at rest.
+//! * [`shield`]: the key shield - a secret kept only as a mask over many random pages that
+//!   must be read in a secret order to rebuild it, for the instant it is used.
 //! * [`shamir`] and [`recovery`]: k-of-n Shamir shares of the master key, each encrypted
 //!   to a custodian with HPKE, for the disaster-recovery ceremony (groundwork: not called
 //!   by the signer yet).
@@ -28,6 +30,7 @@ pub mod recovery;
 pub mod seal;
 pub mod security;
 pub mod shamir;
+pub mod shield;
 pub mod sign;
 
 /// Fills `buf` from the operating system's CSPRNG.

@@ -211,7 +211,9 @@ impl Service {
             secrets,
             ..acc.record.clone()
         };
-        let bytes = security::seal(&self.keys, &record)
+        let bytes = self
+            .keys
+            .with_record_keys(|k| security::seal(k, &record))
             .map_err(|e| internal(format!("re-sealing a security record: {e}")))?;
         acc.record.revision = record.revision;
         acc.record.flags = flags;
@@ -268,7 +270,9 @@ impl Service {
         };
         let mut st = self.state();
         for bytes in records {
-            let taken = security::authenticate(&self.keys, &bytes)
+            let taken = self
+                .keys
+                .with_record_keys(|k| security::authenticate(k, &bytes))
                 .map_err(|e| integrity(e.to_string()))
                 .and_then(|r| self.hold(&mut st, r));
             match taken {
@@ -1326,7 +1330,7 @@ impl Service {
             Ok(r) => r,
             Err(e) => return failed(e.message),
         };
-        let seed = match rec.open(&self.keys) {
+        let seed = match self.keys.with_record_keys(|k| rec.open(k)) {
             Ok(s) => s,
             Err(e) => return failed(format!("sealed key failed to open: {e}")),
         };
@@ -1341,7 +1345,10 @@ impl Service {
         let mut header = rec.header.clone();
         header.flags |= record::FLAG_EXPORTED;
         header.revision = header.revision.saturating_add(1);
-        let new_record = match record::seal(&self.keys, &header, &seed) {
+        let new_record = match self
+            .keys
+            .with_record_keys(|k| record::seal(k, &header, &seed))
+        {
             Ok(r) => r,
             Err(e) => return failed(format!("re-sealing the wallet record failed: {e}")),
         };
@@ -1477,11 +1484,14 @@ impl Service {
     ) -> Result<Option<u64>, SignerError> {
         let mut st = self.state();
         if let Some(bytes) = presented {
-            let rec = security::authenticate(&self.keys, bytes).map_err(|e| {
-                integrity(format!(
-                    "security record of user {owner} failed its integrity check: {e}"
-                ))
-            })?;
+            let rec = self
+                .keys
+                .with_record_keys(|k| security::authenticate(k, bytes))
+                .map_err(|e| {
+                    integrity(format!(
+                        "security record of user {owner} failed its integrity check: {e}"
+                    ))
+                })?;
             if rec.user_id != owner {
                 return Err(integrity(format!(
                     "the security record presented belongs to user {}, not to user {owner}; \

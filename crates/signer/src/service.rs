@@ -12,7 +12,7 @@ use crate::bot_token::{self, BotTokenError};
 use crate::confirm::ConfirmConfig;
 use crate::link::LinkConfig;
 use crate::telegram::TelegramState;
-use custos_crypto::keys::{BotTokenKey, RecordKeys};
+use custos_crypto::keys::{BotTokenKey, KeyVault, RecordKeys};
 use custos_crypto::record::{self, AuthenticRecord, RecordError, RecordHeader};
 use custos_crypto::seal::{Seal, SealError};
 use custos_crypto::sign;
@@ -53,6 +53,9 @@ pub enum StartError {
         /// What is wrong with it.
         message: String,
     },
+    /// The key shield's pages could not be set up (mapped, locked, filled).
+    #[error(transparent)]
+    Shield(#[from] custos_crypto::shield::ShieldError),
 }
 
 /// The signer's state: derived record keys, policy and counters, and the Telegram
@@ -61,9 +64,8 @@ pub enum StartError {
 /// Built with [`Service::start`] and the `with_*` methods; shared between worker
 /// threads behind an `Arc` ([`crate::process::serve`]).
 pub struct Service {
-    pub(crate) keys: RecordKeys,
-    /// Opens the sealed bot token in the data directory ([`Service::load_bot_token`]).
-    bot_key: BotTokenKey,
+    /// The record keys (and the master key), shielded; rebuilt per use.
+    pub(crate) keys: KeyVault,
     policy: PolicyConfig,
     seal_name: &'static str,
     seal_secure: bool,
@@ -107,16 +109,13 @@ impl std::fmt::Debug for Service {
 const PUBLIC_KEY_CACHE: usize = 65_536;
 
 impl Service {
-    /// Unseals the master key and derives the record keys. The master key
-    /// itself is dropped (and zeroized) as soon as the subkeys exist.
+    /// Unseals the master key and derives the record keys, and keeps them all only in the
+    /// key shield ([`KeyVault`]).
     pub fn start(seal: &dyn Seal, policy: PolicyConfig) -> Result<Self, StartError> {
         let master = seal.unseal_or_create()?;
-        let keys = RecordKeys::derive(&master);
-        let bot_key = BotTokenKey::derive(&master);
-        drop(master);
+        let keys = KeyVault::new(master)?;
         Ok(Self {
             keys,
-            bot_key,
             policy,
             seal_name: seal.name(),
             seal_secure: seal.is_secure(),
@@ -216,7 +215,9 @@ impl Service {
     /// Loads the sealed bot token installed by [`bot_token::install`] from the data
     /// directory, if there is one (otherwise leaves the service without a bot).
     pub fn load_bot_token(self, data_dir: &Path) -> Result<Self, BotTokenError> {
-        let token = bot_token::load(&self.bot_key, data_dir)?;
+        let token = self
+            .keys
+            .with_master(|m| bot_token::load(&BotTokenKey::derive(m), data_dir))?;
         Ok(self.with_bot_token(token))
     }
 
@@ -338,7 +339,10 @@ impl Service {
             flags,
             revision: 1,
         };
-        let sealed = record::seal(&self.keys, &header, seed).map_err(integrity_or_invalid)?;
+        let sealed = self
+            .keys
+            .with_record_keys(|k| record::seal(k, &header, seed))
+            .map_err(integrity_or_invalid)?;
         Ok(NewWallet {
             pubkey: header.pubkey,
             wallet_id: header.wallet_id,
@@ -365,12 +369,23 @@ impl Service {
         self.sign_with(req, Authorization::UserApproved)
     }
 
+    /// Rebuilds the record keys once for the whole request (record, related records, seed).
     fn sign_with(
         &self,
         req: &SignRequest,
         authorization: Authorization,
     ) -> Result<SignOutcome, SignerError> {
-        let wallet = self.wallet_record(&req.wallet, &req.record)?;
+        self.keys
+            .with_record_keys(|keys| self.sign_with_keys(keys, req, authorization))
+    }
+
+    fn sign_with_keys(
+        &self,
+        keys: &RecordKeys,
+        req: &SignRequest,
+        authorization: Authorization,
+    ) -> Result<SignOutcome, SignerError> {
+        let wallet = wallet_record(keys, &req.wallet, &req.record)?;
         if req.related_records.len() > MAX_RELATED_RECORDS {
             return Err(invalid_msg(format!(
                 "too many related records ({} > {MAX_RELATED_RECORDS})",
@@ -390,7 +405,7 @@ impl Service {
         // user's own; the bridge cannot make a foreign address look owned.
         let mut own: Vec<Pubkey> = Vec::with_capacity(req.related_records.len());
         for bytes in &req.related_records {
-            let rec = record::authenticate(&self.keys, bytes).map_err(|e| {
+            let rec = record::authenticate(keys, bytes).map_err(|e| {
                 integrity(format!(
                     "a related wallet record failed its integrity check: {e}"
                 ))
@@ -431,7 +446,7 @@ impl Service {
             }
             Verdict::Confirm | Verdict::Auto => {
                 let (transaction, signature) =
-                    self.sign_parsed(&wallet, &req.wallet, &tx, position)?;
+                    self.sign_parsed(keys, &wallet, &req.wallet, &tx, position)?;
                 Ok(SignOutcome::Signed {
                     transaction,
                     signature: signature.to_vec(),
@@ -448,32 +463,21 @@ impl Service {
         wallet: &[u8; 32],
         bytes: &'a [u8],
     ) -> Result<AuthenticRecord<'a>, SignerError> {
-        let rec = record::authenticate(&self.keys, bytes).map_err(|e| {
-            integrity(format!(
-                "wallet {}: stored record failed its integrity check: {e}",
-                b58(wallet)
-            ))
-        })?;
-        if rec.header.pubkey != *wallet {
-            return Err(integrity(format!(
-                "wallet {}: stored record belongs to another wallet ({}); the database was altered",
-                b58(wallet),
-                b58(&rec.header.pubkey)
-            )));
-        }
-        Ok(rec)
+        self.keys
+            .with_record_keys(|keys| wallet_record(keys, wallet, bytes))
     }
 
     /// Opens the seed, signs the message and zeroizes the seed.
     fn sign_parsed(
         &self,
+        keys: &RecordKeys,
         wallet: &AuthenticRecord<'_>,
         pubkey: &[u8; 32],
         tx: &ParsedTransaction,
         position: usize,
     ) -> Result<(Vec<u8>, [u8; 64]), SignerError> {
         // The plaintext seed lives only in this scope; Zeroizing wipes it.
-        let seed = wallet.open(&self.keys).map_err(|e| {
+        let seed = wallet.open(keys).map_err(|e| {
             integrity(format!(
                 "wallet {}: sealed key failed to open: {e}",
                 b58(pubkey)
@@ -498,14 +502,40 @@ impl Service {
         wallet: &[u8; 32],
         transaction: &[u8],
     ) -> Result<(Vec<u8>, [u8; 64]), SignerError> {
-        let rec = self.wallet_record(wallet, record_bytes)?;
-        let tx = ParsedTransaction::parse(transaction)
-            .map_err(|e| internal(format!("approved transaction no longer parses: {e}")))?;
-        let position = tx
-            .signer_position(&Pubkey::new_from_array(*wallet))
-            .ok_or_else(|| internal("wallet is not a signer of the approved transaction".into()))?;
-        self.sign_parsed(&rec, wallet, &tx, position)
+        self.keys.with_record_keys(|keys| {
+            let rec = wallet_record(keys, wallet, record_bytes)?;
+            let tx = ParsedTransaction::parse(transaction)
+                .map_err(|e| internal(format!("approved transaction no longer parses: {e}")))?;
+            let position = tx
+                .signer_position(&Pubkey::new_from_array(*wallet))
+                .ok_or_else(|| {
+                    internal("wallet is not a signer of the approved transaction".into())
+                })?;
+            self.sign_parsed(keys, &rec, wallet, &tx, position)
+        })
     }
+}
+
+/// Authenticates a wallet's stored record and checks that it is that wallet's.
+fn wallet_record<'a>(
+    keys: &RecordKeys,
+    wallet: &[u8; 32],
+    bytes: &'a [u8],
+) -> Result<AuthenticRecord<'a>, SignerError> {
+    let rec = record::authenticate(keys, bytes).map_err(|e| {
+        integrity(format!(
+            "wallet {}: stored record failed its integrity check: {e}",
+            b58(wallet)
+        ))
+    })?;
+    if rec.header.pubkey != *wallet {
+        return Err(integrity(format!(
+            "wallet {}: stored record belongs to another wallet ({}); the database was altered",
+            b58(wallet),
+            b58(&rec.header.pubkey)
+        )));
+    }
+    Ok(rec)
 }
 
 fn relay(r: Result<Relay, SignerError>) -> SignerResponse {
@@ -1054,14 +1084,16 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidRequest);
         let w = create(&svc, "u1");
-        let auth = record::authenticate(&svc.keys, &w.record).unwrap();
-        assert_eq!(auth.header.user_id, "u1");
-        assert_eq!(auth.header.telegram_id, Some(7));
-        assert_eq!(auth.header.pubkey, w.pubkey);
-        assert_eq!(
-            custos_crypto::sign::public_key(&auth.open(&svc.keys).unwrap()),
-            w.pubkey
-        );
+        svc.keys.with_record_keys(|keys| {
+            let auth = record::authenticate(keys, &w.record).unwrap();
+            assert_eq!(auth.header.user_id, "u1");
+            assert_eq!(auth.header.telegram_id, Some(7));
+            assert_eq!(auth.header.pubkey, w.pubkey);
+            assert_eq!(
+                custos_crypto::sign::public_key(&auth.open(keys).unwrap()),
+                w.pubkey
+            );
+        });
     }
 
     #[test]

@@ -247,12 +247,15 @@ impl Service {
     pub fn create_link(&self, req: CreateLink) -> Result<LinkCreated, SignerError> {
         record::validate_user_id(&req.user_id).map_err(invalid)?;
         if let Some(bytes) = &req.security_record {
-            let linked = security::authenticate(&self.keys, bytes).map_err(|e| {
-                integrity(format!(
-                    "security record of user {} failed its integrity check: {e}",
-                    req.user_id
-                ))
-            })?;
+            let linked = self
+                .keys
+                .with_record_keys(|k| security::authenticate(k, bytes))
+                .map_err(|e| {
+                    integrity(format!(
+                        "security record of user {} failed its integrity check: {e}",
+                        req.user_id
+                    ))
+                })?;
             if linked.user_id != req.user_id {
                 return Err(integrity(format!(
                     "the security record presented belongs to user {}, not to user {}; the \
@@ -660,7 +663,7 @@ impl Service {
             flags: 0,
             secrets: None,
         };
-        match security::seal(&self.keys, &linked) {
+        match self.keys.with_record_keys(|k| security::seal(k, &linked)) {
             Ok(security_record) => {
                 if let Err(e) = self.hold(&mut self.state(), linked) {
                     tracing::warn!(error = %e.message, "could not hold a new link");
