@@ -3,6 +3,7 @@
 use crate::shield::{Shield, ShieldError};
 use hkdf::Hkdf;
 use sha2::Sha256;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -151,6 +152,8 @@ const RING: usize = 5 * KEY_LEN;
 /// beside the old one and swaps it in, so users wait only for the swap.
 pub struct KeyVault {
     shield: RwLock<Shield<RING>>,
+    /// How many times the shield was re-randomized.
+    generation: AtomicU64,
 }
 
 impl KeyVault {
@@ -171,6 +174,7 @@ impl KeyVault {
         drop(master);
         Ok(Self {
             shield: RwLock::new(Shield::new(&ring)?),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -211,7 +215,13 @@ impl KeyVault {
             shield.with(Shield::new)?
         };
         *self.shield.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        self.generation.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// How many times the shield was re-randomized since start.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
     }
 }
 
@@ -268,6 +278,7 @@ mod tests {
         assert!(vault.with_record_keys(same));
         assert_eq!(vault.with_master(|m| *m.bytes()), bytes);
         vault.rerandomize().unwrap();
+        assert_eq!(vault.generation(), 1);
         assert!(vault.with_record_keys(same));
         assert_eq!(vault.with_master(|m| *m.bytes()), bytes);
     }

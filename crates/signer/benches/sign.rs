@@ -5,7 +5,7 @@
 //! `cargo bench -p custos-signer --bench sign -- --warm-up-time 1 --measurement-time 5`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use custos_crypto::keys::RecordKeys;
+use custos_crypto::keys::{KeyVault, RecordKeys};
 use custos_crypto::record;
 use custos_crypto::seal::{DevSeal, Seal};
 use custos_ipc::signer::{CreateWallet, SignOutcome, SignRequest, SignerRequest, SignerResponse};
@@ -45,6 +45,8 @@ struct Fixture {
     /// signature loaded: the signing path looks the owner up in that set.
     strict_service: Service,
     keys: RecordKeys,
+    /// The same keys in the key shield, as the service holds them.
+    vault: KeyVault,
     requests: Vec<SignRequest>,
 }
 
@@ -54,6 +56,7 @@ fn fixture() -> Fixture {
     let service = Service::start(&seal, PolicyConfig::default()).expect("signer starts");
     // The same seal yields the same master key, hence the service's record keys.
     let keys = RecordKeys::derive(&seal.unseal_or_create().expect("unseal"));
+    let vault = KeyVault::new(seal.unseal_or_create().expect("unseal")).expect("shield");
     // Fixed keys, imported, rather than `create_wallet`'s random ones: the
     // policy derives the wallets' associated token addresses, whose bump
     // search (and so its cost) depends on the addresses, so random wallets
@@ -96,6 +99,7 @@ fn fixture() -> Fixture {
         service,
         strict_service,
         keys,
+        vault,
         requests,
     }
 }
@@ -194,6 +198,45 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("record_authenticate", |bch| {
         bch.iter(|| black_box(record::authenticate(&f.keys, black_box(rec)).expect("authentic")))
+    });
+
+    // Issue 7: what the key shield costs. Rebuilding the record keys from the shield (walk
+    // 16 pages, SHA-256, ChaCha20 pad) alone; the stack scrub after each request; and the
+    // key-using steps of a signature (authenticate the wallet's and a related record,
+    // open the seed, sign) with plain keys and with the shield, in the same run.
+    g.bench_function("key_shield_rebuild", |bch| {
+        bch.iter(|| {
+            f.vault
+                .with_record_keys(|k| black_box(k as *const RecordKeys))
+        })
+    });
+    g.bench_function("scrub_stack", |bch| {
+        bch.iter(custos_sys::memory::scrub_stack)
+    });
+    let prepared = custos_crypto::sign::prepare_public_key(&f.requests[0].wallet).expect("key");
+    let key_steps = |keys: &RecordKeys, req: &SignRequest| {
+        let w = record::authenticate(keys, &req.record).expect("authentic");
+        let r = record::authenticate(keys, &req.related_records[0]).expect("authentic");
+        let seed = w.open(keys).expect("opens");
+        black_box(r.header.pubkey);
+        custos_crypto::sign::sign_prepared(&seed, &prepared, &req.transaction[65..])
+    };
+    let mut i = 0usize;
+    g.bench_function("key_steps_plain_keys", |bch| {
+        bch.iter(|| {
+            i = (i + 1) % f.requests.len();
+            black_box(key_steps(&f.keys, black_box(&f.requests[i])))
+        })
+    });
+    let mut i = 0usize;
+    g.bench_function("key_steps_shielded_keys", |bch| {
+        bch.iter(|| {
+            i = (i + 1) % f.requests.len();
+            black_box(
+                f.vault
+                    .with_record_keys(|k| key_steps(k, black_box(&f.requests[i]))),
+            )
+        })
     });
 
     // Decoding and policy alone.

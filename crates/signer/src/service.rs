@@ -31,7 +31,7 @@ use custos_txdecode::{
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
@@ -104,6 +104,9 @@ impl std::fmt::Debug for Service {
             .finish_non_exhaustive()
     }
 }
+
+/// How often the signer re-randomizes its key shield by default.
+pub const DEFAULT_RERANDOMIZE_EVERY: Duration = Duration::from_secs(60);
 
 /// Most decompressed public keys kept; the cache is emptied when full.
 const PUBLIC_KEY_CACHE: usize = 65_536;
@@ -253,6 +256,47 @@ impl Service {
 
     /// Handles one request. Never panics on any input.
     pub fn handle(&self, request: SignerRequest) -> SignerResponse {
+        let response = self.answer(request);
+        // Hashes, ciphers and the signature leave key-derived state in stack frames they do
+        // not wipe; overwrite them before the next request (the memory-scan test finds seeds
+        // otherwise).
+        custos_sys::memory::scrub_stack();
+        response
+    }
+
+    /// Re-randomizes the key shield now: fresh pages, walk and mask ([`KeyVault::rerandomize`]).
+    pub fn rerandomize_keys(&self) -> Result<(), custos_crypto::shield::ShieldError> {
+        self.keys.rerandomize()
+    }
+
+    /// How many times the key shield was re-randomized since start.
+    pub fn key_generation(&self) -> u64 {
+        self.keys.generation()
+    }
+
+    /// Starts the thread that re-randomizes the key shield every `every`, so pages leaked
+    /// at different times never belong to the same shield. It ends when the service is
+    /// dropped. Start it before the process confines itself (it is one of its threads).
+    pub fn start_rerandomizer(
+        service: &Arc<Self>,
+        every: Duration,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let weak = Arc::downgrade(service);
+        std::thread::Builder::new()
+            .name("signer-shield".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                let Some(service) = weak.upgrade() else {
+                    return;
+                };
+                // On failure the current shield stays in place: still sound, only older.
+                if let Err(e) = service.rerandomize_keys() {
+                    tracing::error!(error = %e, "could not re-randomize the key shield");
+                }
+            })
+    }
+
+    fn answer(&self, request: SignerRequest) -> SignerResponse {
         match request {
             SignerRequest::Health => SignerResponse::Health(SignerHealth {
                 seal: self.seal_name.to_owned(),
@@ -1137,5 +1181,32 @@ mod tests {
         );
         std::fs::write(dir.path().join("policy.toml"), "no_such_knob = 1\n").unwrap();
         assert!(Service::load_policy(dir.path()).is_err());
+    }
+
+    #[test]
+    fn the_shield_is_rerandomized_in_the_background_and_signing_goes_on() {
+        let (_dir, svc) = service();
+        let svc = Arc::new(svc);
+        let w = create(&svc, "u1");
+        let before = svc.keys.with_record_keys(|k| {
+            custos_crypto::sign::public_key(
+                &record::authenticate(k, &w.record).unwrap().open(k).unwrap(),
+            )
+        });
+        let thread = Service::start_rerandomizer(&svc, Duration::from_millis(5)).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while svc.key_generation() < 3 {
+            assert!(std::time::Instant::now() < deadline, "no re-randomization");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let after = svc.keys.with_record_keys(|k| {
+            custos_crypto::sign::public_key(
+                &record::authenticate(k, &w.record).unwrap().open(k).unwrap(),
+            )
+        });
+        assert_eq!(before, after);
+        assert_eq!(after, w.pubkey);
+        drop(svc);
+        thread.join().unwrap();
     }
 }
