@@ -4,15 +4,15 @@
 //! ```text
 //! pages   P[0..16]       16 locked pages of 4 KiB from the OS RNG, each its own mapping
 //! index   order σ        a secret permutation of the 16 pages
-//!         windows w[i]   a secret 32-byte window in each page (one of 128)
+//!         windows w[i]   a secret 16-byte window in each page (one of 256)
 //!         masked M       secret XOR pad
 //! pad   = ChaCha20(key = SHA-256("custos/shield/v1" ‖ W(σ(0)) ‖ W(σ(1)) ‖ … ‖ W(σ(15))))
 //! ```
 //!
 //! `W(p)` is the window of page `p`. The pad needs every page's window, hashed in the walk's
-//! order: a reader missing any one page (512 unknown bits), or holding all of them but
+//! order: a reader missing any one page (128 unknown bits), or holding all of them but
 //! hashing them in another order, computes an unrelated key, and `M` is then a one-time pad
-//! over the secret. Without the index, the pages alone leave 16! × 128^16 (about 2^156)
+//! over the secret. Without the index, the pages alone leave 16! × 256^16 (about 2^172)
 //! walks to try. The secret exists whole only inside [`Shield::with`], in a buffer that is
 //! wiped before it returns; [`Shield::rerandomize`] replaces every page, the walk and the
 //! mask, so pages leaked at different times do not combine.
@@ -32,7 +32,7 @@ use zeroize::{Zeroize, Zeroizing};
 /// Pages the walk crosses.
 pub const PAGES: usize = 16;
 /// Bytes read from each page.
-pub const WINDOW: usize = 32;
+pub const WINDOW: usize = 16;
 /// Windows to choose from in one page.
 const WINDOWS_PER_PAGE: usize = PAGE / WINDOW;
 /// Domain separation of the walk's hash.
@@ -44,8 +44,8 @@ const MASK_AT: usize = WINDOWS_AT + PAGES;
 /// Longest secret a shield holds.
 pub const MAX_SECRET: usize = PAGE - MASK_AT;
 
-// A window number must fit one byte of the index page.
-const _: () = assert!(WINDOWS_PER_PAGE <= 256 && WINDOWS_PER_PAGE * WINDOW == PAGE);
+// A window number is one byte of the index page, and every byte names a window.
+const _: () = assert!(WINDOWS_PER_PAGE == 256 && WINDOWS_PER_PAGE * WINDOW == PAGE);
 
 /// Why a shield could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -79,11 +79,8 @@ impl<const N: usize> Shield<N> {
         let mut index = LockedPage::new()?;
         let idx = index.bytes_mut();
         random_permutation(&mut idx[ORDER_AT..ORDER_AT + PAGES])?;
+        // 256 windows per page: a random byte names one uniformly.
         os_random(&mut idx[WINDOWS_AT..WINDOWS_AT + PAGES])?;
-        for w in &mut idx[WINDOWS_AT..WINDOWS_AT + PAGES] {
-            // 128 windows: the low 7 bits of a random byte are uniform.
-            *w %= WINDOWS_PER_PAGE as u8;
-        }
         idx[MASK_AT..MASK_AT + N].copy_from_slice(secret);
         let mut shield = Self { pages, index };
         shield.apply_pad_to_mask();
@@ -236,7 +233,7 @@ mod tests {
 
         // The right pages and order with one window off.
         let mut off = windows.to_vec();
-        off[0] = (off[0] + 1) % WINDOWS_PER_PAGE as u8;
+        off[0] = off[0].wrapping_add(1);
         assert_ne!(unmask(&s, &pad_from(&pages, &order, &off)), SECRET);
     }
 
@@ -269,9 +266,6 @@ mod tests {
             let mut order = index(s)[..PAGES].to_vec();
             order.sort_unstable();
             assert_eq!(order, (0..PAGES as u8).collect::<Vec<_>>());
-            assert!(index(s)[WINDOWS_AT..WINDOWS_AT + PAGES]
-                .iter()
-                .all(|&w| usize::from(w) < WINDOWS_PER_PAGE));
         }
         assert_ne!(index(&a)[..MASK_AT + 48], index(&b)[..MASK_AT + 48]);
     }
