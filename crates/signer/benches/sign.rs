@@ -210,6 +210,15 @@ fn benches(c: &mut Criterion) {
                 .with_record_keys(|k| black_box(k as *const RecordKeys))
         })
     });
+    // For comparison: the hash OpenSSH's unshield spends per use (SHA-512 of its 16 KiB
+    // prekey; its AES-CTR decryption of the key comes on top).
+    let prekey = vec![0x5au8; 16 * 1024];
+    g.bench_function("openssh_style_prekey_hash_16k", |bch| {
+        bch.iter(|| {
+            use sha2::Digest;
+            black_box(sha2::Sha512::digest(black_box(&prekey)))
+        })
+    });
     g.bench_function("scrub_stack", |bch| {
         bch.iter(custos_sys::memory::scrub_stack)
     });
