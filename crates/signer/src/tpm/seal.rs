@@ -380,7 +380,8 @@ mod tests {
         let policy = dir.path().join("1.policy");
         let err = TpmSeal::new(no_tpm(), dir.path(), policy)
             .unseal()
-            .unwrap_err();
+            .err()
+            .expect("no key without a seal");
         assert!(matches!(err, TpmSealError::NoSeal(_)), "{err}");
         assert!(err.to_string().contains("custos init --seal tpm"), "{err}");
     }
@@ -403,7 +404,8 @@ mod tests {
         // Both files are read before the TPM is opened: no TPM needed for these errors.
         let err = TpmSeal::new(no_tpm(), dir.path(), policy)
             .unseal()
-            .unwrap_err();
+            .err()
+            .expect("no key without a seal");
         assert!(matches!(err, TpmSealError::BadSeal { .. }), "{err}");
     }
 
