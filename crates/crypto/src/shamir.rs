@@ -77,7 +77,9 @@ pub enum ShamirError {
     Random,
 }
 
-/// One share: its x-coordinate and the 32 polynomial values there. Secret.
+/// One share: its x-coordinate and the 32 polynomial values there.
+///
+/// Secret: the values are zeroized on drop; no `Debug`.
 #[derive(Clone)]
 pub struct Share {
     x: u8,
@@ -104,12 +106,6 @@ impl Share {
     /// The share value (secret).
     pub fn y(&self) -> &[u8; SECRET_LEN] {
         &self.y
-    }
-}
-
-impl std::fmt::Debug for Share {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Share {{ x: {}, y: <redacted> }}", self.x)
     }
 }
 
@@ -303,13 +299,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn debug_is_redacted() {
-        let s = Share::from_parts(3, &[0xab; SECRET_LEN]).unwrap();
-        let d = format!("{s:?} {s:#?}");
-        assert!(d.contains("redacted") && !d.contains("171") && !d.contains("ab"));
-    }
-
     /// Every subset of `0..n` with `size` elements.
     fn subsets(n: usize, size: usize) -> Vec<Vec<usize>> {
         (0u32..1 << n)
@@ -372,8 +361,8 @@ mod tests {
         let secret = [1u8; SECRET_LEN];
         for (k, n) in [(0u8, 5u8), (1, 5), (6, 5), (2, 1), (255, 254)] {
             assert_eq!(
-                split(&secret, k, n).unwrap_err(),
-                ShamirError::Threshold { k, n }
+                split(&secret, k, n).err(),
+                Some(ShamirError::Threshold { k, n })
             );
         }
         assert_eq!(split(&secret, 255, 255).unwrap().len(), 255);
@@ -386,12 +375,12 @@ mod tests {
         ];
         assert_eq!(combine(&zero, 2), Err(ShamirError::ZeroX));
         assert_eq!(
-            Share::from_parts(1, &[0; 31]).unwrap_err(),
-            ShamirError::Length { got: 31 }
+            Share::from_parts(1, &[0; 31]).err(),
+            Some(ShamirError::Length { got: 31 })
         );
         assert_eq!(
-            Share::from_parts(1, &[0; 33]).unwrap_err(),
-            ShamirError::Length { got: 33 }
+            Share::from_parts(1, &[0; 33]).err(),
+            Some(ShamirError::Length { got: 33 })
         );
         assert_eq!(
             combine(&[], 2),
