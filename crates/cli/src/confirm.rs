@@ -210,20 +210,32 @@ pub fn link_show(data_dir: &Path, user: &str, format: Format) -> ExitCode {
 /// `custos telegram setup --token-file F`: seals the signer bot's token into the
 /// data directory. The token is read from a file or stdin, never from the command
 /// line (which `ps` shows), and never printed.
+///
+/// Standard input is read through a duplicate of descriptor 0, not `std::io::stdin()`:
+/// that handle copies what it reads into a process-wide buffer that is never wiped. The
+/// token lands in one zeroized buffer and is validated in place (trimmed and checked as
+/// UTF-8 by borrowing), so no `String` copy of it is made.
 pub fn telegram_setup(data_dir: &Path, token_file: &str) -> ExitCode {
-    let mut raw = Zeroizing::new(String::new());
     let read = if token_file == "-" {
-        std::io::stdin().read_to_string(&mut raw).map(|_| ())
+        stdin_unbuffered().and_then(|mut f| read_secret(&mut f))
     } else {
-        std::fs::File::open(token_file).and_then(|mut f| f.read_to_string(&mut raw).map(|_| ()))
+        std::fs::File::open(token_file).and_then(|mut f| read_secret(&mut f))
     };
-    if let Err(e) = read {
+    let raw = match read {
+        Ok(raw) => raw,
+        Err(e) => {
+            return error(
+                EXIT_INPUT,
+                format!("reading the bot token from {token_file}: {e}"),
+            )
+        }
+    };
+    let Ok(token) = std::str::from_utf8(raw.trim_ascii()) else {
         return error(
             EXIT_INPUT,
-            format!("reading the bot token from {token_file}: {e}"),
+            custos_signer::bot_token::BotTokenError::InvalidFormat,
         );
-    }
-    let token = Zeroizing::new(raw.trim().to_owned());
+    };
     if let Err(e) = std::fs::create_dir_all(data_dir) {
         return error(
             EXIT_FAILED,
@@ -231,7 +243,7 @@ pub fn telegram_setup(data_dir: &Path, token_file: &str) -> ExitCode {
         );
     }
     let seal = custos_crypto::seal::DevSeal::in_data_dir(data_dir);
-    match custos_signer::bot_token::install(&seal, data_dir, &token) {
+    match custos_signer::bot_token::install(&seal, data_dir, token) {
         Ok(()) => {
             println!(
                 "custos: the signer bot's token is sealed in {}; restart `custos serve` to use it",
@@ -243,6 +255,97 @@ pub fn telegram_setup(data_dir: &Path, token_file: &str) -> ExitCode {
     }
 }
 
+/// Most bytes a secret read by [`read_secret`] may have (a bot token is under 230).
+const MAX_SECRET_INPUT: usize = 4096;
+
+/// Standard input as an unbuffered file: a duplicate of descriptor 0, closed on drop
+/// (descriptor 0 itself stays open).
+fn stdin_unbuffered() -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    Ok(std::fs::File::from(
+        std::io::stdin().as_fd().try_clone_to_owned()?,
+    ))
+}
+
+/// Reads everything from `r` (at most [`MAX_SECRET_INPUT`] bytes) into one zeroized buffer
+/// allocated up front: reads go straight into it, never through a growing vector (whose
+/// old allocations would be freed unwiped) or a stack probe buffer.
+fn read_secret(r: &mut impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    // One spare byte tells "exactly the limit" from "more than the limit".
+    let mut buf = Zeroizing::new(vec![0u8; MAX_SECRET_INPUT + 1]);
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("longer than {MAX_SECRET_INPUT} bytes"),
+            ));
+        }
+        match r.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Truncating keeps the allocation, so the bytes cut off are wiped with it on drop.
+    buf.truncate(len);
+    Ok(buf)
+}
+
 fn clip(s: &str) -> String {
     s.chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_secret_is_read_whole_into_its_first_allocation() {
+        let (mut rx, mut tx) = std::io::pipe().unwrap();
+        let writer = std::thread::spawn(move || {
+            // Several short writes: the reader sees several short reads.
+            for part in [
+                &b"123456:"[..],
+                b"AAAA",
+                b"-_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n",
+            ] {
+                tx.write_all(part).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        });
+        let got = read_secret(&mut rx).unwrap();
+        writer.join().unwrap();
+        assert_eq!(
+            got.as_slice(),
+            b"123456:AAAA-_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n"
+        );
+        // Never reallocated: the one buffer that is wiped on drop held every byte.
+        assert_eq!(got.capacity(), MAX_SECRET_INPUT + 1);
+        assert_eq!(got.trim_ascii().len(), got.len() - 1);
+    }
+
+    #[test]
+    fn an_over_long_secret_is_refused() {
+        let mut input = std::io::repeat(b'a');
+        let err = read_secret(&mut input).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        let exact = vec![b'a'; MAX_SECRET_INPUT];
+        assert_eq!(
+            read_secret(&mut exact.as_slice()).unwrap().len(),
+            exact.len()
+        );
+    }
+
+    #[test]
+    fn stdin_is_duplicated_not_borrowed() {
+        use std::os::fd::AsRawFd;
+        let f = stdin_unbuffered().unwrap();
+        assert_ne!(f.as_raw_fd(), 0);
+        drop(f);
+        // Descriptor 0 is still open after the duplicate is closed.
+        assert!(stdin_unbuffered().is_ok());
+    }
 }
