@@ -258,6 +258,12 @@ pub fn telegram_setup(data_dir: &Path, token_file: &str) -> ExitCode {
 /// Most bytes a secret read by [`read_secret`] may have (a bot token is under 230).
 const MAX_SECRET_INPUT: usize = 4096;
 
+/// A secret file (a key), read like [`read_secret`]: `std::fs::read_to_string` would grow
+/// a `String` and free its earlier allocations unwiped.
+pub(crate) fn read_secret_file(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    read_secret(&mut std::fs::File::open(path)?)
+}
+
 /// Standard input as an unbuffered file: a duplicate of descriptor 0, closed on drop
 /// (descriptor 0 itself stays open).
 fn stdin_unbuffered() -> std::io::Result<std::fs::File> {

@@ -5,6 +5,7 @@
 //! tests). The master key exists only in this process's memory: sealed to the TPM and
 //! split into custodian shares that are HPKE-encrypted before they touch the disk.
 
+use crate::confirm::read_secret_file;
 use crate::output::{error, print_json, EXIT_INPUT};
 use crate::Format;
 use custos_crypto::recovery::{CustodianKey, CustodianSecret};
@@ -146,11 +147,18 @@ pub fn policy_keygen(out: &Path) -> ExitCode {
 
 /// `custos policy sign`: authorizes a release's measurements to unseal the key.
 pub fn policy_sign(key: &Path, release: &Path, counter_index: &str, out: &Path) -> ExitCode {
-    let pem = match fs::read_to_string(key) {
-        Ok(p) => Zeroizing::new(p),
+    let pem = match read_secret_file(key) {
+        Ok(p) => p,
         Err(e) => return error(EXIT_INPUT, format!("--key {}: {e}", key.display())),
     };
-    let key = match PolicySigningKey::from_pkcs8_pem(&pem) {
+    // Borrowed, not copied into a `String`.
+    let Ok(pem) = std::str::from_utf8(&pem) else {
+        return error(
+            EXIT_INPUT,
+            format!("--key {}: not a PEM file", key.display()),
+        );
+    };
+    let key = match PolicySigningKey::from_pkcs8_pem(pem) {
         Ok(k) => k,
         Err(e) => return error(EXIT_INPUT, format!("--key: {e}")),
     };
@@ -287,20 +295,23 @@ fn read_custodian_public(path: &Path) -> Result<CustodianKey, String> {
         .map_err(|e| format!("custodian {}: {e}", path.display()))
 }
 
+/// Reads a custodian's secret key file (base64url of 32 bytes), decoding it straight into
+/// its zeroized array: no `String`, no intermediate vector, no array on the stack.
 fn read_custodian_secret(path: &Path) -> Result<CustodianSecret, String> {
-    let text = Zeroizing::new(
-        fs::read_to_string(path).map_err(|e| format!("custodian key {}: {e}", path.display()))?,
-    );
-    let bytes = Zeroizing::new(
-        data_encoding::BASE64URL_NOPAD
-            .decode(text.trim().as_bytes())
-            .map_err(|_| format!("custodian key {}: not a base64url key", path.display()))?,
-    );
-    let array: [u8; 32] = bytes
-        .as_slice()
-        .try_into()
-        .map_err(|_| format!("custodian key {}: not 32 bytes", path.display()))?;
-    Ok(CustodianSecret::from_bytes(Zeroizing::new(array)))
+    let text =
+        read_secret_file(path).map_err(|e| format!("custodian key {}: {e}", path.display()))?;
+    let text = text.trim_ascii();
+    let b64 = data_encoding::BASE64URL_NOPAD;
+    let not_a_key = || format!("custodian key {}: not a base64url key", path.display());
+    match b64.decode_len(text.len()) {
+        Ok(32) => {}
+        Ok(_) => return Err(format!("custodian key {}: not 32 bytes", path.display())),
+        Err(_) => return Err(not_a_key()),
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    b64.decode_mut(text, &mut key[..])
+        .map_err(|_| not_a_key())?;
+    Ok(CustodianSecret::from_bytes(key))
 }
 
 /// Creates a new file (never replacing one) with `mode`, fsynced.
@@ -314,4 +325,43 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_custodian_key_reads_back_as_keygen_wrote_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("alice");
+        assert_eq!(recovery_keygen(&out), ExitCode::SUCCESS);
+        let secret = read_custodian_secret(&out.with_extension("key")).unwrap();
+        let public = read_custodian_public(&out.with_extension("pub")).unwrap();
+        assert_eq!(&secret.public_key(), public.as_bytes());
+    }
+
+    #[test]
+    fn a_bad_custodian_key_file_is_refused_precisely() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let refused = |content: &[u8]| {
+            fs::write(&path, content).unwrap();
+            match read_custodian_secret(&path) {
+                Ok(_) => panic!("accepted {content:?}"),
+                Err(e) => e,
+            }
+        };
+        let b64 = data_encoding::BASE64URL_NOPAD;
+        assert!(refused(b64.encode(&[7; 31]).as_bytes()).ends_with("not 32 bytes"));
+        assert!(refused(b64.encode(&[7; 33]).as_bytes()).ends_with("not 32 bytes"));
+        let mut bad = b64.encode(&[7; 32]).into_bytes();
+        bad[5] = b'*';
+        assert!(refused(&bad).ends_with("not a base64url key"));
+        // Surrounding whitespace (an editor's newline) is fine.
+        let padded = format!("\n {}\n", b64.encode(&[7; 32]));
+        fs::write(&path, padded).unwrap();
+        assert!(read_custodian_secret(&path).is_ok());
+        assert!(read_custodian_secret(&dir.path().join("missing")).is_err());
+    }
 }

@@ -62,6 +62,9 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     // Reads its `bot_token` field.
     ("crates/signer/src/service.rs", "Service", "Debug"),
     ("crates/sys/src/memory.rs", "LockedPage", "Debug"),
+    // Its Debug (the public key only) is kept only because tests/policy_format.rs formats
+    // it and calls `unwrap_err` on a parsed key: change those, then drop the impl.
+    ("crates/tpm/src/policy/keys.rs", "PolicySigningKey", "Debug"),
 ];
 
 /// A type that is printable although it is secret.

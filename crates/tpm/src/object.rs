@@ -162,7 +162,11 @@ impl<T: Transport> Tpm<T> {
         if secret.is_empty() || secret.len() > MAX_SEALED_LEN {
             return Err(Error::InvalidRequest("sealed data must be 1 to 128 bytes"));
         }
-        let mut w = Writer::default();
+        // Room for everything up front: a buffer that grew after the secret was written
+        // would leave an unwiped copy in the freed allocation.
+        let mut w = Writer {
+            buf: Vec::with_capacity(256 + secret.len()),
+        };
         sized(&mut w, |s| {
             s.tpm2b(&[]).tpm2b(secret);
         });

@@ -24,8 +24,11 @@ pub enum KeyError {
     Encode,
 }
 
-/// The operator's policy-signing key (ECDSA P-256). The key zeroizes itself on drop and
-/// its `Debug` shows only the public key.
+/// The operator's policy-signing key (ECDSA P-256).
+///
+/// Secret: the key zeroizes itself on drop (p256's `SigningKey`). (Its `Debug`, which
+/// shows only the public key, goes once `tests/policy_format.rs` stops formatting it: it
+/// is on the allow-list of `crates/crypto/tests/secret_hygiene.rs`.)
 pub struct PolicySigningKey(SigningKey);
 
 impl PolicySigningKey {

@@ -165,11 +165,13 @@ pub fn unseal_unchecked<T: Transport>(
     let flushed = tpm.flush_context(key.handle.handle());
     let secret = result?;
     flushed?;
-    let len = secret.len();
-    let secret: [u8; 32] = secret[..]
-        .try_into()
-        .map_err(|_| UnsealError::WrongSecretLength(len))?;
-    Ok(Zeroizing::new(secret))
+    if secret.len() != 32 {
+        return Err(UnsealError::WrongSecretLength(secret.len()));
+    }
+    // Copied straight into its zeroized home: no unwiped array on the stack.
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&secret);
+    Ok(key)
 }
 
 fn load_and_unseal<T: Transport>(
