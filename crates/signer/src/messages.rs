@@ -232,27 +232,81 @@ pub fn action_prompt(action: crate::guard::Action, totp: bool, passkey: bool) ->
 }
 
 /// Caption of the QR code photo (the URI and the secret are in it: sent sealed).
+///
+/// The secret is written once, into a buffer sized for the whole caption up front: no
+/// `format!` or escaped intermediate copies, and no reallocation that would free an
+/// unwiped copy. The caller moves the result into a wiped-on-drop `SecretString`.
 pub fn enrolment_caption(uri: &str, secret_base32: &str) -> String {
-    format!(
-        "<b>Set up your authenticator app</b>\nScan this code, or enter the key \
-         <code>{}</code> by hand (or open <code>{}</code>).\nThen reply with the 6-digit code \
-         the app shows to turn on two-factor authentication.\nThis message deletes itself \
-         in 10 minutes.",
-        html_escape(secret_base32),
-        html_escape(uri)
-    )
+    const PARTS: [&str; 3] = [
+        "<b>Set up your authenticator app</b>\nScan this code, or enter the key <code>",
+        "</code> by hand (or open <code>",
+        "</code>).\nThen reply with the 6-digit code the app shows to turn on two-factor \
+         authentication.\nThis message deletes itself in 10 minutes.",
+    ];
+    let mut out = String::with_capacity(
+        PARTS.iter().map(|p| p.len()).sum::<usize>()
+            + escaped_len(secret_base32)
+            + escaped_len(uri),
+    );
+    out.push_str(PARTS[0]);
+    push_escaped(&mut out, secret_base32);
+    out.push_str(PARTS[1]);
+    push_escaped(&mut out, uri);
+    out.push_str(PARTS[2]);
+    out
 }
 
-/// The recovery codes, shown once.
+/// Heading of the recovery codes message.
+const RECOVERY_CODES_HEADING: &str =
+    "<b>Recovery codes</b> (each works once in place of a code; write them down and keep \
+     them offline: this message deletes itself in 10 minutes):\n";
+
+/// The recovery codes, shown once. Built like [`enrolment_caption`]: one buffer sized up
+/// front, each code written once.
 pub fn recovery_codes_text(codes: &[&str]) -> String {
-    let mut s = String::from(
-        "<b>Recovery codes</b> (each works once in place of a code; write them down and keep \
-         them offline: this message deletes itself in 10 minutes):\n",
+    let (open, close) = ("<code>", "</code>\n");
+    let mut s = String::with_capacity(
+        RECOVERY_CODES_HEADING.len()
+            + codes
+                .iter()
+                .map(|c| open.len() + escaped_len(c) + close.len())
+                .sum::<usize>(),
     );
+    s.push_str(RECOVERY_CODES_HEADING);
     for c in codes {
-        s.push_str(&format!("<code>{}</code>\n", html_escape(c)));
+        s.push_str(open);
+        push_escaped(&mut s, c);
+        s.push_str(close);
     }
     s
+}
+
+/// The HTML escape of one character (as `html_escape` does it), or `None` to keep it.
+fn escape_of(c: char) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        _ => None,
+    }
+}
+
+/// Length of `s` once HTML-escaped.
+fn escaped_len(s: &str) -> usize {
+    s.chars()
+        .map(|c| escape_of(c).map_or(c.len_utf8(), str::len))
+        .sum()
+}
+
+/// Appends `s` HTML-escaped to `out`, with no intermediate string.
+fn push_escaped(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match escape_of(c) {
+            Some(e) => out.push_str(e),
+            None => out.push(c),
+        }
+    }
 }
 
 /// After TOTP activation.
@@ -401,6 +455,33 @@ pub const REMOVAL_CANCELLED_NOTICE: &str = "✅ The scheduled removal was cancel
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_texts_are_built_in_one_exact_buffer() {
+        let uri = "otpauth://totp/Custos:a%20b?secret=JBSWY3DPEHPK3PXP&issuer=Custos&x=<\"&>";
+        let caption = enrolment_caption(uri, "JBSWY3DPEHPK3PXP");
+        // The same text the earlier `format!` + `html_escape` version produced...
+        let expected = format!(
+            "<b>Set up your authenticator app</b>\nScan this code, or enter the key \
+             <code>{}</code> by hand (or open <code>{}</code>).\nThen reply with the 6-digit code \
+             the app shows to turn on two-factor authentication.\nThis message deletes itself \
+             in 10 minutes.",
+            html_escape("JBSWY3DPEHPK3PXP"),
+            html_escape(uri)
+        );
+        assert_eq!(caption, expected);
+        // ...in a buffer that never grew: its first allocation held the secret, and only it.
+        assert_eq!(caption.capacity(), caption.len());
+
+        let codes = ["ABCD-EFGH-IJKL-MNOP", "QRST-UVWX-YZ23-4567", "<&>"];
+        let text = recovery_codes_text(&codes);
+        let mut expected = String::from(RECOVERY_CODES_HEADING);
+        for c in codes {
+            expected.push_str(&format!("<code>{}</code>\n", html_escape(c)));
+        }
+        assert_eq!(text, expected);
+        assert_eq!(text.capacity(), text.len());
+    }
 
     #[test]
     fn durations_read_naturally() {
