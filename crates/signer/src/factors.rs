@@ -111,9 +111,19 @@ impl Factors {
         }
     }
 
-    /// Serialises for the encrypted section.
+    /// Serialises for the encrypted section, into a buffer sized exactly up front: one
+    /// that grew after the TOTP secret was written would free an unwiped copy of it.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(1 + 1 + FACTOR_BYTES_LEN + 512));
+        // The passkeys are public: encode them first to know the total length.
+        let passkeys: Vec<Vec<u8>> = self.passkeys.iter().map(|p| p.to_bytes()).collect();
+        let len = 1
+            + 1
+            + self.totp.as_ref().map_or(0, |_| FACTOR_BYTES_LEN)
+            + 1
+            + passkeys.iter().map(|b| 2 + b.len()).sum::<usize>()
+            + 1
+            + self.removal.map_or(0, |_| 16);
+        let mut out = Zeroizing::new(Vec::with_capacity(len));
         out.push(VERSION);
         match &self.totp {
             Some(t) => {
@@ -123,10 +133,9 @@ impl Factors {
             None => out.push(0),
         }
         out.push(self.passkeys.len() as u8);
-        for p in &self.passkeys {
-            let b = p.to_bytes();
+        for b in &passkeys {
             out.extend_from_slice(&(b.len() as u16).to_le_bytes());
-            out.extend_from_slice(&b);
+            out.extend_from_slice(b);
         }
         match self.removal {
             None => out.push(0),
@@ -139,6 +148,7 @@ impl Factors {
                 out.extend_from_slice(&r.requested_at.to_le_bytes());
             }
         }
+        debug_assert_eq!(out.len(), len, "the capacity is exact");
         out
     }
 
@@ -254,6 +264,8 @@ mod tests {
         };
         assert_eq!(f.flags(FLAG_REQUIRE_FOR_ALL), 3);
         let bytes = f.to_bytes();
+        // Written into its first allocation, never regrown (the TOTP secret is in it).
+        assert_eq!(bytes.capacity(), bytes.len());
         let back = Factors::from_bytes(Some(&bytes)).unwrap();
         assert_eq!(
             back.totp.as_ref().unwrap().to_bytes(),
