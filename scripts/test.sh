@@ -17,10 +17,11 @@ cd "$(dirname "$0")/.."
 # (crates/image/tests/boot.rs, crates/cli/tests/measured_boot.rs) boot the signed
 # image under qemu + OVMF Secure Boot with swtpm: they build it with systemd-stub,
 # objcopy, sbsign, a static musl custos, mkfs.vfat/mtools and mkfs.ext4/debugfs, and
-# enroll Secure Boot keys with virt-firmware (PyPI, in a venv: python3-venv).
+# enroll Secure Boot keys with virt-firmware (PyPI, in a venv: python3-venv). The memory
+# scan (crates/cli/tests/memory_scan.rs) forces a core dump of the signer with gdb's gcore.
 PACKAGES=(gcc pkg-config chromium swtpm swtpm-tools systemd systemd-boot-efi binutils cpio
           qemu-system-x86 ovmf sbsigntool dosfstools mtools e2fsprogs openssl musl-tools
-          python3-venv)
+          python3-venv gdb)
 # Node may come from elsewhere than Debian (e.g. NodeSource, whose nodejs
 # includes npm): only ask apt for it when the commands are missing.
 command -v node >/dev/null || PACKAGES+=(nodejs)

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod flow;
+pub mod memscan;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
