@@ -66,11 +66,12 @@ pub enum ChannelError {
     Exhausted,
 }
 
-/// One end of the channel.
+/// One end of the channel. Its two keys are wiped on drop and kept on the heap (moving the
+/// end leaves no copy of them behind); `Debug` skips them.
 pub struct ChannelEnd {
     send: Direction,
-    send_key: Zeroizing<[u8; 32]>,
-    recv_key: Zeroizing<[u8; 32]>,
+    send_key: Box<Zeroizing<[u8; 32]>>,
+    recv_key: Box<Zeroizing<[u8; 32]>>,
     next_send: u64,
     last_received: Option<u64>,
     /// Bit `i` set: counter `last_received - i` was opened.
@@ -91,10 +92,10 @@ impl std::fmt::Debug for ChannelEnd {
     }
 }
 
-fn derive(secret: &ViewKey, d: Direction) -> Zeroizing<[u8; 32]> {
+fn derive(secret: &ViewKey, d: Direction) -> Box<Zeroizing<[u8; 32]>> {
     let hk = Hkdf::<Sha256>::new(Some(b"custos/v1/channel"), secret.secret());
-    let mut key = Zeroizing::new([0u8; 32]);
-    hk.expand(d.label(), key.as_mut())
+    let mut key = Box::new(Zeroizing::new([0u8; 32]));
+    hk.expand(d.label(), &mut key[..])
         .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 output length"));
     key
 }
@@ -131,7 +132,7 @@ impl ChannelEnd {
     pub fn seal(&mut self, plaintext: &[u8]) -> Result<Sealed, ChannelError> {
         let counter = self.next_send;
         self.next_send = counter.checked_add(1).ok_or(ChannelError::Exhausted)?;
-        let cipher = ChaCha20Poly1305::new(Key::from_slice(self.send_key.as_ref()));
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.send_key[..]));
         let ciphertext = cipher
             .encrypt(
                 &nonce(counter),
@@ -166,7 +167,7 @@ impl ChannelEnd {
             Direction::SignerToPool => Direction::PoolToSigner,
             Direction::PoolToSigner => Direction::SignerToPool,
         };
-        let cipher = ChaCha20Poly1305::new(Key::from_slice(self.recv_key.as_ref()));
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.recv_key[..]));
         let plaintext = cipher
             .decrypt(
                 &nonce(sealed.counter),

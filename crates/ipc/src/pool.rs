@@ -35,16 +35,25 @@ use zeroize::Zeroizing;
 /// pool's answers to the signer, never has it, so it can neither forge nor alter a
 /// lookup table's contents.
 ///
-/// Secret: wiped on drop; no `Debug`.
-pub struct ViewKey(Zeroizing<[u8; 32]>);
+/// Secret: wiped on drop; no `Debug`. The bytes live on the heap, so moving a `ViewKey`
+/// moves a pointer and leaves no copy of the key behind on the stack.
+pub struct ViewKey(Box<Zeroizing<[u8; 32]>>);
 
 impl ViewKey {
     /// Length of the key on the wire from the supervisor.
     pub const LEN: usize = 32;
 
-    /// Wraps key bytes (the caller wipes its own copy).
+    /// Wraps key bytes (the caller wipes its own copy). Prefer [`ViewKey::from_bytes`],
+    /// which takes no copy by value.
     pub fn new(bytes: [u8; 32]) -> Self {
-        Self(Zeroizing::new(bytes))
+        Self::from_bytes(&bytes)
+    }
+
+    /// Copies key bytes straight into the key's own wiped-on-drop allocation.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Self {
+        let mut key = Box::new(Zeroizing::new([0u8; 32]));
+        key.copy_from_slice(bytes);
+        Self(key)
     }
 
     /// The authenticator of one table's leading entries: HMAC-SHA256 over a domain
@@ -63,7 +72,7 @@ impl ViewKey {
     }
 
     fn table_mac(&self, table: &PublicKey, addresses: &[PublicKey]) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref())
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0[..])
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         mac.update(b"custos/v1/lookup-table");
         mac.update(table);
@@ -570,6 +579,10 @@ mod props {
         assert!(
             !ViewKey::new([8; 32]).verify_table(&[7; 32], &entries, &tag),
             "another key"
+        );
+        assert!(
+            ViewKey::from_bytes(&[9; 32]).verify_table(&[7; 32], &entries, &tag),
+            "from_bytes is the same key as new"
         );
     }
 }
