@@ -19,7 +19,10 @@
 //!    that wipe themselves through a field of another type (a foreign key type that
 //!    zeroizes itself, another secret type of ours).
 //!
-//! A secret type has no `Debug` and no `Display`, derived or by hand.
+//! A secret type has no `Debug` and no `Display`, derived or by hand. A type marked
+//! `Secret:` must also wipe itself: by rule 1 or 2, a `Zeroizing` field, a field of another
+//! secret type of its crate, or a field of a foreign type that zeroizes itself on drop
+//! ([`SELF_WIPING`]).
 //!
 //! # Containers
 //!
@@ -67,7 +70,11 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("crates/tpm/src/policy/keys.rs", "PolicySigningKey", "Debug"),
 ];
 
-/// A type that is printable although it is secret.
+/// Foreign types that zeroize their secret on drop (with the features the workspace
+/// enables): ed25519-dalek's and p256's `SigningKey`, x25519-dalek's `StaticSecret`.
+const SELF_WIPING: &[&str] = &["SigningKey", "StaticSecret", "EphemeralSecret"];
+
+/// A type that is printable although it is secret, or marked secret but not wiped.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Violation {
     /// The file of the offending `derive` or `impl`.
@@ -76,8 +83,8 @@ struct Violation {
     line: usize,
     /// The secret type.
     ty: String,
-    /// `Debug` or `Display`.
-    trait_name: String,
+    /// What is wrong: `derives Debug`, `implements Display`, `does not zeroize on drop`.
+    problem: String,
     /// Why the type counts as secret, and where it is declared.
     why: String,
 }
@@ -86,8 +93,8 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}:{}: `{}` must not implement {} ({})",
-            self.file, self.line, self.ty, self.trait_name, self.why
+            "{}:{}: `{}` {} ({})",
+            self.file, self.line, self.ty, self.problem, self.why
         )
     }
 }
@@ -105,6 +112,8 @@ struct TypeDecl {
     all_zeroizing: bool,
     /// Set when the docs carry the `Secret:` marker.
     doc_marked: bool,
+    /// Every identifier in the path of a field's type (`Option<Box<Key>>`: Option, Box, Key).
+    field_types: BTreeSet<String>,
 }
 
 /// An `impl Trait for Type` seen in a file.
@@ -138,6 +147,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         let fields = zeroizing_fields(&s.fields);
         let all = !fields.is_empty() && fields.len() == s.fields.len();
         self.add_type(&s.ident, &s.attrs, fields, all, "struct");
+        self.add_field_types(s.fields.iter());
         syn::visit::visit_item_struct(self, s);
     }
 
@@ -149,6 +159,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
             .collect();
         let all = !fields.is_empty();
         self.add_type(&e.ident, &e.attrs, fields, all, "enum");
+        self.add_field_types(e.variants.iter().flat_map(|v| v.fields.iter()));
         syn::visit::visit_item_enum(self, e);
     }
 
@@ -156,6 +167,7 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         let fields = zeroizing_fields(&syn::Fields::Named(u.fields.clone()));
         let all = !fields.is_empty();
         self.add_type(&u.ident, &u.attrs, fields, all, "union");
+        self.add_field_types(u.fields.named.iter());
         syn::visit::visit_item_union(self, u);
     }
 
@@ -201,7 +213,23 @@ impl Collector<'_> {
             zeroizing_fields,
             all_zeroizing,
             doc_marked: doc_marked(attrs),
+            field_types: BTreeSet::new(),
         });
+    }
+
+    /// Records the type identifiers of the fields of the type just added.
+    fn add_field_types<'f>(&mut self, fields: impl Iterator<Item = &'f syn::Field>) {
+        struct Idents<'s>(&'s mut BTreeSet<String>);
+        impl<'ast> Visit<'ast> for Idents<'_> {
+            fn visit_path_segment(&mut self, s: &'ast syn::PathSegment) {
+                self.0.insert(s.ident.to_string());
+                syn::visit::visit_path_segment(self, s);
+            }
+        }
+        let ty = self.items.types.last_mut().expect("a type was just added");
+        for f in fields {
+            Idents(&mut ty.field_types).visit_type(&f.ty);
+        }
     }
 }
 
@@ -428,6 +456,23 @@ fn secret_reason(ty: &TypeDecl, impls: &[TraitImpl]) -> Option<&'static str> {
     }
 }
 
+/// Whether a type marked `Secret:` wipes itself on drop (see the module docs).
+fn wipes_itself(ty: &TypeDecl, impls: &[TraitImpl], secret_names: &BTreeSet<&str>) -> bool {
+    let by_impl = |trait_name: &str, need_zeroize: bool| {
+        impls.iter().any(|i| {
+            i.self_ty == ty.name && i.trait_name == trait_name && (!need_zeroize || i.calls_zeroize)
+        })
+    };
+    ty.derives.contains("ZeroizeOnDrop")
+        || by_impl("ZeroizeOnDrop", false)
+        || by_impl("Drop", true)
+        || !ty.zeroizing_fields.is_empty()
+        || ty.field_types.iter().any(|t| {
+            t != &ty.name
+                && (secret_names.contains(t.as_str()) || SELF_WIPING.contains(&t.as_str()))
+        })
+}
+
 /// The printable traits.
 const PRINTABLE: [&str; 2] = ["Debug", "Display"];
 
@@ -449,7 +494,7 @@ fn type_violations(ty: &TypeDecl, impls: &[TraitImpl], out: &mut Vec<Violation>)
             file: ty.file.clone(),
             line: ty.line,
             ty: ty.name.clone(),
-            trait_name: format!("{printable} (derived)"),
+            problem: format!("derives {printable}"),
             why: why.clone(),
         });
     }
@@ -467,7 +512,7 @@ fn type_violations(ty: &TypeDecl, impls: &[TraitImpl], out: &mut Vec<Violation>)
             file: i.file.clone(),
             line: i.line,
             ty: ty.name.clone(),
-            trait_name: i.trait_name.clone(),
+            problem: format!("implements {}", i.trait_name),
             why,
         });
     }
@@ -489,6 +534,25 @@ fn lint(crates: &[(String, Vec<(String, String)>)]) -> Result<Vec<Violation>, St
         }
         for ty in &items.types {
             type_violations(ty, &items.impls, &mut out);
+        }
+        let secret_names: BTreeSet<&str> = items
+            .types
+            .iter()
+            .filter(|t| secret_reason(t, &items.impls).is_some())
+            .map(|t| t.name.as_str())
+            .collect();
+        for ty in items.types.iter().filter(|t| t.doc_marked) {
+            if !wipes_itself(ty, &items.impls, &secret_names) {
+                out.push(Violation {
+                    file: ty.file.clone(),
+                    line: ty.line,
+                    ty: ty.name.clone(),
+                    problem: "does not zeroize on drop".to_owned(),
+                    why: "doc marked `Secret:`, but no ZeroizeOnDrop, no Drop calling \
+                          zeroize, no Zeroizing field and no field of a self-wiping type"
+                        .to_owned(),
+                });
+            }
         }
     }
     out.sort();
@@ -542,7 +606,7 @@ fn workspace_sources() -> Vec<(String, Vec<(String, String)>)> {
 }
 
 #[test]
-fn no_secret_type_in_the_workspace_is_printable() {
+fn no_secret_type_in_the_workspace_is_printable_or_unwiped() {
     let sources = workspace_sources();
     let file_count: usize = sources.iter().map(|(_, f)| f.len()).sum();
     // Guard against walking the wrong directory and passing vacuously.
@@ -553,7 +617,7 @@ fn no_secret_type_in_the_workspace_is_printable() {
     let allowed = |v: &Violation| {
         ALLOWED
             .iter()
-            .any(|(file, ty, tr)| v.file == *file && v.ty == *ty && v.trait_name.starts_with(tr))
+            .any(|(file, ty, tr)| v.file == *file && v.ty == *ty && v.problem.ends_with(tr))
     };
     let new: Vec<String> = violations
         .iter()
@@ -565,14 +629,15 @@ fn no_secret_type_in_the_workspace_is_printable() {
         .filter(|(file, ty, tr)| {
             !violations
                 .iter()
-                .any(|v| v.file == *file && v.ty == *ty && v.trait_name.starts_with(tr))
+                .any(|v| v.file == *file && v.ty == *ty && v.problem.ends_with(tr))
         })
         .map(|e| format!("{e:?}"))
         .collect();
     assert!(
         new.is_empty(),
-        "secret types must not be printable (remove the Debug/Display; a container that \
-         needs Debug implements it by hand and skips the secret field):\n{}",
+        "secret types must not be printable and must wipe themselves (remove the \
+         Debug/Display: a container that needs Debug implements it by hand and skips the \
+         secret field; see the docs at the top of crates/crypto/tests/secret_hygiene.rs):\n{}",
         new.join("\n")
     );
     assert!(
@@ -597,7 +662,7 @@ mod snippets {
 
     fn summary(v: &[Violation]) -> Vec<(String, usize, String, String)> {
         v.iter()
-            .map(|v| (v.file.clone(), v.line, v.ty.clone(), v.trait_name.clone()))
+            .map(|v| (v.file.clone(), v.line, v.ty.clone(), v.problem.clone()))
             .collect()
     }
 
@@ -611,11 +676,9 @@ mod snippets {
         )]);
         assert_eq!(
             summary(&v),
-            [("a.rs".into(), 3, "Key".into(), "Debug (derived)".into())]
+            [("a.rs".into(), 3, "Key".into(), "derives Debug".into())]
         );
-        assert!(v[0]
-            .to_string()
-            .starts_with("a.rs:3: `Key` must not implement Debug"));
+        assert!(v[0].to_string().starts_with("a.rs:3: `Key` derives Debug"));
     }
 
     #[test]
@@ -635,7 +698,7 @@ mod snippets {
         ]);
         assert_eq!(
             summary(&v),
-            [("b.rs".into(), 3, "Seed".into(), "Display".into())]
+            [("b.rs".into(), 3, "Seed".into(), "implements Display".into())]
         );
     }
 
@@ -652,7 +715,7 @@ mod snippets {
         )]);
         assert_eq!(
             summary(&v),
-            [("a.rs".into(), 3, "Token".into(), "Debug".into())]
+            [("a.rs".into(), 3, "Token".into(), "implements Debug".into())]
         );
     }
 
@@ -663,7 +726,7 @@ mod snippets {
         let derived = format!("#[derive(Clone, Debug)]\n{base}");
         assert_eq!(
             summary(&lint_crate(&[("a.rs", &derived)])),
-            [("a.rs".into(), 2, "Record".into(), "Debug (derived)".into())]
+            [("a.rs".into(), 2, "Record".into(), "derives Debug".into())]
         );
         // A hand-written Debug that reads the secret field, even to redact it, is flagged.
         let redacting = format!(
@@ -675,7 +738,7 @@ mod snippets {
         let v = lint_crate(&[("a.rs", &redacting)]);
         assert_eq!(
             summary(&v),
-            [("a.rs".into(), 2, "Record".into(), "Debug".into())]
+            [("a.rs".into(), 2, "Record".into(), "implements Debug".into())]
         );
         assert!(
             v[0].why.contains("reads the Zeroizing field `state`"),
@@ -689,7 +752,7 @@ mod snippets {
         );
         assert_eq!(
             summary(&lint_crate(&[("a.rs", &destructuring)]))[0].3,
-            "Display"
+            "implements Display"
         );
         // Skipping it is the way to give a container a Debug.
         let skipping = format!(
@@ -707,16 +770,32 @@ mod snippets {
         let v = lint_crate(&[("a.rs", src)]);
         assert_eq!(
             summary(&v),
-            [(
-                "a.rs".into(),
-                5,
-                "Custodian".into(),
-                "Debug (derived)".into()
-            )]
+            [("a.rs".into(), 5, "Custodian".into(), "derives Debug".into())]
         );
         // Only at the start of a paragraph: a mention in running text is not a marker.
         let prose = "/// Not a key. Secret: no.\n#[derive(Debug)]\npub struct Public(u8);\n";
         assert!(lint_crate(&[("a.rs", prose)]).is_empty());
+    }
+
+    #[test]
+    fn a_marked_secret_type_must_wipe_itself() {
+        let src = "/// Secret: a key.\npub struct Bare([u8; 32]);\n\
+                   /// Secret: wiped by its field.\npub struct Held(Bare, u8);\n\
+                   /// Secret: wiped by a foreign key type.\npub struct Foreign(p256::ecdsa::SigningKey);\n\
+                   /// Secret: wiped by another secret type.\npub struct Outer { inner: Wiped }\n\
+                   #[derive(zeroize::ZeroizeOnDrop)]\npub struct Wiped([u8; 32]);\n";
+        let v = lint_crate(&[("a.rs", src)]);
+        // Only `Bare` is flagged: `Held` counts as wiped through its secret field `Bare`
+        // (which must wipe itself, and is flagged for not doing so).
+        assert_eq!(
+            summary(&v),
+            [(
+                "a.rs".into(),
+                2,
+                "Bare".into(),
+                "does not zeroize on drop".into()
+            )]
+        );
     }
 
     #[test]
@@ -728,12 +807,7 @@ mod snippets {
         )]);
         assert_eq!(
             summary(&v),
-            [(
-                "a.rs".into(),
-                2,
-                "Material".into(),
-                "Debug (derived)".into()
-            )]
+            [("a.rs".into(), 2, "Material".into(), "derives Debug".into())]
         );
     }
 
