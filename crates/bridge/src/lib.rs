@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod confine;
 pub mod control;
 pub mod devpki;
 pub mod link;

@@ -3,6 +3,7 @@
 use clap::Subcommand;
 use custos_crypto::seal::{DevSeal, Seal};
 use custos_supervisor::{child, fds, supervisor, Role};
+use custos_sys::confine::Identity;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -268,6 +269,40 @@ fn fail(what: &str, e: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// Fixed ids of the three children when `custos serve` runs as root and `/etc/passwd` has
+/// no system users `custos-signer`, `custos-bridge`, `custos-pool` (each id is used as
+/// both uid and gid).
+pub const SIGNER_ID: u32 = 64101;
+/// The bridge's fixed id (see [`SIGNER_ID`]).
+pub const BRIDGE_ID: u32 = 64102;
+/// The pool's fixed id (see [`SIGNER_ID`]).
+pub const POOL_ID: u32 = 64103;
+
+/// The unprivileged identity a child takes when started as root: the system user named
+/// after its process (`custos-signer`, ...) if there is one, else the fixed id.
+pub fn identity(role: Role) -> Identity {
+    let id = match role {
+        Role::Signer => SIGNER_ID,
+        Role::Bridge => BRIDGE_ID,
+        Role::Pool => POOL_ID,
+    };
+    Identity::system_user_or(role.process_name(), id, id)
+}
+
+/// Applies a child's confinement and logs what was applied; on failure the child exits.
+fn confine(policy: &custos_sys::confine::Policy) -> Result<(), ExitCode> {
+    match custos_sys::confine::apply(policy) {
+        Ok(report) => {
+            tracing::info!("{report}");
+            Ok(())
+        }
+        Err(e) => Err(fail(&format!("{}: confinement", policy.role), e)),
+    }
+}
+
+/// How often the signer re-randomizes its key shield.
+const SHIELD_RERANDOMIZE_EVERY: Duration = Duration::from_secs(60);
+
 /// `custos serve`: prepares the data directory and runs the supervisor.
 pub fn serve(
     data_dir: &Path,
@@ -363,6 +398,10 @@ pub fn serve(
     }
     // A stale address file from an earlier run must not lead clients astray.
     let _ = std::fs::remove_file(data_dir.join(custos_bridge::API_ADDR_FILE));
+    let root = custos_sys::confine::running_as_root();
+    if let Err(e) = roles::prepare_data_dir(&data_dir, root) {
+        return fail("data directory", e);
+    }
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => return fail("locating the custos executable", e),
@@ -434,7 +473,13 @@ pub fn serve(
                     p.canonicalize()
                         .map_err(|e| format!("{flag} {}: {e}", p.display()))
                 };
-                match (canon("--page-cert", &cert), canon("--page-key", &key)) {
+                let staged = |r: Result<PathBuf, String>| {
+                    r.and_then(|p| roles::pool_readable(&data_dir, &p, root))
+                };
+                match (
+                    staged(canon("--page-cert", &cert)),
+                    staged(canon("--page-key", &key)),
+                ) {
                     (Ok(c), Ok(k)) => args.extend([
                         "--page-listen".into(),
                         listen.to_string(),
@@ -449,6 +494,13 @@ pub fn serve(
                 }
             }
             if let Some((listen, url, cert, key)) = &webhook {
+                let (cert, key) = match (
+                    roles::pool_readable(&data_dir, cert, root),
+                    roles::pool_readable(&data_dir, key, root),
+                ) {
+                    (Ok(c), Ok(k)) => (c, k),
+                    (Err(e), _) | (_, Err(e)) => return fail("webhook", e),
+                };
                 args.extend([
                     "--telegram-webhook-listen".into(),
                     listen.to_string(),
@@ -639,6 +691,18 @@ fn signer(
         Ok(s) => Arc::new(s),
         Err(e) => return fail("signer: the sealed Telegram bot token", e),
     };
+    // Everything the signer reads is read: from here on it opens no file, creates no
+    // socket and runs under its own uid in its own network namespace.
+    if let Err(code) = confine(&custos_signer::confine::policy(Some(identity(
+        Role::Signer,
+    )))) {
+        return code;
+    }
+    // Started after confinement, which must begin single-threaded; the filter allows
+    // thread creation (clone with CLONE_THREAD) and what the thread does.
+    if let Err(e) = custos_signer::Service::start_rerandomizer(&service, SHIELD_RERANDOMIZE_EVERY) {
+        return fail("signer: the key shield's re-randomizer", e);
+    }
     tracing::info!(seal = seal.name(), workers, "signer ready");
     match custos_signer::process::serve(service, socket, workers) {
         Ok(()) | Err(custos_signer::process::ServeError::Closed) => ExitCode::SUCCESS,
@@ -694,6 +758,12 @@ fn bridge(data_dir: PathBuf, listen: std::net::SocketAddr, threads: usize) -> Ex
         Ok(s) => s,
         Err(e) => return fail("bridge", e),
     };
+    // Before the runtime starts its threads.
+    let policy =
+        custos_bridge::confine::policy(Some(identity(Role::Bridge)), &data_dir, listen.port());
+    if let Err(code) = confine(&policy) {
+        return code;
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
@@ -753,6 +823,7 @@ fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>, telegram: TelegramChi
         Ok(k) => k,
         Err(e) => return fail("pool", e),
     };
+    let needs = pool_needs(rpc_url, &telegram);
     let settings = custos_pool::TelegramSettings {
         api_url: telegram.api_url,
         ca_cert: telegram.ca_cert,
@@ -768,6 +839,14 @@ fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>, telegram: TelegramChi
         Ok(s) => s,
         Err(e) => return fail("pool", e),
     };
+    // CA files are read (RpcClient and Pool read them when built); the certificates and
+    // keys of its listeners are read later, and allowed by name. Before the runtime.
+    if let Err(code) = confine(&custos_pool::confine::policy(
+        Some(identity(Role::Pool)),
+        &needs,
+    )) {
+        return code;
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -790,4 +869,175 @@ fn pool(rpc_url: Option<&str>, rpc_ca_cert: Option<&Path>, telegram: TelegramChi
             (Err(e), _) | (_, Err(e)) => fail("pool", e),
         }
     })
+}
+
+/// What the pool's confinement must leave open: its listeners' certificate and key files
+/// and ports, and the ports of the endpoints it calls.
+fn pool_needs(rpc_url: Option<&str>, telegram: &TelegramChild) -> custos_pool::confine::PoolNeeds {
+    let mut needs = custos_pool::confine::PoolNeeds::default();
+    if let Some(page) = &telegram.page {
+        needs
+            .files
+            .extend([page.cert_pem.clone(), page.key_pem.clone()]);
+        needs.listen_ports.push(page.listen.port());
+    }
+    if let Some(hook) = &telegram.webhook {
+        needs
+            .files
+            .extend([hook.cert_pem.clone(), hook.key_pem.clone()]);
+        needs.listen_ports.push(hook.listen.port());
+    }
+    needs.connect_ports.extend(
+        [Some(telegram.api_url.as_str()), rpc_url]
+            .into_iter()
+            .flatten()
+            .filter_map(https_port),
+    );
+    needs
+}
+
+/// The port of an `https://` URL (443 unless given).
+fn https_port(url: &str) -> Option<u16> {
+    let rest = url.strip_prefix("https://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    // After an IPv6 literal's closing bracket, or after the host.
+    let after_host = match host_port.rfind(']') {
+        Some(i) => &host_port[i + 1..],
+        None => host_port,
+    };
+    match after_host.rsplit_once(':') {
+        Some((_, port)) => port.parse().ok(),
+        None => Some(443),
+    }
+}
+
+/// Preparing the data directory for children that run under their own uids.
+mod roles {
+    use super::{identity, Role};
+    use std::os::unix::fs::{chown, PermissionsExt};
+    use std::path::{Path, PathBuf};
+
+    /// Files and directories in the data directory that belong to the bridge.
+    const BRIDGE_OWNED: &[&str] = &[
+        "custos.sqlite3",
+        "custos.sqlite3-journal",
+        "custos.sqlite3-wal",
+        "custos.sqlite3-shm",
+        custos_bridge::devpki::TLS_DIR,
+    ];
+
+    /// Where copies of the pool's certificate and key files go when root.
+    const POOL_DIR: &str = "pool";
+
+    /// Creates the bridge's run directory; as root, also hands the bridge its files and a
+    /// directory it can create files in, and keeps everything else from it:
+    ///
+    /// * the data directory: owner root, group the bridge's, mode 01771 (the bridge creates
+    ///   its store's journal files; the sticky bit stops it renaming or deleting files it
+    ///   does not own; others may only traverse, to reach the pool's directory);
+    /// * the store, `tls/` and `run/`: owned by the bridge;
+    /// * every other entry: owner root, no group or other access (the signer reads them
+    ///   as root before it drops its uid).
+    pub(super) fn prepare_data_dir(dir: &Path, root: bool) -> Result<(), String> {
+        let io = |what: &Path, e: std::io::Error| format!("{}: {e}", what.display());
+        let run = dir.join(custos_bridge::API_ADDR_FILE);
+        let run = run.parent().unwrap_or(dir);
+        std::fs::create_dir_all(run).map_err(|e| io(run, e))?;
+        if !root {
+            return Ok(());
+        }
+        let bridge = identity(Role::Bridge);
+        chown(dir, Some(0), Some(bridge.gid)).map_err(|e| io(dir, e))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1771))
+            .map_err(|e| io(dir, e))?;
+        let run_name = run.strip_prefix(dir).unwrap_or(run).to_owned();
+        for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+            let entry = entry.map_err(|e| io(dir, e))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let bridge_owned = BRIDGE_OWNED.iter().any(|n| name == *n) || name == run_name;
+            if bridge_owned {
+                chown_tree(&path, bridge.uid, bridge.gid).map_err(|e| io(&path, e))?;
+            } else if name != POOL_DIR {
+                let meta = std::fs::symlink_metadata(&path).map_err(|e| io(&path, e))?;
+                if meta.file_type().is_symlink() {
+                    continue;
+                }
+                chown(&path, Some(0), Some(0)).map_err(|e| io(&path, e))?;
+                let mode = meta.permissions().mode() & 0o7700;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| io(&path, e))?;
+            }
+        }
+        // The pool's copies are made afresh at each start.
+        let pool = dir.join(POOL_DIR);
+        match std::fs::remove_dir_all(&pool) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&pool, e)),
+        }
+        Ok(())
+    }
+
+    fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+        let meta = std::fs::symlink_metadata(path)?;
+        if meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        chown(path, Some(uid), Some(gid))?;
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path)? {
+                chown_tree(&entry?.path(), uid, gid)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A path to `file` the pool can read under its own uid: as root, a copy in the
+    /// data directory's `pool/` (owned by the pool, mode 0400; the original may sit where
+    /// only root can read, such as the bridge's `tls/`); otherwise `file` itself.
+    pub(super) fn pool_readable(dir: &Path, file: &Path, root: bool) -> Result<PathBuf, String> {
+        if !root {
+            return Ok(file.to_owned());
+        }
+        let pool = identity(Role::Pool);
+        let staged = dir.join(POOL_DIR);
+        let err = |what: &Path, e: std::io::Error| format!("{}: {e}", what.display());
+        if !staged.exists() {
+            std::fs::create_dir(&staged).map_err(|e| err(&staged, e))?;
+            std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o500))
+                .map_err(|e| err(&staged, e))?;
+            chown(&staged, Some(pool.uid), Some(pool.gid)).map_err(|e| err(&staged, e))?;
+        }
+        // Distinct names even when two files share a base name.
+        let n = std::fs::read_dir(&staged)
+            .map_err(|e| err(&staged, e))?
+            .count();
+        let name = file
+            .file_name()
+            .map(|f| format!("{n}-{}", f.to_string_lossy()))
+            .ok_or_else(|| format!("{}: not a file", file.display()))?;
+        let copy = staged.join(name);
+        std::fs::copy(file, &copy).map_err(|e| err(file, e))?;
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o400))
+            .map_err(|e| err(&copy, e))?;
+        chown(&copy, Some(pool.uid), Some(pool.gid)).map_err(|e| err(&copy, e))?;
+        Ok(copy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::https_port;
+
+    #[test]
+    fn https_ports_of_endpoints() {
+        assert_eq!(https_port("https://api.telegram.org"), Some(443));
+        assert_eq!(https_port("https://127.0.0.1:8443/bot"), Some(8443));
+        assert_eq!(https_port("https://[::1]:9000"), Some(9000));
+        assert_eq!(https_port("https://[::1]/x"), Some(443));
+        assert_eq!(https_port("https://user:pw@host/x"), Some(443));
+        assert_eq!(https_port("http://host:80"), None);
+    }
 }

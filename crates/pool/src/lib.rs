@@ -32,6 +32,7 @@
 
 pub mod alt;
 pub mod cache;
+pub mod confine;
 pub mod events;
 pub mod page;
 pub mod relay;

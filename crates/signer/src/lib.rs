@@ -27,6 +27,7 @@
 
 mod accounts;
 pub mod bot_token;
+pub mod confine;
 pub mod confirm;
 pub mod factors;
 pub mod guard;

@@ -9,7 +9,7 @@ use super::device::{AnyTransport, TpmDevice};
 use custos_ipc::signer::{Attestation, ErrorKind, PcrValue, SignerError};
 use custos_tpm::{AttestationKey, PcrSelection, Tpm};
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// The PCRs quoted: 7 (Secure Boot state and the certificate that verified the image) and
@@ -35,19 +35,36 @@ pub enum AttestSetupError {
         /// What it said.
         source: custos_tpm::Error,
     },
+    /// The event log could not be read.
+    #[error("attestation: reading the event log {path}: {source}")]
+    EventLog {
+        /// The log's path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The event log is larger than an attestation answer can carry.
+    #[error("attestation: the event log {path} is larger than {MAX_EVENT_LOG} bytes")]
+    EventLogTooLarge {
+        /// The log's path.
+        path: PathBuf,
+    },
 }
 
 /// Answers attestation requests from one TPM.
 pub struct Attestor {
     tpm: Mutex<Tpm<AnyTransport>>,
     ak: AttestationKey,
-    event_log: Option<PathBuf>,
+    /// Read once when opened: the signer is confined afterwards and opens no file. The
+    /// log only grows when something is measured, and measurements stop before Custos
+    /// starts (the boot chain is done), so the copy stays current.
+    event_log: Vec<u8>,
     image_version: Option<u64>,
 }
 
 impl Attestor {
-    /// Connects to the TPM and creates the attestation key. `event_log` is read at each
-    /// request (None: no log, e.g. swtpm on a host); `image_version` is reported as is.
+    /// Connects to the TPM, creates the attestation key and reads `event_log` (None: no
+    /// log, e.g. swtpm on a host); `image_version` is reported as is.
     pub fn open(
         device: &TpmDevice,
         event_log: Option<PathBuf>,
@@ -56,6 +73,10 @@ impl Attestor {
         let err = |source| AttestSetupError::Tpm {
             device: device.to_string(),
             source,
+        };
+        let event_log = match &event_log {
+            Some(path) => read_event_log(path)?,
+            None => Vec::new(),
         };
         let mut tpm = device.open().map_err(err)?;
         let ak = tpm.create_attestation_key().map_err(err)?;
@@ -92,10 +113,6 @@ impl Attestor {
             let values = tpm.pcr_read(&selection).map_err(tpm_error)?;
             (quote, values)
         };
-        let event_log = match &self.event_log {
-            Some(path) => read_event_log(path)?,
-            None => Vec::new(),
-        };
         Ok(Attestation {
             ak_public: self.ak.public.to_sec1().to_vec(),
             quote: quote.attest,
@@ -105,16 +122,16 @@ impl Attestor {
                 .zip(values)
                 .map(|(&index, value)| PcrValue { index, value })
                 .collect(),
-            event_log,
+            event_log: self.event_log.clone(),
             image_version: self.image_version,
         })
     }
 }
 
-fn read_event_log(path: &PathBuf) -> Result<Vec<u8>, SignerError> {
-    let io = |e: std::io::Error| SignerError {
-        kind: ErrorKind::Internal,
-        message: format!("reading the event log {}: {e}", path.display()),
+fn read_event_log(path: &Path) -> Result<Vec<u8>, AttestSetupError> {
+    let io = |source| AttestSetupError::EventLog {
+        path: path.to_owned(),
+        source,
     };
     let mut buf = Vec::new();
     std::fs::File::open(path)
@@ -123,9 +140,8 @@ fn read_event_log(path: &PathBuf) -> Result<Vec<u8>, SignerError> {
         .read_to_end(&mut buf)
         .map_err(io)?;
     if buf.len() as u64 > MAX_EVENT_LOG {
-        return Err(SignerError {
-            kind: ErrorKind::Internal,
-            message: format!("the event log is larger than {MAX_EVENT_LOG} bytes"),
+        return Err(AttestSetupError::EventLogTooLarge {
+            path: path.to_owned(),
         });
     }
     Ok(buf)

@@ -1,1 +1,0 @@
-//! Per-process confinement (placeholder while it is written).
