@@ -98,7 +98,9 @@ impl SubKey {
 }
 
 /// The subkeys the signer needs for wallet records and security records (MAC, and
-/// the AEAD key of their secret section). Wiped on drop, field by field; not printable.
+/// the AEAD key of their secret section).
+///
+/// Secret: wiped on drop, field by field; not printable.
 pub struct RecordKeys {
     pub(crate) wrap: SubKey,
     pub(crate) mac: SubKey,
@@ -118,7 +120,9 @@ impl RecordKeys {
     }
 }
 
-/// The key that seals the Telegram bot token at rest ([`crate::bot_token`]). Not printable.
+/// The key that seals the Telegram bot token at rest ([`crate::bot_token`]).
+///
+/// Secret: wiped on drop (its [`SubKey`]); not printable.
 pub struct BotTokenKey(pub(crate) SubKey);
 
 impl BotTokenKey {
@@ -133,6 +137,8 @@ const RING: usize = 5 * KEY_LEN;
 
 /// The signer's keys while it runs: the master key and its record subkeys, kept only in a
 /// [`Shield`] and rebuilt for the instant they are used.
+///
+/// Secret: its shield's pages wipe themselves; not printable.
 ///
 /// One reconstruction gives every record key, so a signature (authenticate the record,
 /// open its seed) walks the shield once. [`KeyVault::rerandomize`] builds a fresh shield

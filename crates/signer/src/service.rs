@@ -100,7 +100,6 @@ impl std::fmt::Debug for Service {
         f.debug_struct("Service")
             .field("seal", &self.seal_name)
             .field("telegram_channel", &self.channel.is_some())
-            .field("bot_token", &self.bot_token.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
 }

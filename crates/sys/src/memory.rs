@@ -142,12 +142,6 @@ impl Drop for LockedPage {
     }
 }
 
-impl std::fmt::Debug for LockedPage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LockedPage(..)")
-    }
-}
-
 /// Overwrites [`SCRUB_BYTES`] of stack below the caller with zeros.
 ///
 /// Called right after a secret was used by code this crate does not control (a hash's

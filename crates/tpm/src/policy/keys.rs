@@ -26,9 +26,7 @@ pub enum KeyError {
 
 /// The operator's policy-signing key (ECDSA P-256).
 ///
-/// Secret: the key zeroizes itself on drop (p256's `SigningKey`). (Its `Debug`, which
-/// shows only the public key, goes once `tests/policy_format.rs` stops formatting it: it
-/// is on the allow-list of `crates/crypto/tests/secret_hygiene.rs`.)
+/// Secret: the key zeroizes itself on drop (p256's `SigningKey`); not printable.
 pub struct PolicySigningKey(SigningKey);
 
 impl PolicySigningKey {
@@ -58,14 +56,6 @@ impl PolicySigningKey {
 
     pub(crate) fn inner(&self) -> &SigningKey {
         &self.0
-    }
-}
-
-impl std::fmt::Debug for PolicySigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("PolicySigningKey")
-            .field(&self.public_key())
-            .finish()
     }
 }
 
