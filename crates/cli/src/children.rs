@@ -936,7 +936,8 @@ mod roles {
     /// * the data directory: owner root, group the bridge's, mode 01771 (the bridge creates
     ///   its store's journal files; the sticky bit stops it renaming or deleting files it
     ///   does not own; others may only traverse, to reach the pool's directory);
-    /// * the store, `tls/` and `run/`: owned by the bridge;
+    /// * the store, `tls/` and `run/`: owned by the bridge, no group or other access (the
+    ///   bridge's umask keeps new files so);
     /// * every other entry: owner root, no group or other access (the signer reads them
     ///   as root before it drops its uid).
     pub(super) fn prepare_data_dir(dir: &Path, root: bool) -> Result<(), String> {
@@ -986,6 +987,9 @@ mod roles {
             return Ok(());
         }
         chown(path, Some(uid), Some(gid))?;
+        // Its owner's only (files an older version or a non-root run created 0644).
+        let mode = meta.permissions().mode() & 0o7700;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
         if meta.is_dir() {
             for entry in std::fs::read_dir(path)? {
                 chown_tree(&entry?.path(), uid, gid)?;

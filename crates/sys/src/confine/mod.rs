@@ -7,7 +7,7 @@
 //!
 //! 1. check that no other thread exists (landlock, namespaces and credentials are
 //!    per-thread state: a thread started earlier would escape them);
-//! 2. `RLIMIT_CORE = 0` (no core file);
+//! 2. `RLIMIT_CORE = 0` (no core file), and umask 077 (files it creates are its own);
 //! 3. memory locking (`mlockall`) where RLIMIT_MEMLOCK is or can be made unlimited;
 //! 4. the process's own network namespace, if asked: `unshare(CLONE_NEWNET)` as root,
 //!    `CLONE_NEWUSER|CLONE_NEWNET` otherwise (a loud warning if user namespaces are off);
@@ -239,6 +239,7 @@ pub fn apply(policy: &Policy) -> Result<Report, ConfineError> {
     }
     let root = nix::unistd::geteuid().is_root();
     process::no_core()?;
+    process::private_files();
     let memory = match policy.memory {
         Memory::Unlocked => MemoryOutcome::NotAsked,
         Memory::LockAll => process::lock_memory()?,

@@ -19,6 +19,12 @@ pub(super) fn no_core() -> Result<(), ConfineError> {
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(ConfineError::CoreLimit)
 }
 
+/// Files and directories the process creates from now on are readable by its uid only
+/// (a store created 0644 would be readable by every other role's uid).
+pub(super) fn private_files() {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+}
+
 /// Locks all memory (current and future) when RLIMIT_MEMLOCK is, or can be made,
 /// unlimited. Otherwise nothing is locked here: with a limit, `MCL_FUTURE` would make the
 /// process's allocations and its secret pages' own `mlock` fail once the limit is reached
