@@ -270,9 +270,9 @@ fn ground_truth(data: &Path, wallets: &[String]) -> Vec<Secret> {
         );
         assert_eq!(custos_crypto::sign::public_key(&seed), pubkey);
         let mut pair = Zeroizing::new([0u8; 64]);
-        pair[..32].copy_from_slice(seed.as_ref());
+        pair[..32].copy_from_slice(seed.as_slice());
         pair[32..].copy_from_slice(&pubkey);
-        secrets.push(Secret::new(format!("wallet {i} seed"), seed.as_ref()));
+        secrets.push(Secret::new(format!("wallet {i} seed"), seed.as_slice()));
         secrets.push(Secret::new(format!("wallet {i} keypair"), pair.as_ref()));
     }
     secrets

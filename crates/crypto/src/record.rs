@@ -16,8 +16,8 @@
 //! same user) without decrypting its secret.
 
 use crate::keys::RecordKeys;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -179,6 +179,9 @@ impl<'a> Reader<'a> {
 }
 
 /// Seals a wallet's 32-byte secret seed into a record bound to `header`.
+///
+/// The seed is encrypted in place in a wiped stack buffer: `Aead::encrypt` would copy it
+/// into a heap `Vec` of its own.
 pub fn seal(
     keys: &RecordKeys,
     header: &RecordHeader,
@@ -189,17 +192,19 @@ pub fn seal(
     let mut nonce = [0u8; NONCE_LEN];
     crate::os_random(&mut nonce).map_err(|_| RecordError::Random)?;
     let cipher = XChaCha20Poly1305::new(keys.wrap.bytes().into());
-    let ciphertext = cipher
-        .encrypt(
+    let mut sealed = Zeroizing::new([0u8; SEED_LEN]);
+    sealed.copy_from_slice(seed.as_slice());
+    let tag = cipher
+        .encrypt_in_place_detached(
             XNonce::from_slice(&nonce),
-            Payload {
-                msg: seed.as_slice(),
-                aad: &out[..aad_len],
-            },
+            &out[..aad_len],
+            sealed.as_mut_slice(),
         )
         .map_err(|_| RecordError::Authentication)?;
+    out.reserve_exact(NONCE_LEN + SEED_LEN + TAG_LEN + MAC_LEN);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ciphertext);
+    out.extend_from_slice(sealed.as_slice());
+    out.extend_from_slice(&tag);
     let mac = mac_of(keys, &out);
     out.extend_from_slice(&mac);
     Ok(out)
@@ -249,24 +254,29 @@ pub fn authenticate<'a>(
 
 impl AuthenticRecord<'_> {
     /// Decrypts the seed. The AEAD binds it to every header field.
-    pub fn open(&self, keys: &RecordKeys) -> Result<Zeroizing<[u8; 32]>, RecordError> {
-        let cipher = XChaCha20Poly1305::new(keys.wrap.bytes().into());
-        let plain = Zeroizing::new(
-            cipher
-                .decrypt(
-                    XNonce::from_slice(self.nonce),
-                    Payload {
-                        msg: self.ciphertext,
-                        aad: self.aad,
-                    },
-                )
-                .map_err(|_| RecordError::Authentication)?,
-        );
-        let mut seed = Zeroizing::new([0u8; 32]);
-        if plain.len() != SEED_LEN {
+    ///
+    /// The seed is decrypted in place in a heap buffer that is wiped when dropped and never
+    /// moves: moving a `Zeroizing<[u8; 32]>` (returning it, `?`, `drop(seed)`) copies it,
+    /// and only the last copy is wiped - the memory-scan test found the others on the
+    /// signer's stack. Moving the box moves only a pointer. There is no other plaintext
+    /// copy either (`Aead::decrypt` would make a `Vec`); the tag is checked before
+    /// anything is decrypted.
+    pub fn open(&self, keys: &RecordKeys) -> Result<Box<Zeroizing<[u8; 32]>>, RecordError> {
+        if self.ciphertext.len() != SEED_LEN + TAG_LEN {
             return Err(RecordError::Malformed("wrong secret length"));
         }
-        seed.copy_from_slice(&plain);
+        let (ciphertext, tag) = self.ciphertext.split_at(SEED_LEN);
+        let cipher = XChaCha20Poly1305::new(keys.wrap.bytes().into());
+        let mut seed = Box::new(Zeroizing::new([0u8; SEED_LEN]));
+        seed.copy_from_slice(ciphertext);
+        cipher
+            .decrypt_in_place_detached(
+                XNonce::from_slice(self.nonce),
+                self.aad,
+                seed.as_mut_slice(),
+                Tag::from_slice(tag),
+            )
+            .map_err(|_| RecordError::Authentication)?;
         Ok(seed)
     }
 }
@@ -298,7 +308,7 @@ mod tests {
         let rec = seal(&k, &header(), &seed).unwrap();
         let auth = authenticate(&k, &rec).unwrap();
         assert_eq!(auth.header, header());
-        assert_eq!(*auth.open(&k).unwrap(), [9u8; 32]);
+        assert_eq!(**auth.open(&k).unwrap(), [9u8; 32]);
     }
 
     #[test]

@@ -103,13 +103,24 @@ impl DevSeal {
         if mode & 0o077 != 0 {
             return Err(SealError::Permissions(self.path.clone()));
         }
-        let mut buf = Zeroizing::new(Vec::with_capacity(DEV_MAGIC.len() + KEY_LEN + 1));
-        file.read_to_end(&mut buf).map_err(|e| self.io(e))?;
-        if buf.len() != DEV_MAGIC.len() + KEY_LEN || &buf[..DEV_MAGIC.len()] != DEV_MAGIC {
+        // Straight from the file into one wiped buffer, one byte longer than a seal to see
+        // a longer file: no `BufReader`, no `Vec` that `read_to_end` could grow (a grown
+        // `Zeroizing<Vec>` wipes only its last allocation, not the one it left).
+        let mut buf = Zeroizing::new([0u8; DEV_MAGIC.len() + KEY_LEN + 1]);
+        let mut len = 0;
+        while len < buf.len() {
+            match file.read(&mut buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io(e)),
+            }
+        }
+        if len != DEV_MAGIC.len() + KEY_LEN || &buf[..DEV_MAGIC.len()] != DEV_MAGIC {
             return Err(SealError::Format(self.path.clone()));
         }
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
-        key.copy_from_slice(&buf[DEV_MAGIC.len()..]);
+        key.copy_from_slice(&buf[DEV_MAGIC.len()..len]);
         Ok(MasterKey::from_bytes(key))
     }
 

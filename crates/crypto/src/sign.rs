@@ -4,11 +4,14 @@
 //! it with one SHA-512 (`ExpandedSecretKey`), skipping the base-point
 //! multiplication that `SigningKey::from_bytes` spends recomputing a public
 //! key we already hold authenticated in the record. Every intermediate secret
-//! zeroizes on drop.
+//! zeroizes on drop, and the expansion wipes the seed from the hasher it used
+//! ([`expand`]); what dependencies leave in popped stack frames is the signer's
+//! stack scrub's job.
 
 use ed25519_dalek::hazmat::{raw_sign, ExpandedSecretKey};
-use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
-use sha2::Sha512;
+use ed25519_dalek::{Signature, VerifyingKey};
+use sha2::digest::generic_array::GenericArray;
+use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
 
 /// A new key pair's secret seed and public key.
@@ -29,8 +32,25 @@ pub fn generate() -> Result<NewKey, crate::RandomError> {
 
 /// Computes the public key of a seed (used at generation and import).
 pub fn public_key(seed: &Zeroizing<[u8; 32]>) -> [u8; 32] {
-    // SigningKey zeroizes its copy of the seed on drop.
-    SigningKey::from_bytes(seed).verifying_key().to_bytes()
+    // Not `SigningKey::from_bytes`: it copies the seed into a value that is moved (and so
+    // copied again, unwiped) and hashes it with a hasher it never wipes.
+    VerifyingKey::from(&expand(seed)).to_bytes()
+}
+
+/// Expands a seed into the signing scalar and nonce prefix (RFC 8032 5.1.5: SHA-512 of
+/// the seed), leaving no copy of the seed or of the hash in the hasher.
+///
+/// `ExpandedSecretKey::from(&seed)` hashes with a temporary whose block buffer keeps the
+/// seed (padding is written after the data, and sha2 has no zeroize); the memory-scan test
+/// found such seeds on the signer's stack. Here the hasher is ours: after finalizing, 127
+/// zero bytes - less than a block, so nothing is compressed - overwrite its buffer.
+fn expand(seed: &Zeroizing<[u8; 32]>) -> ExpandedSecretKey {
+    let mut hasher = Sha512::new();
+    hasher.update(seed.as_slice());
+    let mut hash = Zeroizing::new([0u8; 64]);
+    hasher.finalize_into_reset(GenericArray::from_mut_slice(hash.as_mut_slice()));
+    hasher.update([0u8; 127]);
+    ExpandedSecretKey::from_bytes(&hash)
 }
 
 /// Why a signature could not be made.
@@ -65,7 +85,7 @@ pub fn sign_prepared(
     pubkey: &PreparedPublicKey,
     message: &[u8],
 ) -> [u8; 64] {
-    let expanded = ExpandedSecretKey::from(&**seed);
+    let expanded = expand(seed);
     let sig: Signature = raw_sign::<Sha512>(&expanded, message, pubkey);
     sig.to_bytes()
 }
@@ -73,7 +93,7 @@ pub fn sign_prepared(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_dalek::{Signer, Verifier};
+    use ed25519_dalek::{Signer, SigningKey, Verifier};
 
     #[test]
     fn fast_path_matches_the_standard_signer() {
@@ -86,6 +106,19 @@ mod tests {
             .unwrap()
             .verify(msg, &Signature::from_bytes(&fast))
             .unwrap();
+    }
+
+    #[test]
+    fn expansion_and_public_key_match_the_standard_ones() {
+        for byte in [0u8, 1, 0x5a, 0xff] {
+            let seed = Zeroizing::new([byte; 32]);
+            let standard = SigningKey::from_bytes(&seed);
+            assert_eq!(public_key(&seed), standard.verifying_key().to_bytes());
+            let ours = expand(&seed);
+            let theirs = ExpandedSecretKey::from(&*seed);
+            assert_eq!(ours.scalar, theirs.scalar);
+            assert_eq!(ours.hash_prefix, theirs.hash_prefix);
+        }
     }
 
     #[test]
