@@ -110,8 +110,8 @@ pub enum ConfineError {
     /// Changing identity failed.
     #[error(transparent)]
     Identity(#[from] IdentityError),
-    /// `prctl(PR_SET_DUMPABLE, 0)` failed.
-    #[error("prctl(PR_SET_DUMPABLE, 0): {0}")]
+    /// `prctl(PR_SET_DUMPABLE)` failed.
+    #[error("prctl(PR_SET_DUMPABLE): {0}")]
     Dumpable(nix::Error),
     /// `prctl(PR_SET_NO_NEW_PRIVS, 1)` failed.
     #[error("prctl(PR_SET_NO_NEW_PRIVS, 1): {0}")]

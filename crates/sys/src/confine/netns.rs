@@ -24,6 +24,9 @@ pub(super) fn enter_own(root: bool) -> Result<NetnsOutcome, ConfineError> {
         return Ok(NetnsOutcome::Unavailable);
     }
     // Map our own ids, so files and logs keep showing them (unmapped, they read 65534).
+    // Writing the maps needs /proc/self owned by us, which a non-dumpable process (one
+    // that changed uid) does not have; dumpable is switched off again in a later step.
+    nix::sys::prctl::set_dumpable(true).map_err(ConfineError::Dumpable)?;
     let write = |file: &'static str, text: String| {
         std::fs::write(format!("/proc/self/{file}"), text)
             .map_err(|source| ConfineError::UserNamespaceMap { file, source })
