@@ -16,16 +16,17 @@ use zeroize::Zeroizing;
 
 /// A new key pair's secret seed and public key.
 pub struct NewKey {
-    /// The 32-byte seed (the Ed25519 secret key).
-    pub seed: Zeroizing<[u8; 32]>,
+    /// The 32-byte seed (the Ed25519 secret key), boxed so that moving a `NewKey` copies
+    /// a pointer, not the seed (only the last copy of a moved array would be wiped).
+    pub seed: Box<Zeroizing<[u8; 32]>>,
     /// The public key.
     pub pubkey: [u8; 32],
 }
 
 /// Generates a key pair from the OS CSPRNG.
 pub fn generate() -> Result<NewKey, crate::RandomError> {
-    let mut seed = Zeroizing::new([0u8; 32]);
-    crate::os_random(seed.as_mut())?;
+    let mut seed = Box::new(Zeroizing::new([0u8; 32]));
+    crate::os_random(seed.as_mut().as_mut())?;
     let pubkey = public_key(&seed);
     Ok(NewKey { seed, pubkey })
 }

@@ -197,7 +197,7 @@ struct Wallet {
 fn wallet() -> Wallet {
     let k = custos_crypto::sign::generate().unwrap();
     Wallet {
-        seed: k.seed,
+        seed: Zeroizing::new(**k.seed),
         pubkey: k.pubkey,
     }
 }
