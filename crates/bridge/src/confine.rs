@@ -55,8 +55,11 @@ pub fn syscalls() -> SyscallTable {
         SYS_recvfrom,
     ]);
     calls.push(Syscall::allow(libc::SYS_sendto, "sendto").when(&[Arg::masked64(4, u64::MAX, 0)]));
-    // Non-blocking mode for adopted sockets (tokio's from_std).
-    calls.push(Syscall::allow(libc::SYS_ioctl, "ioctl").when(&[Arg::eq32(1, libc::FIONBIO)]));
+    // Non-blocking mode for adopted sockets (tokio's from_std). (The request type is
+    // `c_ulong` with glibc and `c_int` with musl: hence the cast.)
+    #[allow(clippy::unnecessary_cast)]
+    calls
+        .push(Syscall::allow(libc::SYS_ioctl, "ioctl").when(&[Arg::eq32(1, libc::FIONBIO as u64)]));
     // I/O on descriptors: sockets, the store, TLS files, stderr logs.
     calls.extend(allow![
         SYS_read,

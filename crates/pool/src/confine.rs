@@ -120,8 +120,10 @@ pub fn syscalls() -> SyscallTable {
         SYS_poll,
     ]);
     // Non-blocking mode (tokio), bytes waiting on a DNS socket (the C resolver).
+    // (The request type is `c_ulong` with glibc and `c_int` with musl: hence the cast.)
+    #[allow(clippy::unnecessary_cast)]
     for request in [libc::FIONBIO, libc::FIONREAD] {
-        calls.push(Syscall::allow(libc::SYS_ioctl, "ioctl").when(&[Arg::eq32(1, request)]));
+        calls.push(Syscall::allow(libc::SYS_ioctl, "ioctl").when(&[Arg::eq32(1, request as u64)]));
     }
     // I/O on descriptors, and the few files landlock lets it read.
     calls.extend(allow![

@@ -165,9 +165,16 @@ pub struct SyscallTable {
 }
 
 impl SyscallTable {
-    /// Calls the process may make (entries that fail with an errno are not counted).
+    /// Distinct system calls the process may make (a call allowed under several argument
+    /// patterns counts once; entries that fail with an errno are not counted).
     pub fn len(&self) -> usize {
-        self.calls.iter().filter(|c| c.is_allowed()).count()
+        let allowed: std::collections::BTreeSet<i64> = self
+            .calls
+            .iter()
+            .filter(|c| c.is_allowed())
+            .map(|c| c.nr)
+            .collect();
+        allowed.len()
     }
 
     /// Whether nothing is allowed.
