@@ -78,6 +78,11 @@ pub fn syscalls() -> SyscallTable {
         SYS_openat,
         SYS_newfstatat,
         SYS_statx,
+        // With musl, SQLite's open, stat, lstat and fstat are these calls.
+        SYS_open,
+        SYS_stat,
+        SYS_lstat,
+        SYS_fstat,
         SYS_access,
         SYS_fsync,
         SYS_fdatasync,
@@ -86,11 +91,12 @@ pub fn syscalls() -> SyscallTable {
         SYS_rename,
         SYS_mkdir,
     ]);
-    // The async runtime: epoll, its wake-up eventfd.
+    // The async runtime: epoll (musl's epoll_wait is epoll_pwait), its wake-up eventfd.
     calls.extend(allow![
         SYS_epoll_create1,
         SYS_epoll_ctl,
         SYS_epoll_wait,
+        SYS_epoll_pwait,
         SYS_eventfd2,
     ]);
     // Memory.

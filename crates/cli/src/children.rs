@@ -948,6 +948,23 @@ mod roles {
         if !root {
             return Ok(());
         }
+        // The bridge (and the pool, for its copies) open paths below the data directory
+        // under their own uids: every directory above it must let them through.
+        for above in dir.ancestors().skip(1) {
+            let mode = std::fs::metadata(above)
+                .map_err(|e| io(above, e))?
+                .permissions()
+                .mode();
+            if mode & 0o001 == 0 {
+                return Err(format!(
+                    "{} is not searchable by other users (mode {:o}); the bridge and the pool run \
+                     under their own uids and must reach the data directory through it \
+                     (chmod o+x it, or choose a data directory elsewhere)",
+                    above.display(),
+                    mode & 0o7777
+                ));
+            }
+        }
         let bridge = identity(Role::Bridge);
         chown(dir, Some(0), Some(bridge.gid)).map_err(|e| io(dir, e))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1771))

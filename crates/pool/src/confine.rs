@@ -137,13 +137,18 @@ pub fn syscalls() -> SyscallTable {
         SYS_openat,
         SYS_newfstatat,
         SYS_statx,
+        // With musl, the C library's open, stat and fstat are these calls.
+        SYS_open,
+        SYS_stat,
+        SYS_fstat,
         SYS_uname,
     ]);
-    // The async runtime.
+    // The async runtime (musl's epoll_wait is epoll_pwait).
     calls.extend(allow![
         SYS_epoll_create1,
         SYS_epoll_ctl,
         SYS_epoll_wait,
+        SYS_epoll_pwait,
         SYS_eventfd2,
     ]);
     // Memory (and mapping NSS modules).

@@ -38,9 +38,10 @@ pub fn syscalls() -> SyscallTable {
     // use; sendto only without a destination address (no datagram to anywhere).
     calls.extend(allow![SYS_read, SYS_write, SYS_recvfrom]);
     calls.push(Syscall::allow(libc::SYS_sendto, "sendto").when(&[Arg::masked64(4, u64::MAX, 0)]));
-    // UnixStream::try_clone (separate reader and writer halves): a duplicate, nothing new;
-    // and F_GETFD, with which std checks in debug builds that a descriptor it closes is open.
-    for cmd in [libc::F_DUPFD_CLOEXEC, libc::F_GETFD] {
+    // UnixStream::try_clone (separate reader and writer halves): a duplicate, nothing new
+    // (musl sets FD_CLOEXEC on it again with F_SETFD); and F_GETFD, with which std checks in
+    // debug builds that a descriptor it closes is open.
+    for cmd in [libc::F_DUPFD_CLOEXEC, libc::F_SETFD, libc::F_GETFD] {
         calls.push(Syscall::allow(libc::SYS_fcntl, "fcntl").when(&[Arg::eq32(1, cmd as u64)]));
     }
     calls.extend(allow![SYS_close]);
