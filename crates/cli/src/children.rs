@@ -300,9 +300,6 @@ fn confine(policy: &custos_sys::confine::Policy) -> Result<(), ExitCode> {
     }
 }
 
-/// How often the signer re-randomizes its key shield.
-const SHIELD_RERANDOMIZE_EVERY: Duration = Duration::from_secs(60);
-
 /// `custos serve`: prepares the data directory and runs the supervisor.
 pub fn serve(
     data_dir: &Path,
@@ -700,7 +697,10 @@ fn signer(
     }
     // Started after confinement, which must begin single-threaded; the filter allows
     // thread creation (clone with CLONE_THREAD) and what the thread does.
-    if let Err(e) = custos_signer::Service::start_rerandomizer(&service, SHIELD_RERANDOMIZE_EVERY) {
+    if let Err(e) = custos_signer::Service::start_rerandomizer(
+        &service,
+        custos_signer::service::DEFAULT_RERANDOMIZE_EVERY,
+    ) {
         return fail("signer: the key shield's re-randomizer", e);
     }
     tracing::info!(seal = seal.name(), workers, "signer ready");

@@ -122,5 +122,5 @@ pub fn read_view_key(fd: RawFd) -> Result<custos_ipc::pool::ViewKey, ChildError>
         .read_exact(key.as_mut())
         .map_err(|_| ChildError::ShortViewKey(fd))?;
     drop(socket);
-    Ok(custos_ipc::pool::ViewKey::new(*key))
+    Ok(custos_ipc::pool::ViewKey::from_bytes(&key))
 }

@@ -6,9 +6,13 @@
 
 use custos_sys::allow;
 use custos_sys::confine::{
-    libc, Arg, Files, Identity, Memory, Mismatch, NetnsOutcome, Network, Policy, Report, Syscall,
+    libc, Arg, Files, Identity, Memory, Mismatch, NetnsOutcome, Network, Policy, Syscall,
     SyscallTable,
 };
+
+#[path = "support/probe.rs"]
+mod probe;
+use probe::*;
 
 /// A minimal table for a Rust program that opens files and starts threads.
 fn table(mismatch: Mismatch) -> SyscallTable {
@@ -202,111 +206,5 @@ fn an_unprivileged_process_gets_its_own_network_namespace() {
         // /proc is outside the (empty) landlock list: the namespace is checked by the
         // report; the read is refused.
         assert_eq!(end, End::Exit(libc::EACCES));
-    }
-}
-
-// ---- the confined child (the same helper in the signer's, bridge's and pool's tests) ----
-
-/// Tells the re-executed test binary which test to run confined.
-const INNER: &str = "CUSTOS_CONFINE_TEST";
-
-/// How the confined child ended.
-#[derive(Debug, PartialEq, Eq)]
-enum End {
-    /// `_exit(code)`: the probe's answer (0, or the errno it met).
-    Exit(i32),
-    /// Killed by this signal.
-    Signal(i32),
-}
-
-/// Runs `probe` in a process confined by `policy` and says how that process ended.
-///
-/// Confinement must start single-threaded, and a test harness has threads: so the test
-/// first re-runs itself alone (this binary, `--exact NAME`, one test thread) and returns
-/// `None` after asserting that run passed; in that run it forks, and the fork - which has
-/// one thread - applies `policy` and runs `probe`, whose return value is its exit code.
-fn confined(
-    name: &str,
-    policy: impl FnOnce() -> Policy,
-    probe: impl FnOnce(&Report) -> i32,
-) -> Option<End> {
-    confined_as(name, None, policy, probe)
-}
-
-/// As [`confined`], the child first becoming `uid` (as an unprivileged process would start).
-fn confined_as(
-    name: &str,
-    uid: Option<u32>,
-    policy: impl FnOnce() -> Policy,
-    probe: impl FnOnce(&Report) -> i32,
-) -> Option<End> {
-    if std::env::var(INNER).as_deref() != Ok(name) {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", name, "--nocapture", "--test-threads=1"])
-            .env(INNER, name)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "inner run failed: {stdout}\n{stderr}");
-        assert!(
-            stdout.contains("1 passed"),
-            "inner run did not run {name}: {stdout}"
-        );
-        return None;
-    }
-    let policy = policy();
-    #[allow(unsafe_code)]
-    // SAFETY: this process runs only this test (the harness's other thread waits idle for
-    // its result), so the forked child - one thread - finds no lock held; it leaves by
-    // `_exit`, never returning into the harness.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        if let Some(uid) = uid {
-            #[allow(unsafe_code)]
-            // SAFETY: plain id changes in the single-threaded child.
-            let r = unsafe { libc::setresgid(uid, uid, uid) + libc::setresuid(uid, uid, uid) };
-            assert_eq!(r, 0, "dropping to uid {uid}");
-        }
-        let code = match custos_sys::confine::apply(&policy) {
-            Ok(report) => probe(&report),
-            Err(e) => {
-                eprintln!("confinement failed: {e}");
-                100
-            }
-        };
-        #[allow(unsafe_code)]
-        // SAFETY: ends the forked child at once, without unwinding into the harness.
-        unsafe {
-            libc::_exit(code)
-        };
-    }
-    let mut status = 0;
-    #[allow(unsafe_code)]
-    // SAFETY: waits for the child just forked; `status` is a valid out-pointer.
-    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(waited, pid);
-    Some(if libc::WIFSIGNALED(status) {
-        End::Signal(libc::WTERMSIG(status))
-    } else {
-        End::Exit(libc::WEXITSTATUS(status))
-    })
-}
-
-/// 0 if `result` is not -1, else the errno it set.
-fn errno_of(result: i64) -> i32 {
-    if result == -1 {
-        std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
-    } else {
-        0
-    }
-}
-
-/// The errno of a failed std I/O call, 0 on success.
-fn io_errno<T>(result: std::io::Result<T>) -> i32 {
-    match result {
-        Ok(_) => 0,
-        Err(e) => e.raw_os_error().unwrap_or(-1),
     }
 }
