@@ -10,7 +10,8 @@
 use custos_sys::allow;
 use custos_sys::confine::libc;
 use custos_sys::confine::{
-    Arg, Files, Identity, Memory, Mismatch, Network, Policy, Syscall, SyscallTable, TcpPorts,
+    thread_start, Arg, Files, Identity, Memory, Mismatch, Network, Policy, Syscall, SyscallTable,
+    TcpPorts,
 };
 use std::path::{Path, PathBuf};
 
@@ -160,27 +161,10 @@ pub fn syscalls() -> SyscallTable {
         SYS_brk,
         SYS_mprotect
     ]);
-    // Threads (name resolution runs on blocking threads): clone only with CLONE_THREAD;
-    // clone3 answers ENOSYS so the C library falls back to clone.
-    calls.push(
-        Syscall::allow(libc::SYS_clone, "clone").when(&[Arg::masked64(
-            0,
-            libc::CLONE_THREAD as u64,
-            libc::CLONE_THREAD as u64,
-        )]),
-    );
-    calls.push(Syscall::fail(libc::SYS_clone3, "clone3", libc::ENOSYS));
-    calls.extend(allow![
-        SYS_set_robust_list,
-        SYS_rseq,
-        SYS_gettid,
-        SYS_sched_getaffinity,
-        SYS_futex,
-        SYS_sched_yield,
-    ]);
-    calls.push(
-        Syscall::allow(libc::SYS_prctl, "prctl").when(&[Arg::eq32(0, libc::PR_SET_NAME as u64)]),
-    );
+    // Threads (name resolution runs on blocking threads): threads only, never a new
+    // process.
+    calls.extend(thread_start());
+    calls.extend(allow![SYS_futex, SYS_sched_yield]);
     // Time (rate limits, retries), randomness (TLS), signals, the end.
     calls.extend(allow![
         SYS_clock_gettime,

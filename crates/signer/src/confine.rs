@@ -10,7 +10,7 @@
 use custos_sys::allow;
 use custos_sys::confine::libc;
 use custos_sys::confine::{
-    Arg, Files, Identity, Memory, Mismatch, Network, Policy, Syscall, SyscallTable,
+    thread_start, Arg, Files, Identity, Memory, Mismatch, Network, Policy, Syscall, SyscallTable,
 };
 
 /// The kernel's first real-time signal, which the C library reserves for its threads.
@@ -67,27 +67,8 @@ pub fn syscalls() -> SyscallTable {
     calls.extend(allow![SYS_getrandom]);
     // Locks, channels and condition variables between the reader, workers and writer.
     calls.extend(allow![SYS_futex, SYS_sched_yield]);
-    // Worker and re-randomizer threads: clone only with CLONE_THREAD (a thread, never a
-    // new process); clone3 answers ENOSYS so the C library falls back to clone, whose
-    // flags this filter can see. A new thread registers its robust futex list and rseq,
-    // reads its CPU affinity (stack guard set-up) and names itself (prctl PR_SET_NAME only).
-    calls.push(
-        Syscall::allow(libc::SYS_clone, "clone").when(&[Arg::masked64(
-            0,
-            libc::CLONE_THREAD as u64,
-            libc::CLONE_THREAD as u64,
-        )]),
-    );
-    calls.push(Syscall::fail(libc::SYS_clone3, "clone3", libc::ENOSYS));
-    calls.extend(allow![
-        SYS_set_robust_list,
-        SYS_rseq,
-        SYS_gettid,
-        SYS_sched_getaffinity
-    ]);
-    calls.push(
-        Syscall::allow(libc::SYS_prctl, "prctl").when(&[Arg::eq32(0, libc::PR_SET_NAME as u64)]),
-    );
+    // Worker and re-randomizer threads (threads only, never a new process).
+    calls.extend(thread_start());
     // Signals: the alternate stack std sets per thread, masks, and the return from a handler.
     calls.extend(allow![
         SYS_sigaltstack,

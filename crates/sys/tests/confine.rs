@@ -6,7 +6,7 @@
 
 use custos_sys::allow;
 use custos_sys::confine::{
-    libc, Arg, Files, Identity, Memory, Mismatch, NetnsOutcome, Network, Policy, Syscall,
+    libc, thread_start, Files, Identity, Memory, Mismatch, NetnsOutcome, Network, Policy,
     SyscallTable,
 };
 
@@ -14,7 +14,8 @@ use custos_sys::confine::{
 mod probe;
 use probe::*;
 
-/// A minimal table for a Rust program that opens files and starts threads.
+/// A minimal table for a Rust program that opens files and starts threads (with the
+/// roles' shared [`thread_start`] group, tested here).
 fn table(mismatch: Mismatch) -> SyscallTable {
     let mut calls = allow![
         SYS_read,
@@ -27,32 +28,18 @@ fn table(mismatch: Mismatch) -> SyscallTable {
         SYS_madvise,
         SYS_brk,
         SYS_futex,
-        SYS_set_robust_list,
-        SYS_rseq,
         SYS_sigaltstack,
         SYS_rt_sigprocmask,
         SYS_rt_sigaction,
-        SYS_sched_getaffinity,
         SYS_fcntl,
         SYS_statx,
         SYS_newfstatat,
         SYS_exit,
         SYS_exit_group,
-        SYS_gettid,
         SYS_getuid,
         SYS_unshare,
     ];
-    calls.push(
-        Syscall::allow(libc::SYS_clone, "clone").when(&[Arg::masked64(
-            0,
-            libc::CLONE_THREAD as u64,
-            libc::CLONE_THREAD as u64,
-        )]),
-    );
-    calls.push(Syscall::fail(libc::SYS_clone3, "clone3", libc::ENOSYS));
-    calls.push(
-        Syscall::allow(libc::SYS_prctl, "prctl").when(&[Arg::eq32(0, libc::PR_SET_NAME as u64)]),
-    );
+    calls.extend(thread_start());
     SyscallTable { calls, mismatch }
 }
 

@@ -29,7 +29,7 @@ mod syscalls;
 
 pub use files::{Files, TcpPorts};
 pub use identity::{Identity, IdentityError};
-pub use syscalls::{short_name, Arg, Mismatch, Syscall, SyscallTable};
+pub use syscalls::{short_name, thread_start, Arg, Mismatch, Syscall, SyscallTable};
 
 /// The `libc` crate, for policies naming system calls (`libc::SYS_read`) and flags.
 pub use libc;

@@ -150,6 +150,33 @@ macro_rules! allow {
     };
 }
 
+/// What starting a thread takes, with std over glibc or musl - the same for every role:
+///
+/// * `clone` only with `CLONE_THREAD`: a thread, never a new process;
+/// * `clone3` answered with `ENOSYS`, so the C library falls back to `clone`, whose flags
+///   a filter can see (`clone3` passes them behind a pointer);
+/// * what a new thread does first: register its robust futex list and rseq, read its id
+///   and CPU affinity (stack guard set-up), name itself (`prctl(PR_SET_NAME)`, no other
+///   `prctl`).
+pub fn thread_start() -> Vec<Syscall> {
+    let mut calls = vec![
+        Syscall::allow(libc::SYS_clone, "clone").when(&[Arg::masked64(
+            0,
+            libc::CLONE_THREAD as u64,
+            libc::CLONE_THREAD as u64,
+        )]),
+        Syscall::fail(libc::SYS_clone3, "clone3", libc::ENOSYS),
+        Syscall::allow(libc::SYS_prctl, "prctl").when(&[Arg::eq32(0, libc::PR_SET_NAME as u64)]),
+    ];
+    calls.extend(crate::allow![
+        SYS_set_robust_list,
+        SYS_rseq,
+        SYS_gettid,
+        SYS_sched_getaffinity
+    ]);
+    calls
+}
+
 /// `"SYS_read"` -> `"read"` (for [`allow!`]).
 pub fn short_name(constant: &'static str) -> &'static str {
     constant.strip_prefix("SYS_").unwrap_or(constant)
