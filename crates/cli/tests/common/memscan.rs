@@ -413,26 +413,7 @@ pub fn scan_file(path: &Path, needles: &Needles) -> Scan {
 
 /// `root` and all its descendants, from /proc (parent links in `/proc/PID/stat`).
 pub fn process_tree(root: i32) -> Vec<i32> {
-    let mut parents = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...: comm may hold spaces and parentheses.
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let ppid = stat[close + 2..]
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<i32>().ok());
-        if let Some(ppid) = ppid {
-            parents.push((pid, ppid));
-        }
-    }
+    let parents = super::parent_links();
     let mut tree = vec![root];
     let mut i = 0;
     while i < tree.len() {

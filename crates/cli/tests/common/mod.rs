@@ -117,29 +117,43 @@ impl Server {
     /// Children of the supervisor as (pid, comm).
     pub fn children(&self) -> Vec<(i32, String)> {
         let me = self.pid();
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            // pid (comm) state ppid ...
-            let Some(close) = stat.rfind(')') else {
-                continue;
-            };
-            let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-            if fields.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(me) {
+        parent_links()
+            .into_iter()
+            .filter(|&(_, ppid)| ppid == me)
+            .map(|(pid, _)| {
                 let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
                     .unwrap_or_default()
                     .trim()
                     .to_owned();
-                out.push((pid, comm));
-            }
-        }
-        out
+                (pid, comm)
+            })
+            .collect()
     }
+}
+
+/// Every process's (pid, parent pid), from `/proc/PID/stat`.
+pub fn parent_links() -> Vec<(i32, i32)> {
+    let mut links = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let ppid = stat[close + 2..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<i32>().ok());
+        if let Some(ppid) = ppid {
+            links.push((pid, ppid));
+        }
+    }
+    links
 }
 
 impl Drop for Server {
