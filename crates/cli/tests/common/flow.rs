@@ -6,7 +6,8 @@ use super::{b64, Server};
 use custos_telegram_fake::{ChatMessage, Config, FakeTelegram};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use totp_rs::Totp;
 
 /// A fake Telegram server plus a `custos serve` whose signer bot talks to it.
 pub struct Flow {
@@ -228,4 +229,100 @@ pub fn foreign() -> [u8; 32] {
     let mut k = [0u8; 32];
     custos_crypto::os_random(&mut k).unwrap();
     k
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The newest bot message in `chat` after message `after` that `pick` accepts.
+pub fn bot_message(
+    flow: &Flow,
+    chat: i64,
+    after: i64,
+    what: &str,
+    pick: impl Fn(&ChatMessage) -> bool,
+) -> ChatMessage {
+    let mut found = None;
+    wait(what, Duration::from_secs(20), || {
+        found = flow
+            .fake
+            .messages(chat)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.from_bot && m.message_id > after && pick(m))
+            .last();
+        found.is_some()
+    });
+    found.unwrap()
+}
+
+/// The newest message id in a chat (0 when empty).
+pub fn last_id(flow: &Flow, chat: i64) -> i64 {
+    flow.fake
+        .messages(chat)
+        .unwrap()
+        .iter()
+        .map(|m| m.message_id)
+        .max()
+        .unwrap_or(0)
+}
+
+/// A bot notice after `after` whose text contains `needle`.
+pub fn notice(flow: &Flow, chat: i64, after: i64, needle: &str) -> ChatMessage {
+    bot_message(flow, chat, after, needle, |m| {
+        m.text.as_deref().is_some_and(|t| t.contains(needle))
+    })
+}
+
+/// The user types `text` into the bot chat; returns the id of their message.
+pub fn say(flow: &Flow, user: i64, text: &str) -> i64 {
+    let before = last_id(flow, user);
+    flow.fake.send_text(user, user, text).unwrap();
+    flow.fake
+        .messages(user)
+        .unwrap()
+        .into_iter()
+        .filter(|m| !m.from_bot && m.message_id > before)
+        .map(|m| m.message_id)
+        .next()
+        .expect("the user's message")
+}
+
+/// Enrols TOTP for a linked user through the bot chat; returns their authenticator
+/// and the step whose code activated it.
+pub fn enrol_totp(flow: &Flow, user: i64) -> (Totp, u64) {
+    let before = last_id(flow, user);
+    say(flow, user, "/totp");
+    let photo = bot_message(flow, user, before, "the QR code", |m| m.photo.is_some());
+    let p = photo.photo.as_ref().unwrap();
+    assert!(p.size > 100 && p.width > 0 && p.width == p.height, "{p:?}");
+    let caption = photo.caption.clone().unwrap();
+    let start = caption.find("otpauth://").expect("the URI in the caption");
+    let uri: String = caption[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != ')')
+        .collect();
+    let totp = Totp::from_url(&uri).unwrap_or_else(|e| panic!("{uri}: {e:?}"));
+    let codes = notice(flow, user, before, "Recovery codes");
+    assert_eq!(codes.text.unwrap().matches('\n').count(), 11);
+    // A wrong first code does not turn it on.
+    let now = unix_now();
+    let wrong = (0..1000)
+        .map(|n| format!("{n:06}"))
+        .find(|c| (0..3).all(|d| totp.generate(now + d * 30 - 30).to_string() != *c))
+        .unwrap();
+    let mark = last_id(flow, user);
+    say(flow, user, &wrong);
+    notice(flow, user, mark, "Try again");
+    // The right one does.
+    let step = unix_now() / 30;
+    let mark = last_id(flow, user);
+    say(flow, user, &totp.generate(step * 30).to_string());
+    notice(flow, user, mark, "Two-factor authentication is on");
+    (totp, step)
 }
