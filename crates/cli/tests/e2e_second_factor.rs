@@ -6,7 +6,10 @@
 mod common;
 
 use common::browser::Browser;
-use common::flow::{enrol_totp, foreign, last_id, notice, say, unix_now, wait, Flow};
+use common::flow::{
+    button_url_once_edited, enrol_totp, foreign, free_port, last_id, notice, say, unix_now, wait,
+    Flow,
+};
 use common::{b58, b64, transfer_tx, unb64, Svm};
 use custos_telegram_fake::ChatMessage;
 use sha2::{Digest, Sha256};
@@ -19,22 +22,6 @@ fn url_button(m: &ChatMessage, label: &str) -> String {
         .find(|b| b.text.contains(label))
         .and_then(|b| b.url)
         .unwrap_or_else(|| panic!("no {label} URL button in {:?}", m.buttons()))
-}
-
-/// Waits until message `id` carries a URL button whose label contains `label` (the
-/// edit after Approve) and returns its URL.
-fn button_url_once_edited(flow: &Flow, chat: i64, id: i64, label: &str) -> String {
-    let mut url = None;
-    wait(label, Duration::from_secs(20), || {
-        url = flow
-            .message(chat, id)
-            .buttons()
-            .into_iter()
-            .find(|b| b.text.contains(label))
-            .and_then(|b| b.url);
-        url.is_some()
-    });
-    url.unwrap()
 }
 
 #[test]
@@ -134,14 +121,6 @@ fn page_spki(flow: &Flow) -> String {
     let key = std::fs::read_to_string(flow.dir.join("tls").join("server.key")).unwrap();
     let key = rcgen::KeyPair::from_pem(&key).unwrap();
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(key.subject_public_key_info()))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

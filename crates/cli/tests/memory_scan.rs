@@ -3,7 +3,8 @@
 //! /proc/PID/mem, and a core dump of the signer, and finds no master key, no subkey and
 //! no wallet key in any encoding - while the same scan finds a control secret planted in
 //! every process, which proves it reads each of them. A second run does the same after
-//! a user turned TOTP on in the bot chat and approved a withdrawal with a code.
+//! a user turned TOTP on in the bot chat, approved a withdrawal with a code, and exported
+//! the wallet's key.
 //!
 //! Run alone with `cargo test -p custos-cli --test memory_scan -- --nocapture`; it needs
 //! root (it reads other processes' memory) and gdb's `gcore`, and fails loudly without
@@ -11,7 +12,9 @@
 
 mod common;
 
-use common::flow::{enrol_totp, foreign, say, wait, Flow};
+use common::flow::{
+    button_url_once_edited, enrol_totp, foreign, free_port, last_id, say, unix_now, wait, Flow,
+};
 use common::memscan::{self, Hit, Needles, Scan, Secret};
 use common::*;
 use custos_crypto::keys::{MasterKey, RecordKeys};
@@ -74,21 +77,34 @@ fn no_process_of_the_tree_nor_a_core_dump_holds_a_key_but_all_hold_the_control()
     println!("memscan: total {:?}", t0.elapsed());
 }
 
-/// The same scan after the paths a second factor adds: a user turns TOTP on in the bot
-/// chat, and a withdrawal to a foreign address is approved in Telegram and then with a
-/// code - the confirmed signature, made on the signer's Telegram side, with the sealed
-/// bot token in use throughout. (The TOTP secret itself is not looked for: the user is
-/// shown it, through the pool, to set up their app.)
+/// The same scan after the paths a second factor adds. A linked user turns TOTP on in the
+/// bot chat. A withdrawal to a foreign address is approved in Telegram and with a code:
+/// the confirmed signature, made on the signer's Telegram side with the sealed bot token
+/// in use. Then the wallet's key is exported: Approve in Telegram, and a code with a fresh
+/// X25519 key on the Custos page, whose API answers with the key sealed to it (HPKE).
+/// (The TOTP secret itself is not looked for: the user is shown it, through the pool, to
+/// set up their app.)
 #[test]
-fn after_a_withdrawal_approved_with_a_totp_code_no_process_holds_a_key() {
+fn after_a_totp_approved_withdrawal_and_a_key_export_no_process_holds_a_key() {
     let _one = ONE_SCAN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let gcore = scan_prerequisites();
     let control = plant_control();
-    let mut flow = Flow::start(&["--confirm-expiry", "60"]);
+    let port = free_port();
+    let origin = format!("https://localhost:{port}");
+    let mut flow = Flow::start(&[
+        "--page-listen",
+        &format!("127.0.0.1:{port}"),
+        "--page-url",
+        &origin,
+        "--confirm-expiry",
+        "120",
+    ]);
     std::env::remove_var(CONTROL_ENV);
 
     let (wallet, alice) = flow.linked_user("alice", "Alice");
     let (totp, step) = enrol_totp(&flow, alice);
+
+    // The withdrawal, with the code of the next step (the enrolment used this one's).
     let tx = transfer_tx(&b58(&wallet), &foreign(), 1_000_000_000, &[0x42; 32]);
     let pending = flow.sign(&wallet, &tx);
     assert_eq!(pending["status"], "pending", "{pending}");
@@ -104,11 +120,91 @@ fn after_a_withdrawal_approved_with_a_totp_code_no_process_holds_a_key() {
     let (code, v) = flow.await_decision(&id, 30);
     assert_eq!((code, v["status"].as_str()), (0, Some("approved")), "{v}");
 
+    // The export: Approve in Telegram, then the page's API with the code of the step
+    // after (accepted once the clock has reached the step before it).
+    wait("the outcome edit", Duration::from_secs(10), || {
+        flow.message(alice, m.message_id).buttons().is_empty()
+    });
+    let mark = last_id(&flow, alice);
+    let out = flow
+        .server
+        .json(&["export", "--wallet", &wallet, "--format", "json"]);
+    let xid = out["confirmation_id"].as_str().unwrap().to_owned();
+    let m = flow.confirmation(alice, mark);
+    flow.press(alice, &m, "Approve");
+    let url = button_url_once_edited(&flow, alice, m.message_id, "export");
+    let token = &url[url.find('#').expect("the token in the fragment") + 1..];
+    wait("the next TOTP step", Duration::from_secs(40), || {
+        unix_now() / 30 > step
+    });
+    let answer = export_on_the_page(
+        &flow,
+        &origin,
+        port,
+        token,
+        &totp.generate((step + 2) * 30).to_string(),
+    );
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert!(answer["bundle"]["ciphertext"].is_string(), "{answer}");
+    let (code, v) = flow.await_decision(&xid, 10);
+    assert_eq!((code, v["status"].as_str()), (0, Some("exported")), "{v}");
+
     let mut secrets = ground_truth(&flow.dir, &[wallet]);
     secrets.push(Secret::new("control", control.as_ref()));
     let needles = Needles::new(&secrets);
     let tmp = tempfile::tempdir().unwrap();
     scan_tree_and_core(&mut flow.server, &gcore, tmp.path(), &needles);
+}
+
+/// What the Custos page does for an export (docs/SECOND-FACTOR.md): `info`, then `submit`
+/// with the code and the browser's one-time X25519 public key, over HTTPS to the pool,
+/// trusting the development CA. Returns the submit's JSON answer.
+fn export_on_the_page(
+    flow: &Flow,
+    origin: &str,
+    port: u16,
+    token: &str,
+    code: &str,
+) -> serde_json::Value {
+    use base64::Engine;
+    let ca = std::fs::read(flow.dir.join("tls").join("ca.pem")).unwrap();
+    let mut secret = Zeroizing::new([0u8; 32]);
+    custos_crypto::os_random(secret.as_mut()).unwrap();
+    let recipient = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*secret));
+    let recipient = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(recipient.as_bytes());
+    flow.rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .resolve("localhost", ([127, 0, 0, 1], port).into())
+            .build()
+            .unwrap();
+        let post = |body: serde_json::Value| {
+            client
+                .post(format!("{origin}/p/api"))
+                .header("content-type", "application/json")
+                .header("origin", origin)
+                .body(body.to_string())
+                .send()
+        };
+        let info = post(serde_json::json!({"token": token, "step": "info"}))
+            .await
+            .unwrap();
+        assert_eq!(info.status(), 200);
+        let info: serde_json::Value = info.json().await.unwrap();
+        assert_eq!(info["kind"], "export", "{info}");
+        let submit = post(serde_json::json!({
+            "token": token,
+            "step": "submit",
+            "totp": code,
+            "recipient": recipient,
+        }))
+        .await
+        .unwrap();
+        let status = submit.status();
+        let answer: serde_json::Value = submit.json().await.unwrap();
+        assert_eq!(status, 200, "{answer}");
+        answer
+    })
 }
 
 /// Checks that the scan can run here (root, gdb's gcore); returns gcore's path.

@@ -326,3 +326,28 @@ pub fn enrol_totp(flow: &Flow, user: i64) -> (Totp, u64) {
     notice(flow, user, mark, "Two-factor authentication is on");
     (totp, step)
 }
+
+/// Waits until message `id` carries a URL button whose label contains `label` (the
+/// edit after Approve) and returns its URL.
+pub fn button_url_once_edited(flow: &Flow, chat: i64, id: i64, label: &str) -> String {
+    let mut url = None;
+    wait(label, Duration::from_secs(20), || {
+        url = flow
+            .message(chat, id)
+            .buttons()
+            .into_iter()
+            .find(|b| b.text.contains(label))
+            .and_then(|b| b.url);
+        url.is_some()
+    });
+    url.unwrap()
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
