@@ -39,16 +39,7 @@ fn totp_in_the_bot_chat_guards_withdrawals_and_a_stolen_account_signs_nothing() 
 
     // A withdrawal: Approve alone does not sign.
     let tx = transfer_tx(&b58(&wallet), &dest, 1_000_000_000, &svm.blockhash());
-    let pending = flow.sign(&wallet, &tx);
-    assert_eq!(pending["status"], "pending", "{pending}");
-    let id = pending["confirmation_id"].as_str().unwrap().to_owned();
-    let m = flow.confirmation(alice, 0);
-    flow.press(alice, &m, "Approve");
-    wait("the second-factor prompt", Duration::from_secs(20), || {
-        flow.message(alice, m.message_id)
-            .text
-            .is_some_and(|t| t.contains("Second factor needed"))
-    });
+    let (id, m) = flow.approve_until_factor(alice, &wallet, &tx, 0);
     let (code, v) = flow.await_decision(&id, 1);
     assert_eq!((code, v["status"].as_str()), (5, Some("pending")), "{v}");
     // A wrong code is refused; the code of the next step (the enrolment used this
@@ -70,15 +61,7 @@ fn totp_in_the_bot_chat_guards_withdrawals_and_a_stolen_account_signs_nothing() 
     // Telegram account stolen: the thief presses Approve, and has the last code seen
     // in the chat, but not the authenticator. Nothing is signed; it expires.
     let tx2 = transfer_tx(&b58(&wallet), &dest, 2_000_000_000, &svm.blockhash());
-    let pending = flow.sign(&wallet, &tx2);
-    let id2 = pending["confirmation_id"].as_str().unwrap().to_owned();
-    let m2 = flow.confirmation(alice, m.message_id);
-    flow.press(alice, &m2, "Approve");
-    wait("the second-factor prompt", Duration::from_secs(20), || {
-        flow.message(alice, m2.message_id)
-            .text
-            .is_some_and(|t| t.contains("Second factor needed"))
-    });
+    let (id2, m2) = flow.approve_until_factor(alice, &wallet, &tx2, m.message_id);
     let mark = last_id(&flow, alice);
     say(&flow, alice, &next);
     notice(&flow, alice, mark, "already used");
@@ -262,15 +245,7 @@ fn second_factors_and_their_lock_out_survive_a_restart() {
     svm.airdrop(&wallet, 10_000_000_000);
     let tx = transfer_tx(&b58(&wallet), &foreign(), 1_000_000_000, &svm.blockhash());
     let mark = last_id(&flow, alice);
-    let pending = flow.sign(&wallet, &tx);
-    let id = pending["confirmation_id"].as_str().unwrap().to_owned();
-    let m = flow.confirmation(alice, mark);
-    flow.press(alice, &m, "Approve");
-    wait("the second-factor prompt", Duration::from_secs(20), || {
-        flow.message(alice, m.message_id)
-            .text
-            .is_some_and(|t| t.contains("Second factor needed"))
-    });
+    let (id, _) = flow.approve_until_factor(alice, &wallet, &tx, mark);
     let mark = last_id(&flow, alice);
     say(&flow, alice, &totp.generate(unix_now() + 30).to_string());
     notice(&flow, alice, mark, "locked until");

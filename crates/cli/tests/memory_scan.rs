@@ -106,16 +106,7 @@ fn after_a_totp_approved_withdrawal_and_a_key_export_no_process_holds_a_key() {
 
     // The withdrawal, with the code of the next step (the enrolment used this one's).
     let tx = transfer_tx(&b58(&wallet), &foreign(), 1_000_000_000, &[0x42; 32]);
-    let pending = flow.sign(&wallet, &tx);
-    assert_eq!(pending["status"], "pending", "{pending}");
-    let id = pending["confirmation_id"].as_str().unwrap().to_owned();
-    let m = flow.confirmation(alice, 0);
-    flow.press(alice, &m, "Approve");
-    wait("the second-factor prompt", Duration::from_secs(20), || {
-        flow.message(alice, m.message_id)
-            .text
-            .is_some_and(|t| t.contains("Second factor needed"))
-    });
+    let (id, m) = flow.approve_until_factor(alice, &wallet, &tx, 0);
     say(&flow, alice, &totp.generate((step + 1) * 30).to_string());
     let (code, v) = flow.await_decision(&id, 30);
     assert_eq!((code, v["status"].as_str()), (0, Some("approved")), "{v}");

@@ -165,6 +165,29 @@ impl Flow {
         (out.status.code().unwrap_or(-1), v)
     }
 
+    /// Asks to sign withdrawal `tx` from `wallet`, has `user` press Approve on its
+    /// confirmation (the first after message `after`) and waits for the second-factor
+    /// prompt; returns the confirmation id and message.
+    pub fn approve_until_factor(
+        &self,
+        user: i64,
+        wallet: &str,
+        tx: &[u8],
+        after: i64,
+    ) -> (String, ChatMessage) {
+        let pending = self.sign(wallet, tx);
+        assert_eq!(pending["status"], "pending", "{pending}");
+        let id = pending["confirmation_id"].as_str().unwrap().to_owned();
+        let m = self.confirmation(user, after);
+        self.press(user, &m, "Approve");
+        wait("the second-factor prompt", Duration::from_secs(20), || {
+            self.message(user, m.message_id)
+                .text
+                .is_some_and(|t| t.contains("Second factor needed"))
+        });
+        (id, m)
+    }
+
     /// The newest bot message with buttons in the chat, after message `after`.
     pub fn confirmation(&self, chat: i64, after: i64) -> ChatMessage {
         let mut found = None;
