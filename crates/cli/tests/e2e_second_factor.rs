@@ -165,18 +165,7 @@ fn passkeys_approve_withdrawals_and_keys_export_to_a_real_browser() {
     wait("the outcome edit", Duration::from_secs(10), || {
         flow.message(alice, m.message_id).buttons().is_empty()
     });
-    let mark = last_id(&flow, alice);
-    let out = flow
-        .server
-        .json(&["export", "--wallet", &wallet, "--format", "json"]);
-    let xid = out["confirmation_id"].as_str().unwrap().to_owned();
-    let m = flow.confirmation(alice, mark);
-    assert!(
-        m.text.as_deref().unwrap().contains("export a private key"),
-        "{m:?}"
-    );
-    flow.press(alice, &m, "Approve");
-    let url = button_url_once_edited(&flow, alice, m.message_id, "export");
+    let (xid, url) = flow.approve_export(alice, &wallet);
     let r = browser.run(&url, None, "3-export-key");
     assert_eq!(r["state"], "done", "{r:#}");
     let shown_public = r["result"]["publicKey"].as_str().unwrap();

@@ -12,9 +12,7 @@
 
 mod common;
 
-use common::flow::{
-    button_url_once_edited, enrol_totp, foreign, free_port, last_id, say, unix_now, wait, Flow,
-};
+use common::flow::{enrol_totp, foreign, free_port, say, unix_now, wait, Flow};
 use common::memscan::{self, Hit, Needles, Scan, Secret};
 use common::*;
 use custos_crypto::keys::{MasterKey, RecordKeys};
@@ -116,14 +114,7 @@ fn after_a_totp_approved_withdrawal_and_a_key_export_no_process_holds_a_key() {
     wait("the outcome edit", Duration::from_secs(10), || {
         flow.message(alice, m.message_id).buttons().is_empty()
     });
-    let mark = last_id(&flow, alice);
-    let out = flow
-        .server
-        .json(&["export", "--wallet", &wallet, "--format", "json"]);
-    let xid = out["confirmation_id"].as_str().unwrap().to_owned();
-    let m = flow.confirmation(alice, mark);
-    flow.press(alice, &m, "Approve");
-    let url = button_url_once_edited(&flow, alice, m.message_id, "export");
+    let (xid, url) = flow.approve_export(alice, &wallet);
     let token = &url[url.find('#').expect("the token in the fragment") + 1..];
     wait("the next TOTP step", Duration::from_secs(40), || {
         unix_now() / 30 > step

@@ -188,6 +188,24 @@ impl Flow {
         (id, m)
     }
 
+    /// Asks to export `wallet`'s key and has `user` press Approve on the request in the
+    /// chat; returns the confirmation id and the page link the edited message offers.
+    pub fn approve_export(&self, user: i64, wallet: &str) -> (String, String) {
+        let mark = last_id(self, user);
+        let out = self
+            .server
+            .json(&["export", "--wallet", wallet, "--format", "json"]);
+        let id = out["confirmation_id"].as_str().unwrap().to_owned();
+        let m = self.confirmation(user, mark);
+        assert!(
+            m.text.as_deref().unwrap().contains("export a private key"),
+            "{m:?}"
+        );
+        self.press(user, &m, "Approve");
+        let url = button_url_once_edited(self, user, m.message_id, "export");
+        (id, url)
+    }
+
     /// The newest bot message with buttons in the chat, after message `after`.
     pub fn confirmation(&self, chat: i64, after: i64) -> ChatMessage {
         let mut found = None;
