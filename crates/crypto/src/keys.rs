@@ -155,15 +155,18 @@ impl KeyVault {
     pub fn new(master: MasterKey) -> Result<Self, ShieldError> {
         let mut ring = Zeroizing::new([0u8; RING]);
         ring[..KEY_LEN].copy_from_slice(&master.0);
-        let subkeys = [
-            KeyPurpose::WalletWrap,
-            KeyPurpose::RecordMac,
-            KeyPurpose::SecurityMac,
-            KeyPurpose::SecurityEnc,
+        // In the order `with_record_keys` reads them back.
+        let keys = RecordKeys::derive(&master);
+        let fields = [
+            &keys.wrap,
+            &keys.mac,
+            &keys.security_mac,
+            &keys.security_enc,
         ];
-        for (slot, purpose) in ring[KEY_LEN..].chunks_exact_mut(KEY_LEN).zip(subkeys) {
-            slot.copy_from_slice(master.derive(purpose).bytes());
+        for (slot, key) in ring[KEY_LEN..].chunks_exact_mut(KEY_LEN).zip(fields) {
+            slot.copy_from_slice(key.bytes());
         }
+        drop(keys);
         drop(master);
         Ok(Self {
             shield: RwLock::new(Shield::new(&ring)?),
