@@ -208,7 +208,7 @@ impl KeyVault {
     pub fn rerandomize(&self) -> Result<(), ShieldError> {
         let fresh = {
             let shield = self.shield.read().unwrap_or_else(PoisonError::into_inner);
-            shield.with(Shield::new)?
+            shield.rerandomized()?
         };
         *self.shield.write().unwrap_or_else(PoisonError::into_inner) = fresh;
         self.generation.fetch_add(1, Ordering::Relaxed);

@@ -14,7 +14,7 @@
 //! hashing them in another order, computes an unrelated key, and `M` is then a one-time pad
 //! over the secret. Without the index, the pages alone leave 16! × 256^16 (about 2^172)
 //! walks to try. The secret exists whole only inside [`Shield::with`], in a buffer that is
-//! wiped before it returns; [`Shield::rerandomize`] replaces every page, the walk and the
+//! wiped before it returns; [`Shield::rerandomized`] makes fresh pages, walk and
 //! mask, so pages leaked at different times do not combine.
 //!
 //! What this defeats: a memory disclosure that yields some pages (a leaked heap page, a
@@ -95,12 +95,11 @@ impl<const N: usize> Shield<N> {
         f(&secret)
     }
 
-    /// Replaces every page, the walk and the mask; the secret is unchanged. The old pages
-    /// are zeroed and unmapped.
-    pub fn rerandomize(&mut self) -> Result<(), ShieldError> {
-        let fresh = self.with(Self::new)?;
-        *self = fresh;
-        Ok(())
+    /// A new shield of the same secret: fresh pages, walk and mask. Built beside this one,
+    /// so a caller can swap it in and drop the old one (whose pages are then zeroed and
+    /// unmapped) without making readers wait for the build.
+    pub fn rerandomized(&self) -> Result<Self, ShieldError> {
+        self.with(Self::new)
     }
 
     /// XORs the walk's pad into the masked secret in the index page (masks it once, at
@@ -239,10 +238,10 @@ mod tests {
 
     #[test]
     fn rerandomizing_changes_every_page_the_walk_and_the_mask_but_not_the_secret() {
-        let mut s = Shield::new(&SECRET).unwrap();
+        let s = Shield::new(&SECRET).unwrap();
         let before: Vec<[u8; PAGE]> = s.pages.iter().map(|p| *p.bytes()).collect();
         let index_before = *index(&s);
-        s.rerandomize().unwrap();
+        let s = s.rerandomized().unwrap();
         assert_eq!(s.with(|k| *k), SECRET);
         for (old, new) in before.iter().zip(&s.pages) {
             assert_ne!(old, new.bytes());
