@@ -898,18 +898,11 @@ fn pool_needs(rpc_url: Option<&str>, telegram: &TelegramChild) -> custos_pool::c
 
 /// The port of an `https://` URL (443 unless given).
 fn https_port(url: &str) -> Option<u16> {
-    let rest = url.strip_prefix("https://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit('@').next()?;
-    // After an IPv6 literal's closing bracket, or after the host.
-    let after_host = match host_port.rfind(']') {
-        Some(i) => &host_port[i + 1..],
-        None => host_port,
-    };
-    match after_host.rsplit_once(':') {
-        Some((_, port)) => port.parse().ok(),
-        None => Some(443),
+    let url = url::Url::parse(url).ok()?;
+    if url.scheme() != "https" {
+        return None;
     }
+    url.port_or_known_default()
 }
 
 /// Preparing the data directory for children that run under their own uids.
